@@ -1,0 +1,69 @@
+# Peering Autopilot: every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+
+VENV := .venv
+SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+TEMPLATES := template.yaml member-template.yaml
+
+.PHONY: help dev lint validate test unit build demo bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
+dev: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## create the virtualenvs with pinned dependencies
+
+lint: $(VENV)/.installed ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+validate: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate --lint, cfn-lint, checkov on the templates
+	$(SAM) validate --lint --template template.yaml --region us-east-1
+	$(CFN_LINT) $(TEMPLATES)
+	$(CHECKOV) --quiet --compact --framework cloudformation --config-file .checkov.yaml $(addprefix -f ,$(TEMPLATES))
+
+unit: $(VENV)/.installed ## the tests with the coverage gate (no lint)
+	$(PY) -m pytest --cov --cov-report=term-missing
+
+test: lint validate unit ## everything CI runs: lint, template validation, tests with coverage
+
+build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions build with Makefiles)
+	$(SAM) build --template template.yaml
+
+demo: $(VENV)/.installed ## the lifecycle on a local AWS emulation (moto server)
+	$(PY) scripts/demo.py
+
+bench: $(VENV)/.installed ## AWS API calls per operation: sweep vs per-connection, event paths
+	$(PY) scripts/bench.py
+
+lock: ## re-resolve the pinned requirements from requirements/*.in
+	@for name in dev sam checkov; do \
+	  rm -rf /tmp/lock-$$name && $(PYTHON) -m venv /tmp/lock-$$name && \
+	  /tmp/lock-$$name/bin/pip install --quiet -r requirements/$$name.in && \
+	  { echo "# Locked from $$name.in with pip freeze; regenerate with 'make lock'."; /tmp/lock-$$name/bin/pip freeze; } > requirements/$$name.txt; \
+	done
+
+clean: ## remove virtualenvs and build output
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .coverage .pytest_cache .mypy_cache .ruff_cache

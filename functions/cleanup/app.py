@@ -1,0 +1,29 @@
+"""Cleanup function: a connection was rejected or deleted -> remove what it left behind.
+
+Triggered by RejectVpcPeeringConnection and DeleteVpcPeeringConnection on either side. Both
+sides are cleaned, each in its owner's account and Region; the ledger record is closed.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from peering.engine import Engine
+from peering.events import connection_call_hint, parse_api_call
+from peering.handler import handle
+from peering.observability import logger, metrics, tracer
+
+HANDLED_CALLS = frozenset({"RejectVpcPeeringConnection", "DeleteVpcPeeringConnection"})
+
+
+def clean_up(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    hint = connection_call_hint(parse_api_call(event, HANDLED_CALLS))
+    logger.append_keys(connection_id=hint.connection_id, event_id=hint.event_id)
+    return engine.cleanup_connection(hint.connection_id, hint.accepter_account, hint.accepter_region).as_dict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, clean_up)

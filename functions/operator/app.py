@@ -1,0 +1,35 @@
+"""Operator function: a person approves or rejects a held peering request by connection id.
+
+Operator events are the project's own (source ``peering-autopilot.operator``) and are honoured
+only from the hub account. An approval re-runs every safety check before anything is accepted.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from peering.engine import Engine
+from peering.events import APPROVE_DETAIL_TYPE, parse_operator_event
+from peering.handler import handle
+from peering.observability import logger, metrics, tracer
+from peering.operator import authorize_and_locate
+from peering.plan import OperatorInstruction
+from peering.policy import Verdict
+
+
+def decide_request(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    request = parse_operator_event(event)
+    account, region = authorize_and_locate(request, engine)
+    detail = request.detail
+    verdict = Verdict.ACCEPT if request.detail_type == APPROVE_DETAIL_TYPE else Verdict.REJECT
+    instruction = OperatorInstruction(verdict, detail.requested_by, detail.comment)
+    return engine.converge_request(
+        detail.connection_id, account, region, operator=instruction, dry_run=detail.dry_run
+    ).as_dict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, decide_request)

@@ -1,0 +1,31 @@
+"""Worker function: converge every connection of one account+Region (one SQS message each).
+
+Powertools batch processing reports partial failures, so only the failed account+Regions are
+retried (and, after the queue's redrive limit, kept in its dead-letter queue).
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from peering.config import Settings
+from peering.engine import Engine
+from peering.observability import logger, metrics, tracer
+from peering.sweep import SweepTarget, converge_target
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def converge_record(record: SQSRecord) -> dict[str, Any]:
+    target = SweepTarget.from_message(record.body)
+    logger.append_keys(account=target.account, region=target.region, sweep_id=target.sweep_id)
+    return converge_target(Engine(Settings.from_env()), target).as_dict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=converge_record, processor=processor, context=context)

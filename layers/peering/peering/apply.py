@@ -1,0 +1,231 @@
+"""Apply a plan: execute each action idempotently ("already done" is success) and report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from peering.aws import AwsClients
+from peering.cleanup import CleanupPlan, GroupReference
+from peering.ledger import Ledger
+from peering.models import ConnectionStatus
+from peering.network import RouteTable
+from peering.notify import Notifier
+from peering.observability import logger
+from peering.observe import find_connection
+from peering.plan import (
+    AcceptConnection,
+    Action,
+    Notify,
+    Plan,
+    RecordDecision,
+    RejectConnection,
+    TagConnection,
+)
+from peering.routing import ConfigurePlan, Finding, RouteChange, SetDnsResolution
+
+# Accepting an already accepted request (a redelivered event, two runs at once) fails with this.
+_STATE_CONFLICT = {"InvalidStateTransition", "OperationNotPermitted"}
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    status: str  # done | already-done | dry-run
+
+
+class Applier:
+    def __init__(self, aws: AwsClients, ledger: Ledger, notifier: Notifier, *, dry_run: bool) -> None:
+        self._aws = aws
+        self._ledger = ledger
+        self._notifier = notifier
+        self._dry_run = dry_run
+
+    def apply(self, plan: Plan) -> list[ActionResult]:
+        results: list[ActionResult] = []
+        for action in plan.actions:
+            if self._dry_run and not isinstance(action, RecordDecision):
+                results.append(ActionResult(action.describe(), "dry-run"))
+                continue
+            status = self._execute(action)
+            logger.info("applied", extra={"action": action.describe(), "status": status})
+            results.append(ActionResult(action.describe(), status))
+        return results
+
+    def _execute(self, action: Action) -> str:
+        if isinstance(action, AcceptConnection):
+            return self._transition(action, "accept", {ConnectionStatus.PROVISIONING, ConnectionStatus.ACTIVE})
+        if isinstance(action, RejectConnection):
+            return self._transition(action, "reject", {ConnectionStatus.REJECTED})
+        if isinstance(action, TagConnection):
+            ec2 = self._aws.client("ec2", action.account, action.region)
+            ec2.create_tags(Resources=[action.connection_id], Tags=[{"Key": k, "Value": v} for k, v in action.tags])
+            return "done"
+        if isinstance(action, RecordDecision):
+            self._ledger.record_decision(action, dry_run=self._dry_run)
+            return "dry-run" if self._dry_run else "done"
+        if isinstance(action, Notify):
+            self._notifier.send(action.subject, action.message)
+            return "done"
+        raise TypeError(f"unknown action {action!r}")  # pragma: no cover - exhaustive above
+
+    def _transition(
+        self, action: AcceptConnection | RejectConnection, verb: str, done_states: set[ConnectionStatus]
+    ) -> str:
+        ec2 = self._aws.client("ec2", action.account, action.region)
+        call = ec2.accept_vpc_peering_connection if verb == "accept" else ec2.reject_vpc_peering_connection
+        try:
+            call(VpcPeeringConnectionId=action.connection_id)
+            return "done"
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in _STATE_CONFLICT:
+                raise
+            current = find_connection(self._aws, action.connection_id, action.account, action.region)
+            if current.status in done_states:
+                return "already-done"
+            raise
+
+
+# --- configure: routes and DNS ---------------------------------------------------------------------
+
+_ROUTE_GONE = {"InvalidRoute.NotFound"}
+
+
+def _destination_param(destination: str) -> dict[str, str]:
+    key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
+    return {key: destination}
+
+
+class ConfigureApplier:
+    """Executes a ConfigurePlan. Races (two runs at once) end in the same state: both succeed."""
+
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool) -> None:
+        self._aws = aws
+        self._ledger = ledger
+        self._dry_run = dry_run
+        #: findings discovered while applying (a table filled up or a route appeared meanwhile)
+        self.late_findings: list[Finding] = []
+
+    def apply(self, plan: ConfigurePlan) -> list[ActionResult]:
+        results: list[ActionResult] = []
+        for change in plan.route_changes:
+            status = self.change_route(change)
+            results.append(ActionResult(change.describe(), status))
+        for dns in plan.dns_changes:
+            status = "dry-run" if self._dry_run else self._dns(dns)
+            results.append(ActionResult(dns.describe(), status))
+        for result in results:
+            logger.info("applied", extra={"action": result.action, "status": result.status})
+        return results
+
+    def change_route(self, change: RouteChange) -> str:
+        if self._dry_run:
+            return "dry-run"
+        ec2 = self._aws.client("ec2", change.account, change.region)
+        target = {"RouteTableId": change.route_table_id, **_destination_param(change.destination)}
+        try:
+            if change.kind == "create":
+                ec2.create_route(**target, VpcPeeringConnectionId=change.connection_id)
+            elif change.kind == "replace":
+                ec2.replace_route(**target, VpcPeeringConnectionId=change.connection_id)
+            else:
+                ec2.delete_route(**target)
+        except ClientError as exc:
+            return self._route_error(change, exc)
+        self._record(change)
+        return "done"
+
+    def _route_error(self, change: RouteChange, exc: ClientError) -> str:
+        code = exc.response["Error"]["Code"]
+        if change.kind == "delete" and code in _ROUTE_GONE:
+            self._record(change)
+            return "already-done"
+        if change.kind == "create" and code == "RouteAlreadyExists":
+            current = self._current_target(change)
+            if current == change.connection_id:
+                self._record(change)
+                return "already-done"
+            self.late_findings.append(
+                Finding(
+                    "route-conflict",
+                    f"conflict:{change.route_table_id}:{change.destination}:{current}",
+                    f"{change.route_table_id} gained a route {change.destination} -> {current} meanwhile: left alone",
+                )
+            )
+            return "conflict"
+        if code == "RouteLimitExceeded":
+            self.late_findings.append(
+                Finding(
+                    "route-quota-full",
+                    f"quota:{change.route_table_id}:{change.destination}",
+                    f"{change.route_table_id} is full (RouteLimitExceeded): {change.destination} not added",
+                )
+            )
+            return "quota-full"
+        raise exc
+
+    def _current_target(self, change: RouteChange) -> str | None:
+        ec2 = self._aws.client("ec2", change.account, change.region)
+        table = ec2.describe_route_tables(RouteTableIds=[change.route_table_id])["RouteTables"][0]
+        route = RouteTable.from_api(table).route_for(change.destination)
+        return route.target_id if route else None
+
+    def _record(self, change: RouteChange) -> None:
+        args = (change.connection_id, change.account, change.region, change.route_table_id, change.destination)
+        if change.kind == "delete":
+            self._ledger.forget_route(*args)
+        else:
+            self._ledger.record_route(*args)
+
+    def _dns(self, change: SetDnsResolution) -> str:
+        ec2 = self._aws.client("ec2", change.account, change.region)
+        params: dict[str, object] = {"VpcPeeringConnectionId": change.connection_id}
+        if change.requester is not None:
+            params["RequesterPeeringConnectionOptions"] = {"AllowDnsResolutionFromRemoteVpc": change.requester}
+        if change.accepter is not None:
+            params["AccepterPeeringConnectionOptions"] = {"AllowDnsResolutionFromRemoteVpc": change.accepter}
+        ec2.modify_vpc_peering_connection_options(**params)
+        return "done"
+
+
+class CleanupApplier:
+    """Executes a CleanupPlan: routes, revocations, the ledger record, the notification."""
+
+    def __init__(self, aws: AwsClients, ledger: Ledger, notifier: Notifier, *, dry_run: bool) -> None:
+        self._aws = aws
+        self._ledger = ledger
+        self._notifier = notifier
+        self._dry_run = dry_run
+        self._routes = ConfigureApplier(aws, ledger, dry_run=dry_run)
+
+    def apply(self, plan: CleanupPlan, sides: tuple[str | None, str | None]) -> list[ActionResult]:
+        results = [ActionResult(c.describe(), self._routes.change_route(c)) for c in plan.route_deletions]
+        results += [ActionResult(f"revoke {r.describe()}", self._revoke(r)) for r in plan.revocations]
+        if plan.close_record:
+            results.append(ActionResult(f"close ledger record as {plan.status}", self._close(plan, sides)))
+        if plan.notify:
+            status = "dry-run" if self._dry_run else "done"
+            if not self._dry_run:
+                self._notifier.send(*plan.notify)
+            results.append(ActionResult(f"notify: {plan.notify[0]}", status))
+        return results
+
+    def _revoke(self, ref: GroupReference) -> str:
+        if self._dry_run:
+            return "dry-run"
+        ec2 = self._aws.client("ec2", ref.account, ref.region)
+        call = ec2.revoke_security_group_ingress if ref.direction == "ingress" else ec2.revoke_security_group_egress
+        try:
+            call(GroupId=ref.group_id, IpPermissions=[ref.ip_permission()])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidPermission.NotFound":
+                return "already-done"
+            raise
+        return "done"
+
+    def _close(self, plan: CleanupPlan, sides: tuple[str | None, str | None]) -> str:
+        if self._dry_run:
+            return "dry-run"
+        self._ledger.close(plan.connection_id, plan.status, *sides)
+        return "done"

@@ -1,0 +1,354 @@
+"""The convergence engine: observe -> plan -> apply, shared by every trigger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peering.apply import ActionResult, Applier, CleanupApplier, ConfigureApplier
+from peering.aws import AwsClients
+from peering.cleanup import CleanupOptions, CleanupPlan, plan_cleanup
+from peering.config import Settings
+from peering.errors import NotReadyError, PolicyError, UnknownConnectionError
+from peering.ledger import Ledger
+from peering.models import Connection, ConnectionStatus
+from peering.notify import Notifier
+from peering.observability import MetricUnit, logger, metrics
+from peering.observe import (
+    connections_touching,
+    find_connection,
+    is_reachable,
+    observe_connection_sides,
+    observe_leftovers,
+    observe_request,
+    with_dns_attributes,
+)
+from peering.org import OrganizationDirectory
+from peering.plan import OperatorInstruction, Outcome, Plan, plan_acceptance
+from peering.policy import PolicyDecision, PolicyDocument, evaluate, unavailable_policy_decision
+from peering.policy_store import load_policy
+from peering.routing import ConfigurePlan, Finding, RoutingOptions, TableSelection, plan_configuration
+
+
+def policy_routing(policy: PolicyDocument, base: RoutingOptions) -> RoutingOptions:
+    """The policy's routing section over the deployment's defaults."""
+    return policy.routing.to_options(base)
+
+
+METRIC_BY_OUTCOME = {
+    Outcome.ACCEPTED: "RequestsAccepted",
+    Outcome.REJECTED: "RequestsRejected",
+    Outcome.HELD: "RequestsHeld",
+    Outcome.UNCHANGED: "RequestsUnchanged",
+    Outcome.NOT_PENDING: "RequestsNotPending",
+}
+
+
+@dataclass(frozen=True)
+class ConvergeResult:
+    connection_id: str
+    outcome: str
+    reasons: tuple[str, ...]
+    dry_run: bool
+    plan: str
+    actions: list[ActionResult] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "connectionId": self.connection_id,
+            "outcome": self.outcome,
+            "reasons": list(self.reasons),
+            "dryRun": self.dry_run,
+            "plan": self.plan,
+            "actions": [{"action": a.action, "status": a.status} for a in self.actions],
+        }
+
+
+class Engine:
+    def __init__(self, settings: Settings, aws: AwsClients | None = None) -> None:
+        self.settings = settings
+        self.aws = aws or AwsClients(settings)
+        self.ledger = Ledger(self.aws, settings.ledger_table)
+        self.directory = OrganizationDirectory(self.aws)
+        self.notifier = Notifier(self.aws, settings.topic_arn)
+
+    def _policy(self) -> PolicyDocument | PolicyError:
+        try:
+            return load_policy(self.aws, self.settings.policy_parameter, self.settings.policy_cache_seconds)
+        except PolicyError as exc:
+            logger.error("approval policy unavailable: holding everything", extra={"error": str(exc)})
+            metrics.add_metric(name="PolicyInvalid", unit=MetricUnit.Count, value=1)
+            return exc
+
+    def plan_request(
+        self, connection_id: str, account: str, region: str, operator: OperatorInstruction | None = None
+    ) -> Plan:
+        """Observe one request from the accepter side and plan the decision (changes nothing)."""
+        observation = observe_request(
+            self.aws,
+            connection_id=connection_id,
+            account=account,
+            region=region,
+            directory=self.directory,
+            ledger=self.ledger,
+        )
+        if observation.connection.status is ConnectionStatus.INITIATING_REQUEST:
+            raise NotReadyError(f"{connection_id} is still initiating-request; retry shortly")
+        policy = self._policy()
+        decision: PolicyDecision
+        if isinstance(policy, PolicyError):
+            decision = unavailable_policy_decision(policy)
+        else:
+            decision = evaluate(policy, observation.requester, observation.accepter_vpc, self.directory.hub_org_id())
+        return plan_acceptance(
+            observation,
+            decision,
+            quota=self.settings.active_peerings_quota,
+            tag_prefix=self.settings.tag_prefix,
+            operator=operator,
+            bus_name=self.settings.bus_name,
+        )
+
+    def converge_request(
+        self,
+        connection_id: str,
+        account: str,
+        region: str,
+        operator: OperatorInstruction | None = None,
+        dry_run: bool | None = None,
+    ) -> ConvergeResult:
+        dry = self.settings.dry_run if dry_run is None else dry_run
+        plan = self.plan_request(connection_id, account, region, operator)
+        logger.info(
+            "plan",
+            extra={
+                "connection_id": connection_id,
+                "outcome": plan.decision.outcome.value,
+                "plan": plan.render().splitlines(),
+                "dry_run": dry,
+            },
+        )
+        results = Applier(self.aws, self.ledger, self.notifier, dry_run=dry).apply(plan)
+        metrics.add_metric(name=METRIC_BY_OUTCOME[plan.decision.outcome], unit=MetricUnit.Count, value=1)
+        return ConvergeResult(
+            connection_id=connection_id,
+            outcome=plan.decision.outcome.value,
+            reasons=plan.decision.reasons,
+            dry_run=dry,
+            plan=plan.render(),
+            actions=results,
+        )
+
+    # --- configure: routes and DNS on an active connection -------------------------------------
+
+    def routing_options(self) -> RoutingOptions:
+        policy = self._policy()
+        base = RoutingOptions(routes_per_table=self.settings.routes_per_table)
+        if isinstance(policy, PolicyError):
+            # Routes for an accepted connection are still wanted; only the defaults are used.
+            return base
+        return policy_routing(policy, base)
+
+    def _wait_until_active(self, connection_id: str, account: str, region: str) -> Connection:
+        deadline = time.monotonic() + self.settings.activation_wait_seconds
+        conn = find_connection(self.aws, connection_id, account, region)
+        while conn.status is ConnectionStatus.PROVISIONING and time.monotonic() < deadline:
+            time.sleep(min(2.0, self.settings.activation_wait_seconds / 4))
+            conn = find_connection(self.aws, connection_id, account, region)
+        if conn.status is ConnectionStatus.PROVISIONING:
+            raise NotReadyError(f"{connection_id} is still provisioning; it will be retried")
+        return conn
+
+    def plan_configuration(self, connection_id: str, account: str, region: str) -> ConfigurePlan | Connection:
+        """The configure plan, or the connection itself when it is not active (nothing to plan)."""
+        conn = self._wait_until_active(connection_id, account, region)
+        if conn.status is not ConnectionStatus.ACTIVE:
+            return conn
+        options = self.routing_options()
+        with_subnets = options.selection is TableSelection.SUBNETS
+        requester, accepter = observe_connection_sides(self.aws, conn, self.directory, with_subnets=with_subnets)
+        plan = plan_configuration(conn, requester, accepter, options)
+        if plan.dns_changes and options.dns_resolution:
+            # Only now pay for the DNS attribute reads: they decide whether enabling is possible.
+            requester = with_dns_attributes(self.aws, requester) if requester else None
+            accepter = with_dns_attributes(self.aws, accepter) if accepter else None
+            plan = plan_configuration(conn, requester, accepter, options)
+        return plan
+
+    def converge_connection(
+        self, connection_id: str, account: str, region: str, dry_run: bool | None = None
+    ) -> ConvergeResult:
+        dry = self.settings.dry_run if dry_run is None else dry_run
+        planned = self.plan_configuration(connection_id, account, region)
+        if isinstance(planned, Connection):
+            logger.info("not active: nothing to configure", extra={"status": planned.status.value})
+            metrics.add_metric(name="ConnectionsNotActive", unit=MetricUnit.Count, value=1)
+            return ConvergeResult(
+                connection_id, "not-active", (f"the connection is {planned.status.value}",), dry, "", []
+            )
+        return self.apply_configuration(planned, dry)
+
+    def apply_configuration(self, plan: ConfigurePlan, dry: bool) -> ConvergeResult:
+        """Apply a configure plan, record it, report new findings once, count what changed."""
+        connection_id = plan.connection_id
+        logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
+        applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry)
+        results = applier.apply(plan)
+        findings = list(plan.findings) + applier.late_findings
+        self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
+        if not dry:
+            self.report_findings(connection_id, findings)
+        self._count_configuration(results, findings)
+        outcome = "configured" if not plan.is_noop else "unchanged"
+        metrics.add_metric(
+            name="ConnectionsConfigured" if not plan.is_noop else "ConnectionsUnchanged", unit=MetricUnit.Count, value=1
+        )
+        return ConvergeResult(
+            connection_id=connection_id,
+            outcome=outcome,
+            reasons=tuple(f"{f.kind}: {f.message}" for f in findings),
+            dry_run=dry,
+            plan=plan.render(),
+            actions=results,
+        )
+
+    def report_findings(self, connection_id: str, findings: list[Finding]) -> None:
+        seen = self.ledger.findings_seen(connection_id)
+        new = [f for f in findings if f.key not in seen]
+        for finding in new:
+            logger.warning("finding", extra={"kind": finding.kind, "detail": finding.message})
+        self.ledger.record_findings(connection_id, [(f.kind, f.key, f.message) for f in new])
+        if new:
+            lines = "\n".join(f"- {f.kind}: {f.message}" for f in new)
+            self.notifier.send(
+                f"Peering {connection_id}: {len(new)} item(s) need attention"[:100],
+                f"While configuring routes and DNS for {connection_id}:\n{lines}\n\n"
+                "Nothing was forced: fix the cause (or adjust the policy), then send a "
+                "'Converge Peering Connection' operator event or wait for the sweep.\n",
+            )
+
+    @staticmethod
+    def _count_configuration(results: list[ActionResult], findings: list[Finding]) -> None:
+        counts = {
+            "RoutesInstalled": sum(1 for r in results if r.action.startswith("create route") and r.status == "done"),
+            "RoutesReplaced": sum(1 for r in results if r.action.startswith("replace") and r.status == "done"),
+            "RoutesRemoved": sum(1 for r in results if r.action.startswith("delete route") and r.status == "done"),
+            "DnsOptionsSet": sum(1 for r in results if r.action.startswith("set AllowDns") and r.status == "done"),
+            "RouteConflicts": sum(1 for f in findings if f.kind == "route-conflict"),
+            "RouteTablesFull": sum(1 for f in findings if f.kind == "route-quota-full"),
+            "DnsPrerequisiteMissing": sum(1 for f in findings if f.kind == "dns-prerequisite"),
+        }
+        for name, value in counts.items():
+            if value:
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def converge_vpc(self, vpc_id: str, account: str, region: str, dry_run: bool | None = None) -> list[ConvergeResult]:
+        """A VPC's CIDR blocks changed: re-converge every active connection it has."""
+        touching = connections_touching(self.aws, account, region, vpc_id)
+        active = [c for c in touching if c.status is ConnectionStatus.ACTIVE]
+        logger.info("re-converging the VPC's active connections", extra={"vpc_id": vpc_id, "count": len(active)})
+        return [self.converge_connection(c.connection_id, account, region, dry_run) for c in active]
+
+    # --- cleanup: what a dead connection leaves behind -----------------------------------------
+
+    def cleanup_options(self) -> CleanupOptions:
+        policy = self._policy()
+        return CleanupOptions() if isinstance(policy, PolicyError) else policy.cleanup.to_options()
+
+    def cleanup_connection(
+        self, connection_id: str, account: str, region: str, dry_run: bool | None = None
+    ) -> ConvergeResult:
+        """A connection was rejected or deleted: clean both sides, each in its owner's account."""
+        dry = self.settings.dry_run if dry_run is None else dry_run
+        recorded = self.ledger.sides(connection_id)
+        try:
+            conn = find_connection(self.aws, connection_id, account, region)
+        except UnknownConnectionError:
+            conn = None
+        if conn is not None and not conn.status.is_dead:
+            # A failed or stale Delete/Reject: the connection lives on, so nothing is removed.
+            logger.info("connection is not dead: nothing to clean", extra={"status": conn.status.value})
+            metrics.add_metric(name="CleanupSkipped", unit=MetricUnit.Count, value=1)
+            return ConvergeResult(connection_id, "not-dead", (f"the connection is {conn.status.value}",), dry, "")
+        sides: Sequence[tuple[str, str, str | None, str | None]]
+        if conn is not None:
+            sides = [
+                (conn.requester.account, conn.requester.region, conn.requester.vpc_id, conn.accepter.vpc_id),
+                (conn.accepter.account, conn.accepter.region, conn.accepter.vpc_id, conn.requester.vpc_id),
+            ]
+            status, message = conn.status.value, conn.status_message
+            labels: tuple[str | None, str | None] = (
+                f"{conn.requester.account}/{conn.requester.region}/{conn.requester.vpc_id}",
+                f"{conn.accepter.account}/{conn.accepter.region}/{conn.accepter.vpc_id}",
+            )
+        elif recorded is not None:
+            # Gone from the API (visible 2 h to the deleter): the ledger remembers both sides.
+            req, acc = (label.split("/", 2) for label in recorded)
+            sides = [(req[0], req[1], req[2], acc[2]), (acc[0], acc[1], acc[2], req[2])]
+            status, message, labels = ConnectionStatus.DELETED.value, "", recorded
+        else:
+            sides = [(account, region, None, None)]
+            status, message, labels = ConnectionStatus.DELETED.value, "", (None, None)
+        return self._cleanup(connection_id, status, message, sides=sides, labels=labels, dry=dry)
+
+    def _cleanup(
+        self,
+        connection_id: str,
+        status: str,
+        message: str,
+        *,
+        sides: Sequence[tuple[str, str, str | None, str | None]],
+        labels: tuple[str | None, str | None],
+        dry: bool,
+    ) -> ConvergeResult:
+        leftovers = []
+        for side_account, side_region, vpc_id, peer_vpc_id in sides:
+            if not is_reachable(self.aws, self.directory, side_account, side_region):
+                continue
+            leftovers.append(
+                observe_leftovers(
+                    self.aws, connection_id, side_account, side_region, vpc_id=vpc_id, peer_vpc_id=peer_vpc_id
+                )
+            )
+        plan = plan_cleanup(
+            connection_id,
+            status,
+            leftovers,
+            options=self.cleanup_options(),
+            previous=self.ledger.get_state(connection_id),
+            status_message=message,
+        )
+        return self.apply_cleanup(plan, labels, dry)
+
+    def apply_cleanup(self, plan: CleanupPlan, labels: tuple[str | None, str | None], dry: bool) -> ConvergeResult:
+        """Apply a cleanup plan (routes, revocations, ledger close, notification) and count it."""
+        connection_id = plan.connection_id
+        logger.info("cleanup plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
+        results = CleanupApplier(self.aws, self.ledger, self.notifier, dry_run=dry).apply(plan, labels)
+        self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
+        removed = sum(
+            1 for r in results if r.action.startswith("delete route") and r.status in ("done", "already-done")
+        )
+        for name, value in (
+            ("RoutesRemoved", removed),
+            ("StaleSecurityGroupRules", len(plan.stale_references)),
+            (
+                "SecurityGroupRulesRevoked",
+                sum(1 for r in results if r.action.startswith("revoke") and r.status == "done"),
+            ),
+            ("ConnectionsClosed", 1 if plan.close_record and not dry else 0),
+        ):
+            if value:
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if plan.is_noop:
+            metrics.add_metric(name="CleanupUnchanged", unit=MetricUnit.Count, value=1)
+        return ConvergeResult(
+            connection_id=connection_id,
+            outcome="cleaned" if not plan.is_noop else "unchanged",
+            reasons=tuple(f"stale: {r.describe()}" for r in plan.stale_references),
+            dry_run=dry,
+            plan=plan.render(),
+            actions=results,
+        )

@@ -1,0 +1,50 @@
+"""Typed errors. Handlers catch ``PeeringError`` subclasses to log, count and report them."""
+
+
+class PeeringError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+    #: short, stable name used as the metric dimension and in handler results
+    kind = "error"
+
+
+class InvalidEventError(PeeringError):
+    """The event is not one this function accepts (wrong source, detail type, missing fields)."""
+
+    kind = "invalid_event"
+
+
+class SkippedEventError(PeeringError):
+    """The event is well formed but there is nothing to do (e.g. the API call itself failed)."""
+
+    kind = "skipped_event"
+
+
+class UnknownConnectionError(PeeringError):
+    """The EC2 API, asked in the owner's account and Region, does not know the connection."""
+
+    kind = "unknown_connection"
+
+
+class PolicyError(PeeringError):
+    """The approval policy is missing or invalid. Everything is held until it is fixed."""
+
+    kind = "invalid_policy"
+
+
+class UnauthorizedOperatorError(PeeringError):
+    """An operator event did not come from the hub account."""
+
+    kind = "unauthorized_operator"
+
+
+class ConfigurationError(PeeringError):
+    """A required environment setting is missing or malformed."""
+
+    kind = "configuration"
+
+
+class NotReadyError(PeeringError):
+    """The connection is still being set up by AWS; the invocation fails so it is retried."""
+
+    kind = "not_ready"

@@ -1,0 +1,18 @@
+"""Notifications to people (SNS topic). Skipped, with a log line, when no topic is configured."""
+
+from __future__ import annotations
+
+from peering.aws import AwsClients
+from peering.observability import logger
+
+
+class Notifier:
+    def __init__(self, aws: AwsClients, topic_arn: str | None) -> None:
+        self._aws = aws
+        self._topic_arn = topic_arn
+
+    def send(self, subject: str, message: str) -> None:
+        if not self._topic_arn:
+            logger.warning("no notification topic configured", extra={"subject": subject})
+            return
+        self._aws.hub("sns").publish(TopicArn=self._topic_arn, Subject=subject, Message=message)

@@ -1,0 +1,184 @@
+"""Observation: read connections and VPCs from the EC2 API, in each owner's account and Region."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from peering.aws import AwsClients
+from peering.cleanup import GroupReference, SideLeftovers, references_to
+from peering.errors import UnknownConnectionError
+from peering.ledger import Ledger
+from peering.models import AcceptObservation, Connection, RequesterIdentity, Vpc
+from peering.network import DnsAttributes, RouteTable, SideNetwork, Subnet
+from peering.observability import logger
+from peering.org import OrganizationDirectory
+
+_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.Malformed"}
+
+
+def find_connection(aws: AwsClients, connection_id: str, account: str, region: str) -> Connection:
+    ec2 = aws.client("ec2", account, region)
+    try:
+        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[connection_id])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in _NOT_FOUND:
+            raise UnknownConnectionError(f"{connection_id} is not known in {account}/{region}") from exc
+        raise
+    items = [i for i in found.get("VpcPeeringConnections", []) if i["VpcPeeringConnectionId"] == connection_id]
+    if not items:
+        raise UnknownConnectionError(f"{connection_id} is not known in {account}/{region}")
+    return Connection.from_api(items[0], region)
+
+
+def describe_vpc(aws: AwsClients, account: str, region: str, vpc_id: str) -> Vpc | None:
+    ec2 = aws.client("ec2", account, region)
+    try:
+        vpcs = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "InvalidVpcID.NotFound":
+            return None
+        raise
+    return Vpc.from_api(vpcs[0], account, region) if vpcs else None
+
+
+def connections_touching(aws: AwsClients, account: str, region: str, vpc_id: str) -> list[Connection]:
+    """Every connection visible in account/Region with ``vpc_id`` on either side (two filtered pages)."""
+    paginator = aws.client("ec2", account, region).get_paginator("describe_vpc_peering_connections")
+    seen: dict[str, Connection] = {}
+    for side in ("requester-vpc-info.vpc-id", "accepter-vpc-info.vpc-id"):
+        for page in paginator.paginate(Filters=[{"Name": side, "Values": [vpc_id]}]):
+            for item in page["VpcPeeringConnections"]:
+                conn = Connection.from_api(item, region)
+                seen[conn.connection_id] = conn
+    return list(seen.values())
+
+
+def _reachable(aws: AwsClients, who: RequesterIdentity) -> bool:
+    """We can read an account only if it is ours or a member of the organization."""
+    return who.account == aws.own_account or who.in_organization
+
+
+def observe_request(
+    aws: AwsClients,
+    *,
+    connection_id: str,
+    account: str,
+    region: str,
+    directory: OrganizationDirectory,
+    ledger: Ledger,
+) -> AcceptObservation:
+    """Observe a peering request from the accepter's side (where accept/reject must be called)."""
+    conn = find_connection(aws, connection_id, account, region)
+    accepter = conn.accepter
+    if (accepter.account, accepter.region) != (account, region):
+        # The hint pointed at the requester's view: the accepter's view is the one that counts.
+        logger.info("re-reading the connection on the accepter side", extra={"accepter": accepter.account})
+        conn = find_connection(aws, connection_id, accepter.account, accepter.region)
+    accepter_vpc = describe_vpc(aws, accepter.account, accepter.region, accepter.vpc_id)
+    if accepter_vpc is None:
+        raise UnknownConnectionError(f"accepter VPC {accepter.vpc_id} of {connection_id} no longer exists")
+
+    requester = directory.identify(conn.requester.account, conn.requester.region)
+    neighbours = {
+        c.connection_id: c for c in connections_touching(aws, accepter.account, accepter.region, accepter.vpc_id)
+    }
+    requester_vpc: Vpc | None = None
+    if _reachable(aws, requester):
+        try:
+            requester_vpc = describe_vpc(aws, requester.account, conn.requester.region, conn.requester.vpc_id)
+            for c in connections_touching(aws, requester.account, conn.requester.region, conn.requester.vpc_id):
+                neighbours.setdefault(c.connection_id, c)
+        except ClientError as exc:
+            # A member account without the member role: fall back to what the connection shows.
+            logger.warning("cannot read the requester side", extra={"account": requester.account, "error": str(exc)})
+    return AcceptObservation(
+        connection=conn,
+        accepter_vpc=accepter_vpc,
+        requester_vpc=requester_vpc,
+        requester=requester,
+        neighbours=tuple(neighbours.values()),
+        previous=ledger.get_state(connection_id),
+    )
+
+
+def paginate(aws: AwsClients, account: str, region: str, operation: str, key: str, **params: Any) -> list[Any]:
+    paginator = aws.client("ec2", account, region).get_paginator(operation)
+    items: list[Any] = []
+    for page in paginator.paginate(**params):
+        items.extend(page[key])
+    return items
+
+
+def observe_side(aws: AwsClients, account: str, region: str, vpc_id: str, *, with_subnets: bool) -> SideNetwork | None:
+    """A VPC with its route tables (and subnets when selection needs them): 2-3 filtered calls."""
+    vpc = describe_vpc(aws, account, region, vpc_id)
+    if vpc is None:
+        return None
+    by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    tables = paginate(aws, account, region, "describe_route_tables", "RouteTables", Filters=by_vpc)
+    subnets = paginate(aws, account, region, "describe_subnets", "Subnets", Filters=by_vpc) if with_subnets else []
+    return SideNetwork(
+        account=account,
+        region=region,
+        vpc=vpc,
+        route_tables=tuple(RouteTable.from_api(t) for t in tables),
+        subnets=tuple(Subnet.from_api(s) for s in subnets),
+    )
+
+
+def with_dns_attributes(aws: AwsClients, side: SideNetwork) -> SideNetwork:
+    """Read enableDnsSupport / enableDnsHostnames (two calls): only done when DNS must change."""
+    ec2 = aws.client("ec2", side.account, side.region)
+    support = ec2.describe_vpc_attribute(VpcId=side.vpc.vpc_id, Attribute="enableDnsSupport")
+    hostnames = ec2.describe_vpc_attribute(VpcId=side.vpc.vpc_id, Attribute="enableDnsHostnames")
+    dns = DnsAttributes(
+        support=bool(support["EnableDnsSupport"]["Value"]), hostnames=bool(hostnames["EnableDnsHostnames"]["Value"])
+    )
+    return replace(side, dns=dns)
+
+
+def is_reachable(aws: AwsClients, directory: OrganizationDirectory, account: str, region: str) -> bool:
+    return _reachable(aws, directory.identify(account, region))
+
+
+def observe_connection_sides(
+    aws: AwsClients, conn: Connection, directory: OrganizationDirectory, *, with_subnets: bool
+) -> tuple[SideNetwork | None, SideNetwork | None]:
+    """Both sides of a connection, each read by its owner; None for a side we cannot reach."""
+    sides: list[SideNetwork | None] = []
+    for info in (conn.requester, conn.accepter):
+        if not is_reachable(aws, directory, info.account, info.region):
+            sides.append(None)
+            continue
+        try:
+            sides.append(observe_side(aws, info.account, info.region, info.vpc_id, with_subnets=with_subnets))
+        except ClientError as exc:
+            logger.warning("cannot read a side", extra={"account": info.account, "error": str(exc)})
+            sides.append(None)
+    return sides[0], sides[1]
+
+
+def observe_leftovers(
+    aws: AwsClients, connection_id: str, account: str, region: str, *, vpc_id: str | None, peer_vpc_id: str | None
+) -> SideLeftovers:
+    """Route tables with routes to the connection, and rules referencing the peer: two calls."""
+    by_target = [{"Name": "route.vpc-peering-connection-id", "Values": [connection_id]}]
+    tables = [
+        RouteTable.from_api(t)
+        for t in paginate(aws, account, region, "describe_route_tables", "RouteTables", Filters=by_target)
+    ]
+    references: tuple[GroupReference, ...] = ()
+    if vpc_id is not None:
+        groups = paginate(
+            aws,
+            account,
+            region,
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}],
+        )
+        references = references_to(groups, account, region, connection_id, peer_vpc_id)
+    return SideLeftovers(account, region, vpc_id or "", tuple(tables), references)

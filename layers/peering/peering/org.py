@@ -1,0 +1,86 @@
+"""Organizations look-ups for the policy: the hub's organization and a requester's OU path.
+
+Answers are cached for a few minutes across warm invocations: the organization's shape changes
+rarely, and Organizations' API is throttled hard (a few calls per second per organization).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from peering.aws import AwsClients
+from peering.models import RequesterIdentity
+from peering.observability import logger
+
+CACHE_SECONDS = 300
+_NOT_IN_ORG = {"AWSOrganizationsNotInUseException", "AccountNotFoundException", "AccessDeniedException"}
+
+_cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _cached(key: tuple[str, ...], load: Any) -> Any:
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    _cache[key] = (now, value)
+    return value
+
+
+class OrganizationDirectory:
+    def __init__(self, aws: AwsClients) -> None:
+        self._aws = aws
+
+    def _org(self) -> Any:
+        return self._aws.hub("organizations")
+
+    def hub_org_id(self) -> str | None:
+        def load() -> str | None:
+            try:
+                return str(self._org().describe_organization()["Organization"]["Id"])
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in _NOT_IN_ORG:
+                    logger.info("hub account is not in an organization", extra={"error": str(exc)})
+                    return None
+                raise
+
+        result: str | None = _cached(("org", self._aws.own_account), load)
+        return result
+
+    def identify(self, account: str, region: str) -> RequesterIdentity:
+        """The account's organization and OU path, or no organization when it is not a member."""
+        org_id = self.hub_org_id()
+        if org_id is None:
+            return RequesterIdentity(account=account, region=region)
+
+        def load() -> tuple[str, ...] | None:
+            try:
+                self._org().describe_account(AccountId=account)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in _NOT_IN_ORG:
+                    return None
+                raise
+            path: list[str] = []
+            child = account
+            while True:
+                parents = self._org().list_parents(ChildId=child)["Parents"]
+                if not parents or parents[0]["Type"] == "ROOT":
+                    if parents:
+                        path.append(parents[0]["Id"])
+                    break
+                child = parents[0]["Id"]
+                path.append(child)
+            return tuple(reversed(path))
+
+        ou_path: tuple[str, ...] | None = _cached(("account", org_id, account), load)
+        if ou_path is None:
+            return RequesterIdentity(account=account, region=region)
+        return RequesterIdentity(account=account, region=region, org_id=org_id, ou_path=ou_path)

@@ -1,0 +1,145 @@
+"""Builders for AWS state and CloudTrail-via-EventBridge events used by the integration tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.conftest import HUB_ACCOUNT, REGION, ec2
+
+ACCEPT_TAG = {"peering-autopilot:accept": "true"}
+
+
+def make_vpc(
+    account: str,
+    cidr: str,
+    *,
+    region: str = REGION,
+    tags: dict[str, str] | None = None,
+    extra_cidrs: tuple[str, ...] = (),
+    ipv6: bool = False,
+) -> str:
+    client = ec2(account, region)
+    vpc_id: str = client.create_vpc(CidrBlock=cidr, AmazonProvidedIpv6CidrBlock=ipv6)["Vpc"]["VpcId"]
+    for block in extra_cidrs:
+        client.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=block)
+    if tags:
+        client.create_tags(Resources=[vpc_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    return vpc_id
+
+
+def _lower_first(key: str) -> str:
+    return key[:1].lower() + key[1:]
+
+
+def _cloudtrail_shape(value: Any) -> Any:
+    """EC2 wire shapes as CloudTrail writes them: camelCase keys, lists wrapped in {"items": [...]}."""
+    if isinstance(value, dict):
+        return {_lower_first(k): _cloudtrail_shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {"items": [_cloudtrail_shape(v) for v in value]}
+    if hasattr(value, "isoformat"):
+        return int(value.timestamp() * 1000)
+    return value
+
+
+def cloudtrail_event(
+    event_name: str,
+    *,
+    account: str,
+    region: str,
+    request_parameters: dict[str, Any] | None = None,
+    response_elements: dict[str, Any] | None = None,
+    error_code: str | None = None,
+) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "AssumedRole", "accountId": account},
+        "eventTime": "2026-11-26T10:00:00Z",
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": event_name,
+        "awsRegion": region,
+        "sourceIPAddress": "198.51.100.10",
+        "userAgent": "aws-cli/2",
+        "requestParameters": request_parameters,
+        "responseElements": response_elements,
+        "requestID": str(uuid.uuid4()),
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    if error_code:
+        detail["errorCode"] = error_code
+        detail["errorMessage"] = "The request failed."
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2",
+        "account": account,
+        "time": "2026-11-26T10:00:00Z",
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def request_peering(
+    requester_account: str,
+    requester_vpc: str,
+    accepter_account: str,
+    accepter_vpc: str,
+    *,
+    region: str = REGION,
+    peer_region: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Create a peering request as the requester would, and the CloudTrail event it produces."""
+    params: dict[str, Any] = {"VpcId": requester_vpc, "PeerVpcId": accepter_vpc}
+    if accepter_account != requester_account:
+        params["PeerOwnerId"] = accepter_account
+    if peer_region and peer_region != region:
+        params["PeerRegion"] = peer_region
+    created = ec2(requester_account, region).create_vpc_peering_connection(**params)["VpcPeeringConnection"]
+    event = cloudtrail_event(
+        "CreateVpcPeeringConnection",
+        account=requester_account,
+        region=region,
+        request_parameters={_lower_first(k): v for k, v in params.items()},
+        response_elements={"requestId": str(uuid.uuid4()), "vpcPeeringConnection": _cloudtrail_shape(created)},
+    )
+    return created["VpcPeeringConnectionId"], event
+
+
+def operator_event(
+    detail_type: str, connection_id: str, *, account: str = HUB_ACCOUNT, **detail: str
+) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "peering-autopilot.operator",
+        "account": account,
+        "time": "2026-11-26T10:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"connectionId": connection_id, "requestedBy": "alice", **detail},
+    }
+
+
+def connection(account: str, connection_id: str, region: str = REGION) -> dict[str, Any]:
+    found = ec2(account, region).describe_vpc_peering_connections(VpcPeeringConnectionIds=[connection_id])
+    item: dict[str, Any] = found["VpcPeeringConnections"][0]
+    return item
+
+
+def status(account: str, connection_id: str, region: str = REGION) -> str:
+    return str(connection(account, connection_id, region)["Status"]["Code"])
+
+
+def tags(account: str, connection_id: str, region: str = REGION) -> dict[str, str]:
+    """Tags as ``account`` sees them (DescribeTags: moto keeps tags per account, as AWS does)."""
+    found = ec2(account, region).describe_tags(Filters=[{"Name": "resource-id", "Values": [connection_id]}])
+    return {t["Key"]: t["Value"] for t in found["Tags"]}

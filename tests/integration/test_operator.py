@@ -1,0 +1,156 @@
+"""Operator events on moto: approving or rejecting a held request, and refusing bad ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from peering.errors import UnknownConnectionError
+from tests.builders import make_vpc, operator_event, request_peering, status
+from tests.conftest import (
+    HUB_ACCOUNT,
+    LEDGER_TABLE,
+    REGION,
+    FakeContext,
+    Organization,
+    ec2,
+    emitted_metrics,
+    load_function,
+)
+
+accept = load_function("accept")
+operator = load_function("operator")
+
+APPROVE = "Approve Peering Request"
+REJECT = "Reject Peering Request"
+
+
+def held_request(organization: Organization, context: FakeContext, requester_cidr: str = "172.16.0.0/16") -> str:
+    requester = make_vpc(organization.outsider_account, requester_cidr)
+    accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, event = request_peering(organization.outsider_account, requester, HUB_ACCOUNT, accepter)
+    assert accept.lambda_handler(event, context)["outcome"] == "held"
+    organization.notifications()  # drain the hold notification
+    return pcx
+
+
+def state(connection_id: str) -> dict[str, Any]:
+    return boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=LEDGER_TABLE, Key={"pk": {"S": connection_id}, "sk": {"S": "STATE"}}
+    )["Item"]
+
+
+def test_operator_approval_accepts_a_held_request(organization: Organization, context: FakeContext) -> None:
+    pcx = held_request(organization, context)
+
+    result = operator.lambda_handler(operator_event(APPROVE, pcx, comment="ticket NET-42"), context)
+
+    assert result["outcome"] == "accepted", result
+    assert status(HUB_ACCOUNT, pcx) == "active"
+    recorded = state(pcx)
+    assert recorded["decidedBy"]["S"] == "operator:alice"
+    assert "comment: ticket NET-42" in [r["S"] for r in recorded["reasons"]["L"]]
+
+
+def test_operator_rejection_rejects_a_held_request(organization: Organization, context: FakeContext) -> None:
+    pcx = held_request(organization, context)
+
+    result = operator.lambda_handler(operator_event(REJECT, pcx), context)
+
+    assert result["outcome"] == "rejected"
+    assert status(HUB_ACCOUNT, pcx) == "rejected"
+    assert "rejected" in organization.notifications()[0]["subject"]
+
+
+def test_approval_reruns_the_safety_checks(organization: Organization, context: FakeContext) -> None:
+    requester = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, event = request_peering(organization.outsider_account, requester, HUB_ACCOUNT, accepter)
+    assert accept.lambda_handler(event, context)["outcome"] == "held"
+    # While it waits, someone joins the same two VPCs by hand: approving now would duplicate it.
+    other = ec2(HUB_ACCOUNT).create_vpc_peering_connection(
+        VpcId=accepter, PeerVpcId=requester, PeerOwnerId=organization.outsider_account
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    ec2(organization.outsider_account).accept_vpc_peering_connection(VpcPeeringConnectionId=other)
+
+    result = operator.lambda_handler(operator_event(APPROVE, pcx), context)
+
+    assert result["outcome"] == "rejected"
+    assert any(other in reason for reason in result["reasons"])
+    assert status(HUB_ACCOUNT, pcx) == "rejected"
+
+
+def test_approval_with_explicit_location_works_without_the_ledger(
+    organization: Organization, context: FakeContext
+) -> None:
+    requester = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, _ = request_peering(organization.outsider_account, requester, HUB_ACCOUNT, accepter)
+
+    result = operator.lambda_handler(operator_event(APPROVE, pcx, accountId=HUB_ACCOUNT, region=REGION), context)
+
+    assert result["outcome"] == "accepted"
+    assert status(HUB_ACCOUNT, pcx) == "active"
+
+
+def test_operator_event_from_another_account_is_refused(
+    organization: Organization, context: FakeContext, capsys: Any
+) -> None:
+    pcx = held_request(organization, context)
+    capsys.readouterr()
+
+    result = operator.lambda_handler(operator_event(APPROVE, pcx, account=organization.platform_account), context)
+
+    assert result["error"] == "unauthorized_operator"
+    assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
+    assert emitted_metrics(capsys.readouterr().out)["UnauthorizedOperatorEvents"] == 1
+
+
+def test_unknown_connection_without_location_is_refused(organization: Organization, context: FakeContext) -> None:
+    result = operator.lambda_handler(operator_event(APPROVE, "pcx-0123456789abcdef0"), context)
+
+    assert result["error"] == "invalid_event"
+    assert "accountId and region" in result["message"]
+
+
+def test_unknown_connection_with_location_raises(organization: Organization, context: FakeContext) -> None:
+    with pytest.raises(UnknownConnectionError):
+        operator.lambda_handler(
+            operator_event(APPROVE, "pcx-0123456789abcdef0", accountId=HUB_ACCOUNT, region=REGION), context
+        )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"detail": {"connectionId": "not-a-pcx"}},
+        {"detail": {"connectionId": "pcx-0123456789abcdef0", "accountId": "12"}},
+        {"detail": {"connectionId": "pcx-0123456789abcdef0", "sneaky": "field"}},
+        {"detail-type": "Delete Everything"},
+        {"source": "aws.ec2"},
+    ],
+)
+def test_malformed_operator_events_are_refused(
+    organization: Organization, context: FakeContext, change: dict[str, Any]
+) -> None:
+    pcx = held_request(organization, context)
+    event = {**operator_event(APPROVE, pcx), **change}
+
+    result = operator.lambda_handler(event, context)
+
+    assert result["error"] == "invalid_event"
+    assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
+
+
+def test_approving_an_already_accepted_request_changes_nothing(
+    organization: Organization, context: FakeContext
+) -> None:
+    pcx = held_request(organization, context)
+    operator.lambda_handler(operator_event(APPROVE, pcx), context)
+
+    result = operator.lambda_handler(operator_event(APPROVE, pcx), context)
+
+    assert result["outcome"] == "not-pending"
+    assert status(HUB_ACCOUNT, pcx) == "active"

@@ -1,0 +1,388 @@
+"""The scheduled sweep on moto: fan-out over a fleet, and one worker converging every state.
+
+States moto cannot reach (provisioning, expired, failed) and the passing of time are set by
+emulation.moto_fidelity the way AWS documents them (docs/moto-gaps.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from emulation import moto_fidelity
+from peering.aws import AwsClients
+from peering.config import Settings
+from peering.engine import Engine
+from peering.sweep import SweepTarget, converge_target
+from tests.builders import ACCEPT_TAG, make_vpc, request_peering, status
+from tests.conftest import (
+    HUB_ACCOUNT,
+    LEDGER_TABLE,
+    REGION,
+    FakeContext,
+    Organization,
+    ec2,
+    emitted_metrics,
+    load_function,
+)
+from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, peer_routes
+
+sweep = load_function("sweep")
+worker = load_function("worker")
+configure = load_function("configure")
+accept = load_function("accept")
+
+
+@pytest.fixture
+def queue_url(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> str:
+    url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="sweep")["QueueUrl"]
+    monkeypatch.setenv("SWEEP_QUEUE_URL", url)
+    monkeypatch.setenv("SWEEP_REGIONS", "us-east-1,eu-west-1")
+    monkeypatch.delenv("SWEEP_ACCOUNTS", raising=False)
+    return url
+
+
+def scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "5c1f7f2e-1111-2222-3333-444455556666",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": HUB_ACCOUNT,
+        "time": "2026-11-26T10:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{HUB_ACCOUNT}:rule/peering-autopilot-sweep"],
+        "detail": {},
+    }
+
+
+def drain(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    bodies: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def run_target(account: str = HUB_ACCOUNT, region: str = REGION, dry_run: bool | None = None) -> dict[str, Any]:
+    engine = Engine(Settings.from_env())
+    result = converge_target(engine, SweepTarget(account, region, "test-sweep", dry_run))
+    return {**result.as_dict(), "calls": engine.aws.calls}
+
+
+def ledger_state(pcx: str) -> dict[str, Any]:
+    return (
+        boto3.client("dynamodb", region_name=REGION)
+        .get_item(TableName=LEDGER_TABLE, Key={"pk": {"S": pcx}, "sk": {"S": "STATE"}})
+        .get("Item", {})
+    )
+
+
+# --- fan-out ----------------------------------------------------------------------------------
+
+
+def test_schedule_fans_out_one_message_per_account_and_region(
+    organization: Organization, context: FakeContext, queue_url: str
+) -> None:
+    orgs = boto3.client("organizations", region_name=REGION)
+    for n in range(23):  # with the hub and the two OU accounts: 26 accounts x 2 Regions = 52 targets
+        orgs.create_account(AccountName=f"fleet-{n}", Email=f"fleet-{n}@example.com")
+
+    result = sweep.lambda_handler(scheduled_event(), context)
+
+    assert result["targets"] == 52
+    messages = drain(queue_url)
+    targets = {(m["account"], m["region"]) for m in messages}
+    assert len(messages) == len(targets) == 52
+    assert (HUB_ACCOUNT, "eu-west-1") in targets
+    assert (organization.platform_account, REGION) in targets
+    assert {m["sweepId"] for m in messages} == {result["sweepId"]}
+
+
+def test_static_account_list_replaces_the_organization(
+    organization: Organization, context: FakeContext, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWEEP_ACCOUNTS", f"{HUB_ACCOUNT}")
+    monkeypatch.setenv("SWEEP_REGIONS", REGION)
+
+    result = sweep.lambda_handler(scheduled_event(), context)
+
+    assert result["targets"] == 1
+    assert drain(queue_url) == [
+        {"account": HUB_ACCOUNT, "region": REGION, "sweepId": result["sweepId"], "dryRun": None}
+    ]
+
+
+def test_operator_sweep_of_one_target_in_dry_run(
+    organization: Organization, context: FakeContext, queue_url: str
+) -> None:
+    event = {
+        **scheduled_event(),
+        "source": "peering-autopilot.operator",
+        "detail-type": "Sweep Peering Connections",
+        "detail": {"accountId": organization.platform_account, "region": "eu-west-1", "dryRun": True},
+    }
+
+    result = sweep.lambda_handler(event, context)
+
+    assert result["targets"] == 1
+    [message] = drain(queue_url)
+    assert message["account"] == organization.platform_account
+    assert message["dryRun"] is True
+
+
+def test_operator_sweep_from_another_account_is_refused(
+    organization: Organization, context: FakeContext, queue_url: str
+) -> None:
+    event = {
+        **scheduled_event(),
+        "account": organization.platform_account,
+        "source": "peering-autopilot.operator",
+        "detail-type": "Sweep Peering Connections",
+        "detail": {"accountId": organization.platform_account, "region": REGION},
+    }
+
+    assert sweep.lambda_handler(event, context)["error"] == "unauthorized_operator"
+    assert drain(queue_url) == []
+
+
+# --- the worker -------------------------------------------------------------------------------
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{n}",
+                "receiptHandle": f"r-{n}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB_ACCOUNT}:sweep",
+                "awsRegion": REGION,
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+def test_worker_reports_only_the_failed_records(organization: Organization, context: FakeContext) -> None:
+    good = SweepTarget(HUB_ACCOUNT, REGION, "s1").to_message()
+
+    result = worker.lambda_handler(sqs_event(good, "not json", good), context)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+def test_pending_request_never_seen_goes_through_the_approval_path(organization: Organization) -> None:
+    a = make_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, _ = request_peering(HUB_ACCOUNT, a, HUB_ACCOUNT, b)  # its event was lost
+
+    result = run_target()
+
+    assert result["done"] == {"request-accepted": 3}  # tag, accept, record
+    assert status(HUB_ACCOUNT, pcx) == "active"
+
+
+def test_held_request_is_left_alone_and_not_notified_again(organization: Organization, context: FakeContext) -> None:
+    a = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    b = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, event = request_peering(organization.outsider_account, a, HUB_ACCOUNT, b)
+    accept.lambda_handler(event, context)
+    organization.notifications()
+
+    result = run_target()
+
+    assert result["drift"] == 0
+    assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
+    assert organization.notifications() == []
+
+
+def test_active_connection_missing_routes_is_configured(organization: Organization, context: FakeContext) -> None:
+    a = dns_ready_vpc(organization.platform_account, "10.20.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    pcx = accepted(organization, context, (organization.platform_account, a), (HUB_ACCOUNT, b))  # configure lost
+
+    hub = run_target(HUB_ACCOUNT)
+    member = run_target(organization.platform_account)
+
+    assert hub["done"]["configured"] == 2  # route + DNS option, the hub's side only
+    assert member["done"]["configured"] == 2  # the member's sweep does the member's side
+    assert peer_routes(HUB_ACCOUNT, b, pcx)
+    assert peer_routes(organization.platform_account, a, pcx)
+    assert run_target(HUB_ACCOUNT)["drift"] == 0
+
+
+def test_no_drift_costs_a_constant_number_of_describe_calls(organization: Organization, context: FakeContext) -> None:
+    def converged_fleet(count: int) -> None:
+        for n in range(count):
+            a = dns_ready_vpc(HUB_ACCOUNT, f"10.{2 * n}.0.0/16")
+            b = dns_ready_vpc(HUB_ACCOUNT, f"10.{2 * n + 1}.0.0/16")
+            pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+            configure.lambda_handler(accept_event(HUB_ACCOUNT, pcx), context)
+
+    converged_fleet(1)
+    small = run_target()
+    converged_fleet(9)
+    large = run_target()
+
+    def ec2_calls(result: dict[str, Any]) -> dict[str, int]:
+        return {op: n for (_, _, op), n in result["calls"].items() if op.startswith("ec2:")}
+
+    assert small["drift"] == large["drift"] == 0
+    assert large["found"] == {"active": 10}
+    assert (
+        ec2_calls(small)
+        == ec2_calls(large)
+        == {
+            "ec2:DescribeVpcPeeringConnections": 1,
+            "ec2:DescribeVpcs": 1,
+            "ec2:DescribeRouteTables": 1,
+        }
+    )
+
+
+def test_deleted_connection_leftovers_are_removed_and_the_record_closed(
+    organization: Organization, context: FakeContext
+) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    configure.lambda_handler(accept_event(HUB_ACCOUNT, pcx), context)
+    ec2(HUB_ACCOUNT).delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)  # its event was lost
+
+    result = run_target()
+
+    assert result["done"]["cleaned"] >= 3  # two routes, the record
+    assert peer_routes(HUB_ACCOUNT, a, pcx) == set()
+    assert peer_routes(HUB_ACCOUNT, b, pcx) == set()
+    assert "closedAt" in ledger_state(pcx)
+    assert run_target()["drift"] == 0
+
+
+@pytest.mark.parametrize(("code", "why"), [("expired", "within 7 days"), ("failed", "refused")])
+def test_expired_and_failed_requests_are_closed_and_the_requester_told(
+    organization: Organization, context: FakeContext, code: str, why: str
+) -> None:
+    a = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    b = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, event = request_peering(organization.outsider_account, a, HUB_ACCOUNT, b)
+    accept.lambda_handler(event, context)  # held
+    organization.notifications()
+    moto_fidelity.set_status(pcx, code)
+
+    result = run_target()
+
+    assert result["found"] == {code: 1}
+    state = ledger_state(pcx)
+    assert state["status"]["S"] == code
+    assert "closedAt" in state
+    [note] = organization.notifications()
+    assert code in note["subject"]
+    assert why in note["message"]
+
+
+def test_provisioning_connection_is_left_for_the_next_sweep(organization: Organization, context: FakeContext) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    moto_fidelity.set_status(pcx, "provisioning")
+
+    result = run_target()
+
+    assert result["found"] == {"provisioning": 1}
+    assert result["drift"] == 0
+    assert peer_routes(HUB_ACCOUNT, a, pcx) == set()
+
+
+def test_blackhole_route_to_a_vanished_connection_is_removed(organization: Organization, context: FakeContext) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    configure.lambda_handler(accept_event(HUB_ACCOUNT, pcx), context)
+    ec2(HUB_ACCOUNT).delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    moto_fidelity.forget_connection(pcx)  # past its visibility window: Describe no longer shows it
+
+    result = run_target()
+
+    assert result["done"] == {"blackhole-removed": 2}
+    tables = ec2(HUB_ACCOUNT).describe_route_tables(
+        Filters=[{"Name": "route.vpc-peering-connection-id", "Values": [pcx]}]
+    )["RouteTables"]
+    assert tables == []
+
+
+def test_our_old_unanswered_request_is_withdrawn(organization: Organization, context: FakeContext) -> None:
+    a = make_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    pcx = ec2(HUB_ACCOUNT).create_vpc_peering_connection(
+        VpcId=a, PeerVpcId=b, PeerOwnerId=organization.outsider_account
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    moto_fidelity.age(pcx, hours=73)  # the default limit is 72 h
+
+    result = run_target()
+
+    assert result["done"] == {"request-withdrawn": 1}
+    assert status(HUB_ACCOUNT, pcx) == "deleted"
+    assert "withdrawn" in organization.notifications()[0]["subject"]
+
+
+def test_recent_request_is_not_withdrawn(organization: Organization) -> None:
+    a = make_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    pcx = ec2(HUB_ACCOUNT).create_vpc_peering_connection(
+        VpcId=a, PeerVpcId=b, PeerOwnerId=organization.outsider_account
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    moto_fidelity.age(pcx, hours=71)
+
+    assert run_target()["drift"] == 0
+    assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
+
+
+def test_dry_run_sweep_reports_but_changes_nothing(
+    organization: Organization, context: FakeContext, capsys: Any
+) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    capsys.readouterr()
+
+    result = run_target(dry_run=True)
+
+    assert result["dryRun"] is True
+    assert result["drift"] == 3  # two routes and one DNS call, planned only
+    assert any("create route" in plan for plan in result["plans"])
+    assert peer_routes(HUB_ACCOUNT, a, pcx) == set()
+    assert peer_routes(HUB_ACCOUNT, b, pcx) == set()
+
+
+def test_worker_publishes_a_summary(
+    organization: Organization, context: FakeContext, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    capsys.readouterr()
+
+    worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s2").to_message()), context)
+
+    out = capsys.readouterr().out
+    metrics = emitted_metrics(out)
+    assert metrics["SweepConnections"] == 1
+    assert metrics["SweepDrift"] == 3
+    summary = [r for r in caplog.records if r.getMessage() == "sweep summary"]
+    assert len(summary) == 1
+    assert summary[0].__dict__["drift"] == 3
+
+
+def test_clients_are_made_per_invocation(organization: Organization) -> None:
+    first, second = AwsClients(Settings.from_env()), AwsClients(Settings.from_env())
+    assert first.client("ec2", HUB_ACCOUNT, REGION) is not second.client("ec2", HUB_ACCOUNT, REGION)

@@ -1,0 +1,804 @@
+"""Checks on template.yaml: event wiring, failure handling, alarms, dashboard, logs, least-privilege IAM.
+
+The template is read as data (short-form tags expanded, see cfn_yaml.py); nothing is deployed.
+What each function may do in IAM lives in expectations.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from peering.config import Settings
+from peering.events import (
+    APPROVE_DETAIL_TYPE,
+    CONVERGE_DETAIL_TYPE,
+    OPERATOR_SOURCE,
+    REJECT_DETAIL_TYPE,
+    SWEEP_DETAIL_TYPE,
+)
+from peering.policy import parse_policy
+from tests.template.cfn_yaml import ROOT, load_cfn_yaml
+from tests.template.expectations import (
+    ACTION_CONDITIONS,
+    CODE_EVIDENCE,
+    EC2_RESOURCE_TYPES,
+    FUNCTION_ACTIONS,
+    STAR_RESOURCE_ALLOWED,
+    SUPPORT_ACTIONS,
+    TAG_KEYS_CONDITION,
+    assumes_member_role,
+)
+from tests.template.helpers import (
+    Grant,
+    Resources,
+    as_list,
+    dead_letter_queue,
+    ec2_arn,
+    events_of,
+    function_grants,
+    functions,
+    getatt,
+    granted,
+    of_type,
+    parse_sub_json,
+    rule_events,
+    sub_text,
+)
+
+pytestmark = pytest.mark.template
+
+PACKAGE = ROOT / "layers" / "peering" / "peering"
+
+PEERING_BUS = {"Ref": "PeeringEventBus"}
+TOPIC = {"Ref": "NotificationTopic"}
+THIS_ACCOUNT = {"Ref": "AWS::AccountId"}
+
+
+def cloudtrail_pattern(*event_names: str) -> dict[str, Any]:
+    return {
+        "source": ["aws.ec2"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["ec2.amazonaws.com"], "eventName": list(event_names)},
+    }
+
+
+def operator_pattern(*detail_types: str) -> dict[str, Any]:
+    # Only events put by the hub account itself: EventBridge sets "account" from the caller.
+    return {"source": [OPERATOR_SOURCE], "detail-type": list(detail_types), "account": [THIS_ACCOUNT]}
+
+
+# What triggers each function; every pattern is matched on the default bus and on the peering bus.
+TRIGGERS: dict[str, list[dict[str, Any]]] = {
+    "AcceptFunction": [cloudtrail_pattern("CreateVpcPeeringConnection")],
+    "OperatorFunction": [operator_pattern(APPROVE_DETAIL_TYPE, REJECT_DETAIL_TYPE)],
+    "ConfigureFunction": [
+        cloudtrail_pattern("AcceptVpcPeeringConnection", "AssociateVpcCidrBlock", "DisassociateVpcCidrBlock"),
+        operator_pattern(CONVERGE_DETAIL_TYPE),
+    ],
+    "CleanupFunction": [cloudtrail_pattern("RejectVpcPeeringConnection", "DeleteVpcPeeringConnection")],
+    "SweepFunction": [operator_pattern(SWEEP_DETAIL_TYPE)],
+    "WorkerFunction": [],  # the sweep queue only
+}
+
+# Metrics the dashboard must show (namespace PeeringAutopilot), by widget topic.
+DASHBOARD_METRICS = {
+    "decisions": {"RequestsAccepted", "RequestsRejected", "RequestsHeld"},
+    "routes": {"RoutesInstalled", "RoutesReplaced", "RoutesRemoved"},
+    "conflicts": {"RouteConflicts", "RouteTablesFull", "DnsPrerequisiteMissing"},
+    "drift": {"SweepDrift", "SweepConnections"},
+    "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid"},
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def normalized(pattern: Any) -> Any:
+    """An event pattern with its value lists sorted (EventBridge ignores their order)."""
+    if isinstance(pattern, dict):
+        return {k: normalized(v) for k, v in pattern.items()}
+    if isinstance(pattern, list):
+        return sorted((normalized(v) for v in pattern), key=lambda v: json.dumps(v, sort_keys=True))
+    return pattern
+
+
+def bus_of(props: dict[str, Any]) -> str:
+    return json.dumps(props.get("EventBusName", "default"), sort_keys=True)
+
+
+def effective_env(hub_template: dict[str, Any], function: dict[str, Any]) -> dict[str, Any]:
+    env = dict(hub_template["Globals"]["Function"]["Environment"]["Variables"])
+    env.update(function["Properties"].get("Environment", {}).get("Variables", {}))
+    return env
+
+
+def effective(hub_template: dict[str, Any], function: dict[str, Any], key: str) -> Any:
+    return function["Properties"].get(key, hub_template["Globals"]["Function"].get(key))
+
+
+def handler_source(function: dict[str, Any]) -> str:
+    return (ROOT / function["Properties"]["CodeUri"] / "app.py").read_text()
+
+
+def env_reads(path: Path) -> set[str]:
+    """Environment variable names a module reads (env.get("X"), env["X"], _positive_int(env, "X"))."""
+    source = path.read_text()
+    read = set(re.findall(r"""env(?:\.get\(|\[)\s*"([A-Z][A-Z0-9_]+)\"""", source))
+    read |= set(re.findall(r"""_positive_int\(\s*env,\s*"([A-Z][A-Z0-9_]+)\"""", source))
+    return read
+
+
+def alarms_on(resources: Resources, namespace: str, metric: str, dimension: dict[str, Any]) -> list[str]:
+    return [
+        name
+        for name, alarm in of_type(resources, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"]["Namespace"] == namespace
+        and alarm["Properties"]["MetricName"] == metric
+        and dimension in alarm["Properties"]["Dimensions"]
+    ]
+
+
+def dead_letter_queues(resources: Resources) -> set[str]:
+    """Every queue that holds dead letters: functions' on-failure queues and redrive targets."""
+    queues = {dead_letter_queue(f) for f in functions(resources).values()}
+    for queue in of_type(resources, "AWS::SQS::Queue").values():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            queues.add(getatt(redrive["deadLetterTargetArn"])[0])
+    return queues
+
+
+def worker_mapping(resources: Resources) -> dict[str, Any]:
+    mappings = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "WorkerFunction"}
+    ]
+    assert len(mappings) == 1, "the worker needs exactly one event source mapping"
+    return mappings[0]
+
+
+def dashboard(resources: Resources) -> tuple[dict[str, Any], set[tuple[str, str | None]]]:
+    boards = of_type(resources, "AWS::CloudWatch::Dashboard")
+    assert len(boards) == 1
+    body, references = parse_sub_json(next(iter(boards.values()))["Properties"]["DashboardBody"])
+    return body, references
+
+
+def dashboard_metrics(resources: Resources) -> list[list[Any]]:
+    body, _ = dashboard(resources)
+    metrics: list[list[Any]] = []
+    for widget in body["widgets"]:
+        if widget["type"] == "metric":
+            metrics.extend(widget["properties"]["metrics"])
+    return metrics
+
+
+def metric_key(metric: list[Any]) -> tuple[str, ...]:
+    """Namespace, name and dimension pairs of a dashboard metric (without its options object)."""
+    return tuple(str(part) for part in metric if not isinstance(part, dict))
+
+
+# ---------------------------------------------------------------- the loader itself
+
+
+def test_loader_expands_short_form_tags(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "A: !Ref X\n"
+        "B: !GetAtt Res.Outputs.Name\n"
+        "C: !Sub 'arn:${AWS::Partition}:x'\n"
+        "D: !If [Cond, !Ref Y, !Ref AWS::NoValue]\n"
+        "E: !Not [!Equals [!Ref P, '']]\n"
+        "F: !Join ['', [a, !Select [0, !Split [',', 'b,c']]]]\n"
+        "G: !And [!Condition C1, !Not [!Condition C2]]\n"
+    )
+    data = load_cfn_yaml(path)
+    assert data["A"] == {"Ref": "X"}
+    assert data["B"] == {"Fn::GetAtt": ["Res", "Outputs.Name"]}
+    assert data["C"] == {"Fn::Sub": "arn:${AWS::Partition}:x"}
+    assert data["D"] == {"Fn::If": ["Cond", {"Ref": "Y"}, {"Ref": "AWS::NoValue"}]}
+    assert data["E"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "P"}, ""]}]}
+    assert data["F"] == {"Fn::Join": ["", ["a", {"Fn::Select": [0, {"Fn::Split": [",", "b,c"]}]}]]}
+    assert data["G"] == {"Fn::And": [{"Condition": "C1"}, {"Fn::Not": [{"Condition": "C2"}]}]}
+
+
+def test_sub_json_placeholders() -> None:
+    body, references = parse_sub_json({"Fn::Sub": '{"a": "${Fn}", "b": ["${Q.QueueName}", "${AWS::Region}"]}'})
+    assert body == {"a": "<Fn>", "b": ["<Q.QueueName>", "<AWS::Region>"]}
+    assert references == {("Fn", None), ("Q", "QueueName"), ("AWS::Region", None)}
+
+
+# ---------------------------------------------------------------- functions and build
+
+
+def test_globals_runtime_and_observability(hub_template: dict[str, Any]) -> None:
+    glob = hub_template["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.13"
+    assert glob["Architectures"] == ["arm64"]
+    assert glob["Tracing"] == "Active"
+    assert {"Ref": "PeeringLayer"} in glob["Layers"]
+    env = glob["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "PeeringAutopilot"
+    assert env["POWERTOOLS_SERVICE_NAME"]
+
+
+def test_the_function_set(resources: Resources) -> None:
+    assert set(functions(resources)) == set(TRIGGERS) == set(FUNCTION_ACTIONS)
+
+
+def test_builds_need_neither_docker_nor_python313(resources: Resources) -> None:
+    layer = resources["PeeringLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    layer_make = (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    assert re.search(r"^build-PeeringLayer:", layer_make, re.MULTILINE)
+    assert "--platform manylinux2014_aarch64" in layer_make
+    assert "--python-version 3.13" in layer_make
+
+    for name, function in functions(resources).items():
+        metadata = function["Metadata"]
+        assert metadata["BuildMethod"] == "makefile", name
+        makefile = (ROOT / metadata["ContextPath"] / "Makefile").read_text()
+        targets = re.findall(r"^(build-[\w%]+):", makefile, re.MULTILINE)
+        assert any(re.fullmatch(t.replace("%", r"\w+"), f"build-{name}") for t in targets), name
+        code = ROOT / function["Properties"]["CodeUri"] / "app.py"
+        assert code.is_file(), f"{name}: {code} is missing"
+        assert function["Properties"].get("Handler", "app.lambda_handler") == "app.lambda_handler"
+        assert "def lambda_handler(" in code.read_text(), name
+
+
+def test_layer_ships_the_pinned_closure_without_boto(resources: Resources) -> None:
+    requirements = (ROOT / resources["PeeringLayer"]["Properties"]["ContentUri"] / "requirements.txt").read_text()
+    pins = dict(line.split("==") for line in requirements.splitlines() if line.strip() and not line.startswith("#"))
+    assert {"aws-lambda-powertools", "pydantic", "pydantic-core", "pyyaml", "aws-xray-sdk"} <= set(pins)
+    assert not {"boto3", "botocore"} & set(pins), "the Lambda runtime provides boto3/botocore"
+    dev = (ROOT / "requirements" / "dev.txt").read_text().lower().replace("_", "-")
+    for package, version in pins.items():
+        assert f"{package.lower()}=={version}" in dev, f"{package}=={version} differs from requirements/dev.txt"
+
+
+# ---------------------------------------------------------------- settings
+
+
+CONFIG_SETTINGS = env_reads(PACKAGE / "config.py")
+# AWS_REGION / AWS_DEFAULT_REGION are set by the Lambda runtime itself (reserved names).
+SWEEP_SETTINGS = {name for name in env_reads(PACKAGE / "sweep.py") if not name.startswith("AWS_")}
+
+
+def test_the_settings_are_found() -> None:
+    # Guards the regexes: if the code changes how it reads settings, this fails, not the checks below.
+    assert {"LEDGER_TABLE", "POLICY_PARAMETER", "EVENT_BUS_NAME", "ACTIVE_PEERINGS_QUOTA", "DRY_RUN"} <= CONFIG_SETTINGS
+    assert {"SWEEP_QUEUE_URL", "SWEEP_REGIONS", "SWEEP_ACCOUNTS"} <= SWEEP_SETTINGS
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_every_setting_the_code_reads_is_set(hub_template: dict[str, Any], resources: Resources, name: str) -> None:
+    function = resources[name]
+    env = effective_env(hub_template, function)
+    source = handler_source(function)
+    # Every handler builds Settings.from_env (directly or through peering.handler.handle).
+    assert "handle(" in source or "Settings.from_env" in source, name
+    assert CONFIG_SETTINGS <= set(env), f"{name} lacks {sorted(CONFIG_SETTINGS - set(env))}"
+    needs_sweep = "fan_out" in source or "SweepSettings" in source
+    if needs_sweep:
+        assert SWEEP_SETTINGS <= set(env), f"{name} lacks {sorted(SWEEP_SETTINGS - set(env))}"
+    else:
+        assert not SWEEP_SETTINGS & set(env), f"{name} does not fan out: no sweep settings"
+
+
+def test_settings_values(hub_template: dict[str, Any], resources: Resources) -> None:
+    env = hub_template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["LEDGER_TABLE"] == {"Ref": "LedgerTable"}
+    assert env["TOPIC_ARN"] == TOPIC
+    assert env["POLICY_PARAMETER"] == {"Ref": "PolicyParameter"}
+    assert env["EVENT_BUS_NAME"] == PEERING_BUS
+    assert env["DRY_RUN"] == {"Ref": "DryRun"}
+    assert env["MEMBER_ROLE_NAME"] == {"Ref": "MemberRoleName"}
+    assert env["EXTERNAL_ID"] == {"Ref": "ExternalId"}
+    assert env["ACTIVE_PEERINGS_QUOTA"] == {"Ref": "ActivePeeringsQuota"}
+    assert env["ROUTES_PER_TABLE_QUOTA"] == {"Ref": "RoutesPerTableQuota"}
+    sweep = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
+    assert sweep["SWEEP_QUEUE_URL"] == {"Ref": "SweepQueue"}
+    # Regions: the parameter, or the deployment Region when it is empty.
+    assert sweep["SWEEP_REGIONS"] == {
+        "Fn::If": ["HasRegions", {"Fn::Join": [",", {"Ref": "Regions"}]}, {"Ref": "AWS::Region"}]
+    }
+    # Accounts: the parameter (empty = the organization), or only this account without one.
+    assert sweep["SWEEP_ACCOUNTS"] == {"Fn::If": ["SweepOwnAccountOnly", THIS_ACCOUNT, {"Ref": "SweepAccounts"}]}
+    conditions = hub_template["Conditions"]
+    assert conditions["SweepOwnAccountOnly"] == {
+        "Fn::And": [{"Fn::Not": [{"Condition": "HasOrganization"}]}, {"Fn::Not": [{"Condition": "HasSweepAccounts"}]}]
+    }
+    assert conditions["HasSweepAccounts"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SweepAccounts"}, ""]}]}
+    assert conditions["HasRegions"] == {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "Regions"}]}, ""]}]}
+
+
+def test_parameters(hub_template: dict[str, Any]) -> None:
+    params = hub_template["Parameters"]
+    assert params["Regions"]["Type"] == "CommaDelimitedList"
+    assert params["Regions"]["Default"] == ""
+    schedule = params["SweepSchedule"]
+    assert schedule["Default"] == "rate(30 minutes)"  # failed connections are visible 2 hours only
+    assert re.fullmatch(schedule["AllowedPattern"], schedule["Default"])
+    assert re.fullmatch(schedule["AllowedPattern"], "cron(0/15 * * * ? *)")
+    assert not re.fullmatch(schedule["AllowedPattern"], "every 30 minutes")
+    accounts = params["SweepAccounts"]
+    assert accounts["Default"] == ""
+    for good in ("", "111111111111", "111111111111,222222222222"):
+        assert re.fullmatch(accounts["AllowedPattern"], good), good
+    for bad in ("1111", "111111111111,", "111111111111, 222222222222"):
+        assert not re.fullmatch(accounts["AllowedPattern"], bad), bad
+    assert params["AllowSecurityGroupRevocation"]["Default"] == "false"
+    assert params["ExternalId"]["NoEcho"] is True
+    for kept in ("OrganizationId", "MemberRoleName", "PolicyParameterName", "DryRun", "NotificationEmail"):
+        assert kept in params
+    assert {"LogRetentionDays", "ActivePeeringsQuota", "RoutesPerTableQuota"} <= set(params)
+
+
+def test_organization_requires_an_external_id(hub_template: dict[str, Any]) -> None:
+    rule = hub_template["Rules"]["OrganizationNeedsExternalId"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExternalId"}, ""]}]}
+
+
+def test_timeouts(hub_template: dict[str, Any], resources: Resources) -> None:
+    wait = int(hub_template["Globals"]["Function"]["Environment"]["Variables"]["ACTIVATION_WAIT_SECONDS"])
+    default = hub_template["Globals"]["Function"]["Timeout"]
+    configure = effective(hub_template, resources["ConfigureFunction"], "Timeout")
+    # A CIDR change re-converges every active connection of the VPC, each of which may wait.
+    assert configure > default
+    assert configure >= 10 * wait
+    for name, function in functions(resources).items():
+        timeout = effective(hub_template, function, "Timeout")
+        assert timeout < function["Properties"]["EventInvokeConfig"]["MaximumEventAgeInSeconds"], name
+
+
+# ---------------------------------------------------------------- events in
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_rules_match_the_triggers_on_both_buses(resources: Resources, name: str) -> None:
+    events = events_of(resources[name], "EventBridgeRule")
+    found = sorted((bus_of(p), json.dumps(normalized(p["Pattern"]), sort_keys=True)) for p in events.values())
+    expected = sorted(
+        (bus, json.dumps(normalized(pattern), sort_keys=True))
+        for pattern in TRIGGERS[name]
+        for bus in (bus_of({}), bus_of({"EventBusName": PEERING_BUS}))
+    )
+    assert found == expected
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_rules_match_what_the_handler_accepts(resources: Resources, name: str) -> None:
+    """The CloudTrail eventNames a function's rules deliver are exactly those its handler handles."""
+    function = resources[name]
+    handled = set(
+        re.findall(r'"((?:Create|Accept|Reject|Delete|Modify|Associate|Disassociate)Vpc\w+)"', handler_source(function))
+    )
+    delivered = {
+        event_name
+        for props in events_of(function, "EventBridgeRule").values()
+        for event_name in props["Pattern"].get("detail", {}).get("eventName", [])
+    }
+    assert delivered == handled
+
+
+def test_only_functions_with_no_other_trigger_lack_rules(resources: Resources) -> None:
+    for name, function in functions(resources).items():
+        if not rule_events(function):
+            assert name == "WorkerFunction"
+
+
+def test_sweep_runs_on_the_schedule_parameter(resources: Resources) -> None:
+    schedules = events_of(resources["SweepFunction"], "Schedule", "ScheduleV2")
+    assert len(schedules) == 1
+    schedule = next(iter(schedules.values()))
+    assert schedule["Schedule"] == {"Ref": "SweepSchedule"}
+    # A classic EventBridge schedule: the handler parses "Scheduled Event" from aws.events.
+    assert "Input" not in schedule
+    assert "ScheduledEvent" in (PACKAGE / "events.py").read_text()
+    for name, function in functions(resources).items():
+        if name != "SweepFunction":
+            assert not events_of(function, "Schedule", "ScheduleV2"), name
+
+
+def test_peering_bus_admits_only_the_organization(resources: Resources) -> None:
+    bus = resources["PeeringEventBus"]
+    assert bus["Properties"]["Name"] == "peering-autopilot"
+    policy = resources["PeeringEventBusPolicy"]
+    assert policy["Condition"] == "HasOrganization"
+    statement = policy["Properties"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {"Fn::GetAtt": ["PeeringEventBus", "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+
+
+# ---------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_every_rule_target_retries_then_dead_letters(resources: Resources, name: str) -> None:
+    function = resources[name]
+    queue = dead_letter_queue(function)
+    assert resources[queue]["Type"] == "AWS::SQS::Queue"
+    invoke = function["Properties"]["EventInvokeConfig"]
+    assert 0 <= invoke["MaximumRetryAttempts"] <= 2
+    assert invoke["MaximumEventAgeInSeconds"] > 0
+    for event, props in rule_events(function).items():
+        assert props["RetryPolicy"]["MaximumRetryAttempts"] > 0, event
+        assert props["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0, event
+        assert getatt(props["DeadLetterConfig"]["Arn"]) == (queue, "Arn"), event
+
+
+def test_one_dead_letter_queue_per_function(resources: Resources) -> None:
+    queues = {name: dead_letter_queue(function) for name, function in functions(resources).items()}
+    assert set(queues) == set(FUNCTION_ACTIONS)
+    assert len(set(queues.values())) == len(queues), "one dead-letter queue per function"
+    # The worker's failures and the sweep queue's redrive land in the same place.
+    redrive = resources["SweepQueue"]["Properties"]["RedrivePolicy"]
+    assert getatt(redrive["deadLetterTargetArn"]) == (queues["WorkerFunction"], "Arn")
+
+
+def test_queue_policies_admit_exactly_their_rules(resources: Resources) -> None:
+    for name, function in functions(resources).items():
+        queue = dead_letter_queue(function)
+        policies = [
+            p
+            for p in of_type(resources, "AWS::SQS::QueuePolicy").values()
+            if {"Ref": queue} in p["Properties"]["Queues"]
+        ]
+        assert len(policies) == 1, f"{queue} needs exactly one queue policy"
+        statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+        allows = [s for s in statements if s["Effect"] == "Allow"]
+        # SAM names the rule it generates for an event <function><event>.
+        expected = {(f"{name}{event}", "Arn") for event in rule_events(function)}
+        if not expected:
+            assert allows == [], f"{queue}: no rule delivers to it, so nothing may send to it by policy"
+            continue
+        assert len(allows) == 1
+        allow = allows[0]
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+        assert allow["Action"] == "sqs:SendMessage"
+        assert getatt(allow["Resource"]) == (queue, "Arn")
+        sources = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+        assert {getatt(s) for s in as_list(sources)} == expected
+
+
+def test_every_queue_is_encrypted_and_tls_only(resources: Resources) -> None:
+    policies = of_type(resources, "AWS::SQS::QueuePolicy").values()
+    for queue, body in of_type(resources, "AWS::SQS::Queue").items():
+        props = body["Properties"]
+        assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), f"{queue} is not encrypted"
+        statements = [s for p in policies if {"Ref": queue} in p["Properties"]["Queues"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+        assert any(
+            s["Effect"] == "Deny"
+            and s["Principal"] == "*"
+            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            and getatt(s["Resource"]) == (queue, "Arn")
+            for s in statements
+        ), f"{queue} accepts plain HTTP"
+    for queue in dead_letter_queues(resources):
+        assert resources[queue]["Properties"]["MessageRetentionPeriod"] == 1209600, queue
+
+
+# ---------------------------------------------------------------- the sweep queue and the worker
+
+
+def test_sweep_queue_redrives_and_outlasts_the_worker(hub_template: dict[str, Any], resources: Resources) -> None:
+    queue = resources["SweepQueue"]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    assert getatt(redrive["deadLetterTargetArn"]) == ("SweepDeadLetterQueue", "Arn")
+    assert redrive["maxReceiveCount"] == 3
+    timeout = effective(hub_template, resources["WorkerFunction"], "Timeout")
+    # Lambda's advice for SQS sources: visibility timeout at least six times the function timeout.
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    # A failing target must reach the dead-letter queue before it expires.
+    assert queue["MessageRetentionPeriod"] > redrive["maxReceiveCount"] * queue["VisibilityTimeout"]
+    dlq = resources["SweepDeadLetterQueue"]["Properties"]
+    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+
+
+def test_worker_consumes_the_sweep_queue_with_partial_batch_failures(resources: Resources) -> None:
+    mapping = worker_mapping(resources)
+    assert getatt(mapping["EventSourceArn"]) == ("SweepQueue", "Arn")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 1 <= mapping["BatchSize"] <= 10
+    assert mapping.get("Enabled", True) is True
+    assert 2 <= mapping["ScalingConfig"]["MaximumConcurrency"] <= 10
+    # The handler reports failed records, which is what ReportBatchItemFailures expects back.
+    assert "process_partial_response" in handler_source(resources["WorkerFunction"])
+    # No SAM SQS event: it would attach AWSLambdaSQSQueueExecutionRole (receive/delete on every queue).
+    assert not events_of(resources["WorkerFunction"], "SQS")
+
+
+def test_sweep_fans_out_to_the_queue_the_worker_reads(resources: Resources) -> None:
+    sweep = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
+    assert sweep["SWEEP_QUEUE_URL"] == {"Ref": getatt(worker_mapping(resources)["EventSourceArn"])[0]}
+
+
+# ---------------------------------------------------------------- alarms, logs, dashboard
+
+
+def test_alarms_for_every_function_and_queue(resources: Resources) -> None:
+    for name in functions(resources):
+        for metric in ("Errors", "Throttles"):
+            found = alarms_on(resources, "AWS/Lambda", metric, {"Name": "FunctionName", "Value": {"Ref": name}})
+            assert found, f"no {metric} alarm for {name}"
+    dead_letters = dead_letter_queues(resources)
+    assert "SweepDeadLetterQueue" in dead_letters
+    for queue in of_type(resources, "AWS::SQS::Queue"):
+        dimension = {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+        metric = "ApproximateNumberOfMessagesVisible" if queue in dead_letters else "ApproximateAgeOfOldestMessage"
+        assert alarms_on(resources, "AWS/SQS", metric, dimension), f"no {metric} alarm for {queue}"
+    for name, alarm in of_type(resources, "AWS::CloudWatch::Alarm").items():
+        assert TOPIC in alarm["Properties"]["AlarmActions"], name
+        assert alarm["Properties"]["Threshold"] >= 1, name
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching", name
+
+
+def test_dead_letter_alarms_fire_on_the_first_message(resources: Resources) -> None:
+    for queue in dead_letter_queues(resources):
+        dimension = {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+        for name in alarms_on(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible", dimension):
+            props = resources[name]["Properties"]
+            assert props["Threshold"] == 1, name
+            assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", name
+
+
+def test_policy_invalid_alarm_uses_the_metrics_dimension(hub_template: dict[str, Any], resources: Resources) -> None:
+    service = hub_template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    assert alarms_on(resources, "PeeringAutopilot", "PolicyInvalid", {"Name": "service", "Value": service})
+
+
+def test_alarms_can_publish_to_the_encrypted_topic(resources: Resources) -> None:
+    topic = resources["NotificationTopic"]["Properties"]
+    key = topic["KmsMasterKeyId"]
+    # The AWS managed alias/aws/sns key cannot grant CloudWatch: alarms would be dropped silently.
+    assert key == {"Ref": "NotificationKey"}
+    statements = resources["NotificationKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
+    assert resources["NotificationKey"]["Properties"]["EnableKeyRotation"] is True
+    assert resources["NotificationEmailSubscription"]["Condition"] == "HasNotificationEmail"
+
+
+def test_every_function_has_a_log_group_with_retention(resources: Resources) -> None:
+    groups = of_type(resources, "AWS::Logs::LogGroup").values()
+    for name in functions(resources):
+        mine = [g for g in groups if g["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}]
+        assert len(mine) == 1, f"{name} has no explicit log group"
+        assert mine[0]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_dashboard_shows_the_engine_metrics(hub_template: dict[str, Any], resources: Resources) -> None:
+    services = {effective_env(hub_template, f)["POWERTOOLS_SERVICE_NAME"] for f in functions(resources).values()}
+    assert len(services) == 1, "one service name: the dashboard has one dimension value per metric"
+    service = services.pop()
+    namespace = hub_template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    shown = {metric_key(m) for m in dashboard_metrics(resources)}
+    source = "\n".join(p.read_text() for p in sorted(PACKAGE.glob("*.py")))
+    for topic, names in DASHBOARD_METRICS.items():
+        for name in names:
+            assert (namespace, name, "service", service) in shown, f"{topic}: {name} is not on the dashboard"
+            assert f'"{name}"' in source, f"{name} is on the dashboard but the code never emits it"
+    for key in shown:
+        if key[0] == namespace:
+            assert key[2:] == ("service", service), f"{key}: Powertools metrics have exactly the service dimension"
+
+
+def test_dashboard_shows_every_function_and_dead_letter_queue(resources: Resources) -> None:
+    shown = {metric_key(m) for m in dashboard_metrics(resources)}
+    for name in functions(resources):
+        for metric in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", metric, "FunctionName", f"<{name}>") in shown, f"{name} {metric}"
+    for queue in dead_letter_queues(resources):
+        key = ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"<{queue}.QueueName>")
+        assert key in shown, queue
+
+
+def test_dashboard_references_exist(resources: Resources) -> None:
+    body, references = dashboard(resources)
+    for resource, attribute in references:
+        if resource.startswith("AWS::"):
+            assert resource in {"AWS::Region", "AWS::StackName", "AWS::AccountId"}
+            continue
+        assert resource in resources, f"the dashboard names {resource}, which the template lacks"
+        if attribute:
+            assert attribute == "QueueName"
+    for widget in body["widgets"]:
+        if widget["type"] == "metric":
+            assert widget["properties"]["region"] == "<AWS::Region>"
+
+
+# ---------------------------------------------------------------- state
+
+
+def test_ledger_table(resources: Resources) -> None:
+    table = resources["LedgerTable"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+def test_default_policy_is_valid_and_holds_everything(resources: Resources) -> None:
+    parameter = resources["PolicyParameter"]["Properties"]
+    assert parameter["Name"] == {"Ref": "PolicyParameterName"}
+    assert parameter["Type"] == "String"
+    policy = parse_policy(parameter["Value"])  # the engine's own parser: what the functions will read
+    assert policy.version == "default-hold-all"
+    assert policy.rules == []
+
+
+# ---------------------------------------------------------------- IAM
+
+
+def test_mapping_matches_the_code() -> None:
+    source = "\n".join(p.read_text() for p in sorted(PACKAGE.glob("*.py")))
+    mapped = set().union(*FUNCTION_ACTIONS.values())
+    assert mapped | SUPPORT_ACTIONS == set(CODE_EVIDENCE), "CODE_EVIDENCE and FUNCTION_ACTIONS disagree"
+    for action in mapped:
+        evidence = CODE_EVIDENCE[action]
+        if evidence is not None:
+            assert evidence in source, f"{action} is mapped but the code no longer calls it"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTION_ACTIONS))
+def test_functions_get_exactly_what_their_code_calls(resources: Resources, name: str) -> None:
+    grants = function_grants(resources[name])
+    expected = FUNCTION_ACTIONS[name] | SUPPORT_ACTIONS
+    everything = granted(grants)
+    assert everything - expected == set(), f"{name} is granted more than its code calls"
+    assert expected - everything == set(), f"{name} lacks permissions its code needs"
+    assert not any("*" in action for action in everything), "no wildcard actions"
+    # Conditional actions are granted only under their condition, and nothing else is conditional.
+    conditional = {a for a in expected if a in ACTION_CONDITIONS}
+    assert granted(grants, conditional=True) == conditional
+    assert not granted(grants, conditional=False) & conditional
+    for grant in grants:
+        if grant.condition is not None:
+            assert {ACTION_CONDITIONS[a] for a in grant.actions} == {grant.condition}
+
+
+def test_sam_attaches_nothing_broad(resources: Resources) -> None:
+    """SAM adds logs and X-Ray (Tracing: Active) managed policies; nothing else may sneak in."""
+    for name, function in functions(resources).items():
+        events = function["Properties"].get("Events", {})
+        # Poller events make SAM attach execution-role managed policies on every resource.
+        kinds = {event["Type"] for event in events.values()}
+        assert kinds <= {"EventBridgeRule", "Schedule"}, f"{name}: {kinds}"
+        assert "Role" not in function["Properties"], f"{name}: SAM must build the role from Policies"
+        assert "PermissionsBoundary" not in function["Properties"]
+
+
+def test_only_the_worker_deletes_connections_and_only_its_own_requests(resources: Resources) -> None:
+    for name, function in functions(resources).items():
+        grants = [g for g in function_grants(function) if "ec2:DeleteVpcPeeringConnection" in g.actions]
+        if name != "WorkerFunction":
+            assert grants == [], name
+            continue
+        assert len(grants) == 1
+        statement = grants[0].statement
+        assert grants[0].actions == {"ec2:DeleteVpcPeeringConnection"}
+        assert [sub_text(t) for t in grants[0].targets] == [ec2_arn("vpc-peering-connection")]
+        assert statement["Condition"] == {"ArnLike": {"ec2:RequesterVpc": {"Fn::Sub": ec2_arn("vpc")}}}
+
+
+def test_functions_cannot_do_each_others_work(resources: Resources) -> None:
+    grants = {name: granted(function_grants(f)) for name, f in functions(resources).items()}
+    assert "ec2:DeleteRoute" not in grants["AcceptFunction"]
+    assert "ec2:DeleteRoute" not in grants["OperatorFunction"]
+    assert "ec2:AcceptVpcPeeringConnection" not in grants["ConfigureFunction"]
+    assert "ec2:AcceptVpcPeeringConnection" not in grants["CleanupFunction"]
+    assert not {"ec2:CreateRoute", "ec2:ReplaceRoute"} & grants["CleanupFunction"]
+    assert not any(a.startswith(("ec2:", "dynamodb:", "sts:AssumeRole")) for a in grants["SweepFunction"])
+
+
+def test_revocation_is_opt_in(hub_template: dict[str, Any], resources: Resources) -> None:
+    assert hub_template["Parameters"]["AllowSecurityGroupRevocation"]["Default"] == "false"
+    assert hub_template["Conditions"]["CanRevokeSecurityGroupRules"] == {
+        "Fn::Equals": [{"Ref": "AllowSecurityGroupRevocation"}, "true"]
+    }
+    revoking = {
+        name
+        for name, function in functions(resources).items()
+        if granted(function_grants(function)) & set(ACTION_CONDITIONS)
+    }
+    assert revoking == {"CleanupFunction", "WorkerFunction"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTION_ACTIONS))
+def test_resources_are_scoped(resources: Resources, name: str) -> None:
+    queue = dead_letter_queue(resources[name])
+    for grant in function_grants(resources[name]):
+        assert_scoped(grant, name, queue)
+
+
+def assert_scoped(grant: Grant, name: str, queue: str) -> None:  # noqa: PLR0912 - one branch per service
+    actions, targets = grant.actions, grant.targets
+    if "*" in targets:
+        assert targets == ["*"]
+        assert actions <= STAR_RESOURCE_ALLOWED, f"{name}: {sorted(actions - STAR_RESOURCE_ALLOWED)} on '*'"
+        return
+    services = {a.split(":")[0] for a in actions}
+    assert len(services) == 1, f"{name}: one service per statement"
+    service = services.pop()
+    if service == "ec2":
+        arns = {sub_text(t) for t in targets}
+        allowed = {ec2_arn(kind) for action in actions for kind in EC2_RESOURCE_TYPES[action]}
+        assert arns <= allowed, f"{name}: {sorted(arns - allowed)}"
+        for action in actions:
+            assert arns & {ec2_arn(kind) for kind in EC2_RESOURCE_TYPES[action]}, action
+        if "ec2:CreateTags" in actions:
+            assert grant.statement["Condition"] == TAG_KEYS_CONDITION
+    elif service == "sts":
+        assert targets == [{"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}]
+    elif service == "dynamodb":
+        assert targets == [{"Fn::GetAtt": ["LedgerTable", "Arn"]}]
+    elif service == "sns":
+        assert targets == [TOPIC]
+    elif service == "kms":
+        assert targets == [{"Fn::GetAtt": ["NotificationKey", "Arn"]}]
+    elif service == "ssm":
+        assert [sub_text(t) for t in targets] == [
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameter}"
+        ]
+    elif service == "sqs":
+        queues = {getatt(t) for t in targets}
+        if actions == {"sqs:SendMessage"}:
+            allowed_queues = {(queue, "Arn")} | ({("SweepQueue", "Arn")} if name == "SweepFunction" else set())
+            assert queues <= allowed_queues, f"{name}: {queues}"
+        else:
+            assert name == "WorkerFunction"
+            assert queues == {("SweepQueue", "Arn")}
+    else:  # pragma: no cover - a new service needs a rule here
+        pytest.fail(f"{name}: no scoping rule for {service}")
+
+
+def test_the_engine_tag_prefix_matches_the_tag_condition() -> None:
+    prefix = Settings.__dataclass_fields__["tag_prefix"].default
+    assert TAG_KEYS_CONDITION["ForAllValues:StringLike"]["aws:TagKeys"] == [f"{prefix}:*"]
+
+
+def test_conditions_on_peering_keys_name_only_connections(resources: Resources) -> None:
+    """ec2:AccepterVpc / ec2:RequesterVpc exist only on the connection: a VPC resource in the same
+    statement would never match, silently denying the action."""
+    for name, function in functions(resources).items():
+        for grant in function_grants(function):
+            keys = json.dumps(grant.statement.get("Condition", {}))
+            if "ec2:AccepterVpc" in keys or "ec2:RequesterVpc" in keys:
+                assert {sub_text(t) for t in grant.targets} == {ec2_arn("vpc-peering-connection")}, name
+
+
+# ---------------------------------------------------------------- outputs for the member stack
+
+
+def test_outputs_for_the_member_stack(hub_template: dict[str, Any], resources: Resources) -> None:
+    outputs = hub_template["Outputs"]
+    for name in functions(resources):
+        assert outputs[f"{name}RoleArn"]["Value"] == {"Fn::GetAtt": [f"{name}Role", "Arn"]}
+        assert outputs[f"{name}Name"]["Value"] == {"Ref": name}
+    separator, roles = outputs["MemberTrustedRoleArns"]["Value"]["Fn::Join"]
+    assert separator == ","
+    trusted = {getatt(r)[0] for r in roles}
+    assert trusted == {f"{name}Role" for name in FUNCTION_ACTIONS if assumes_member_role(name)}
+    assert "SweepFunctionRole" not in trusted
+    assert outputs["HubAccountId"]["Value"] == THIS_ACCOUNT
+    assert outputs["PeeringEventBusArn"]["Value"] == {"Fn::GetAtt": ["PeeringEventBus", "Arn"]}
+    assert outputs["SweepQueueUrl"]["Value"] == {"Ref": "SweepQueue"}
+    for queue in dead_letter_queues(resources):
+        assert outputs[f"{queue}Url"]["Value"] == {"Ref": queue}

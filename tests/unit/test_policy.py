@@ -1,0 +1,689 @@
+"""The approval policy: parsing and validation, then pure evaluation."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from peering.errors import PolicyError
+from peering.models import RequesterIdentity, Vpc
+from peering.policy import (
+    SCHEMA_VERSION,
+    PolicyDecision,
+    PolicyDocument,
+    Verdict,
+    evaluate,
+    parse_policy,
+    unavailable_policy_decision,
+)
+from tests.unit.strategies import (
+    HUB_ACCOUNT,
+    MEMBER_ACCOUNT,
+    ORG_ID,
+    OTHER_ORG_ID,
+    OTHER_REGION,
+    OUTSIDER_ACCOUNT,
+    PLATFORM_OU,
+    REGION,
+    ROOT_ID,
+    SANDBOX_ACCOUNT,
+    SANDBOX_OU,
+    TEAM_OU,
+    identity,
+    policy,
+    rule,
+    vpc,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VALID_YAML = """
+schemaVersion: 1
+version: "2024-06-01.1"
+rules:
+  - name: platform-in
+    description: platform accounts into opted-in VPCs
+    action: accept
+    requester:
+      organizationalUnits: [ou-ab12-platform]
+      organization: self
+      regions: [us-east-1, eu-west-1]
+    accepter:
+      vpcTag: {key: "peering-autopilot:accept", value: "true"}
+  - name: no-sandbox
+    action: reject
+    requester:
+      accounts: ["333333333333"]
+  - name: partner
+    action: hold
+    requester:
+      accounts: ["444444444444"]
+    accepter:
+      accounts: ["111111111111"]
+      vpcIds: [vpc-0a, vpc-0b]
+"""
+
+
+def _error(text: str | None) -> str:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    assert caught.value.kind == "invalid_policy"
+    return str(caught.value)
+
+
+def _doc(**overrides: object) -> str:
+    base: dict[str, object] = {"schemaVersion": 1, "version": "v1", "rules": []}
+    base.update(overrides)
+    return json.dumps(base)
+
+
+# --- parsing: what is accepted -------------------------------------------------------------------
+
+
+def test_parses_yaml() -> None:
+    got = parse_policy(VALID_YAML)
+    assert got.schema_version == SCHEMA_VERSION == 1
+    assert got.version == "2024-06-01.1"
+    assert [r.name for r in got.rules] == ["platform-in", "no-sandbox", "partner"]
+    first, second, third = got.rules
+    assert first.action is Verdict.ACCEPT
+    assert first.description == "platform accounts into opted-in VPCs"
+    assert first.requester.organizational_units == ["ou-ab12-platform"]
+    assert first.requester.organization == "self"
+    assert first.requester.regions == ["us-east-1", "eu-west-1"]
+    assert first.requester.accounts is None
+    assert first.accepter.vpc_tag is not None
+    assert (first.accepter.vpc_tag.key, first.accepter.vpc_tag.value) == ("peering-autopilot:accept", "true")
+    assert second.action is Verdict.REJECT
+    assert second.requester.accounts == ["333333333333"]
+    assert third.action is Verdict.HOLD
+    assert third.accepter.accounts == ["111111111111"]
+    assert third.accepter.vpc_ids == ["vpc-0a", "vpc-0b"]
+
+
+def test_parses_json_to_the_same_document() -> None:
+    as_json = json.dumps(yaml.safe_load(VALID_YAML), indent=2)
+    assert parse_policy("\n  " + as_json) == parse_policy(VALID_YAML)
+
+
+def test_parses_a_yaml_flow_mapping_that_looks_like_json() -> None:
+    got = parse_policy("{schemaVersion: 1, version: v7, rules: [{name: all, action: hold}]}")
+    assert got.version == "v7"
+    assert got.rules[0].name == "all"
+
+
+def test_a_rule_without_criteria_has_empty_matchers() -> None:
+    got = parse_policy(_doc(rules=[{"name": "everything", "action": "reject"}]))
+    only = got.rules[0]
+    assert only.requester.accounts is None
+    assert only.requester.organizational_units is None
+    assert only.requester.organization is None
+    assert only.requester.regions is None
+    assert only.accepter.accounts is None
+    assert only.accepter.vpc_ids is None
+    assert only.accepter.vpc_tag is None
+
+
+def test_rules_may_be_absent_or_empty() -> None:
+    assert parse_policy("schemaVersion: 1\nversion: v1\n").rules == []
+    assert parse_policy("schemaVersion: 1\nversion: v1\nrules: []\n").rules == []
+    assert parse_policy("schemaVersion: 1\nversion: v1\nrules:\n").rules == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("7", "7"), ("2024-06-01", "2024-06-01"), ('"1.10"', "1.10"), ("v2", "v2")]
+)
+def test_version_is_kept_as_text(raw: str, expected: str) -> None:
+    assert parse_policy(f"schemaVersion: 1\nversion: {raw}\n").version == expected
+
+
+def test_schema_version_may_be_quoted() -> None:
+    assert parse_policy('schemaVersion: "1"\nversion: v1\n').schema_version == 1
+
+
+def test_a_tag_match_without_value_means_any_value() -> None:
+    got = parse_policy(_doc(rules=[{"name": "r", "action": "accept", "accepter": {"vpcTag": {"key": "k"}}}]))
+    tag = got.rules[0].accepter.vpc_tag
+    assert tag is not None
+    assert tag.value is None
+
+
+# --- parsing: what is refused, and the message says why ------------------------------------------
+
+
+@pytest.mark.parametrize("text", [None, "", "   ", "\n\n"])
+def test_empty_policy(text: str | None) -> None:
+    assert _error(text) == "the approval policy is empty or missing"
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just text", "42", "[1, 2]", "null", "~"])
+def test_not_a_mapping(text: str) -> None:
+    assert "must be a mapping with schemaVersion, version, rules" in _error(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "schemaVersion: 1\nversion: [unclosed\n",
+        "rules:\n  - name: a\n   action: accept\n",  # bad indentation
+        "a: b: c\n",
+        '{"schemaVersion": 1,, }',
+        '{"schemaVersion": 1, "version": "v1"',
+        'key: "unterminated\n',
+    ],
+)
+def test_not_yaml_or_json(text: str) -> None:
+    assert _error(text).startswith("the approval policy is not valid YAML/JSON: ")
+
+
+def test_broken_json_reports_the_json_error() -> None:
+    message = _error('{"schemaVersion": 1, "version": "v1"')
+    assert "Expecting ',' delimiter" in message
+
+
+def test_json_with_a_trailing_comma_is_still_a_valid_yaml_flow_mapping() -> None:
+    assert parse_policy('{"schemaVersion": 1, "version": "v1",}').version == "v1"
+
+
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        ({"schemaVersion": 1, "version": "v1", "rulez": []}, "rulez"),
+        ({"schemaVersion": 1, "version": "v1", "rules": [{"name": "a", "action": "hold", "when": 1}]}, "rules.0.when"),
+        (
+            {"schemaVersion": 1, "version": "v1", "rules": [{"name": "a", "action": "hold", "requester": {"ou": []}}]},
+            "rules.0.requester.ou",
+        ),
+        (
+            {"schemaVersion": 1, "version": "v1", "rules": [{"name": "a", "action": "hold", "accepter": {"tags": {}}}]},
+            "rules.0.accepter.tags",
+        ),
+        (
+            {
+                "schemaVersion": 1,
+                "version": "v1",
+                "rules": [{"name": "a", "action": "hold", "accepter": {"vpcTag": {"key": "k", "values": ["x"]}}}],
+            },
+            "rules.0.accepter.vpcTag.values",
+        ),
+    ],
+)
+def test_unknown_keys_are_refused_and_named(document: dict[str, object], where: str) -> None:
+    message = _error(json.dumps(document))
+    assert message.startswith("the approval policy is invalid: ")
+    assert f"{where}: Extra inputs are not permitted" in message
+
+
+def test_a_misspelt_criterion_is_refused_rather_than_ignored() -> None:
+    # Ignoring "acounts" would turn a narrow accept rule into an accept-everything rule.
+    text = _doc(rules=[{"name": "a", "action": "accept", "requester": {"acounts": ["222222222222"]}}])
+    assert "rules.0.requester.acounts: Extra inputs are not permitted" in _error(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (2, "schemaVersion: Value error, schemaVersion 2 is not supported (expected 1)"),
+        (0, "schemaVersion 0 is not supported (expected 1)"),
+        (True, "schemaVersion must be the number 1, not True"),
+        ("one", "schemaVersion: Input should be a valid integer"),
+    ],
+)
+def test_wrong_schema_version(value: object, expected: str) -> None:
+    assert expected in _error(_doc(schemaVersion=value))
+
+
+def test_schema_version_and_version_are_required() -> None:
+    message = _error(json.dumps({"rules": []}))
+    assert "schemaVersion: Field required" in message
+    assert "version: Field required" in message
+
+
+@pytest.mark.parametrize("version", ["", None, 1.5, ["v1"]])
+def test_version_must_be_non_empty_text(version: object) -> None:
+    assert "version:" in _error(_doc(version=version))
+
+
+@pytest.mark.parametrize("account", ["12345", "abcdefghijkl", "1234567890123", "22222222222a", " 222222222222", ""])
+@pytest.mark.parametrize("side", ["requester", "accepter"])
+def test_bad_account_ids(side: str, account: str) -> None:
+    text = _doc(rules=[{"name": "r", "action": "accept", side: {"accounts": ["222222222222", account]}}])
+    message = _error(text)
+    assert f"rules.0.{side}.accounts" in message
+    assert f"{account!r} is not a 12-digit account id" in message
+
+
+@pytest.mark.parametrize("side", ["requester", "accepter"])
+def test_unquoted_account_ids_are_refused_with_a_hint(side: str) -> None:
+    text = f"""
+schemaVersion: 1
+version: v1
+rules:
+  - name: r
+    action: accept
+    {side}:
+      accounts: [222222222222]
+"""
+    message = _error(text)
+    assert f"rules.0.{side}.accounts" in message
+    assert "account id 222222222222 must be a quoted string" in message
+
+
+def test_an_octal_looking_unquoted_account_id_is_refused() -> None:
+    # YAML 1.1 reads 012345670123 as an octal number: never let it become another account id.
+    message = _error(
+        "schemaVersion: 1\nversion: v1\nrules:\n- {name: r, action: accept, requester: {accounts: [012345670123]}}\n"
+    )
+    assert "must be a quoted string" in message
+
+
+def test_duplicate_rule_names() -> None:
+    rules = [
+        {"name": "a", "action": "accept"},
+        {"name": "b", "action": "hold"},
+        {"name": "a", "action": "reject"},
+        {"name": "b", "action": "reject"},
+        {"name": "c", "action": "reject"},
+    ]
+    assert "rules: Value error, rule names must be unique: a, b" in _error(_doc(rules=rules))
+
+
+@pytest.mark.parametrize("action", ["allow", "deny", "Accept", "", None, 1])
+def test_bad_action(action: object) -> None:
+    message = _error(_doc(rules=[{"name": "r", "action": action}]))
+    assert "rules.0.action: Input should be 'accept', 'reject' or 'hold'" in message
+
+
+@pytest.mark.parametrize(
+    ("rule_doc", "expected"),
+    [
+        ({"action": "hold"}, "rules.0.name: Field required"),
+        ({"name": "", "action": "hold"}, "rules.0.name: String should have at least 1 character"),
+        ({"name": "r"}, "rules.0.action: Field required"),
+        ({"name": "r", "action": "hold", "accepter": {"vpcTag": {"value": "v"}}}, "rules.0.accepter.vpcTag.key"),
+        ({"name": "r", "action": "hold", "accepter": {"vpcTag": {"key": ""}}}, "rules.0.accepter.vpcTag.key"),
+        ({"name": "r", "action": "hold", "requester": {"regions": "us-east-1"}}, "rules.0.requester.regions"),
+        ({"name": "r", "action": "hold", "requester": ["x"]}, "rules.0.requester"),
+    ],
+)
+def test_malformed_rules(rule_doc: dict[str, object], expected: str) -> None:
+    assert expected in _error(_doc(rules=[rule_doc]))
+
+
+def test_rules_must_be_a_list() -> None:
+    assert "rules: Input should be a valid list" in _error(_doc(rules={"name": "a", "action": "hold"}))
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = _doc(schemaVersion=3, rules=[{"name": "a", "action": "allow"}, {"name": "b", "action": "hold", "x": 1}])
+    message = _error(text)
+    assert "schemaVersion 3" in message
+    assert "rules.0.action" in message
+    assert "rules.1.x" in message
+
+
+def test_the_document_is_immutable() -> None:
+    got = parse_policy(VALID_YAML)
+    with pytest.raises(ValueError, match="frozen"):
+        got.version = "other"
+
+
+# --- shipped policies and documentation ----------------------------------------------------------
+
+
+def test_the_example_policy_is_valid_and_does_what_its_comments_say() -> None:
+    text = (ROOT / "policy" / "example-policy.yaml").read_text()
+    assert len(text.encode()) <= 4096, "a Standard-tier SSM parameter holds at most 4 KB"
+    example = parse_policy(text)
+    assert len(example.rules) >= 5
+    hub = "o-a1b2c3d4e5"
+    path = ("r-a1b2",)
+
+    def who(account: str, ou: str | None, region: str = "us-east-1") -> RequesterIdentity:
+        if ou is None:
+            return identity(account=account, region=region, org_id=None, ou_path=())
+        return identity(account=account, region=region, org_id=hub, ou_path=(*path, ou))
+
+    def decide(requester: RequesterIdentity, target: Vpc) -> tuple[Verdict, str | None]:
+        got = evaluate(example, requester, target, hub)
+        return got.verdict, got.rule
+
+    opted_in = vpc(vpc_id="vpc-0123", account="210987654321", tags={"peering-autopilot:accept": "true"})
+    not_opted_in = vpc(vpc_id="vpc-0123", account="210987654321", tags={"peering-autopilot:accept": "false"})
+    pci = vpc(
+        vpc_id="vpc-0123",
+        account="210987654321",
+        tags={"peering-autopilot:accept": "true", "data-classification": "pci"},
+    )
+    shared = vpc(vpc_id="vpc-0a1b2c3d4e5f60718", account="123456789012")
+    platform = who("210987654300", "ou-a1b2-11111111")
+    sandbox = who("210987654301", "ou-a1b2-22222222")
+    workload = who("210987654302", "ou-a1b2-33333333")
+
+    assert decide(platform, opted_in) == (Verdict.ACCEPT, "platform-into-opted-in-vpcs")
+    assert decide(platform, not_opted_in) == (Verdict.HOLD, None)
+    assert decide(who("210987654300", "ou-a1b2-11111111", "eu-west-1"), opted_in)[0] is Verdict.ACCEPT
+    assert decide(who("210987654300", "ou-a1b2-11111111", "ap-southeast-2"), opted_in) == (
+        Verdict.HOLD,
+        "other-regions-need-a-person",
+    )
+    assert decide(platform, pci) == (Verdict.REJECT, "no-pci-vpcs")
+    assert decide(sandbox, opted_in) == (Verdict.REJECT, "no-sandbox")
+    assert decide(sandbox, shared) == (Verdict.REJECT, "no-sandbox")
+    assert decide(workload, shared) == (Verdict.ACCEPT, "workloads-into-shared-services")
+    assert decide(workload, opted_in) == (Verdict.HOLD, None)
+    assert decide(who("999988887777", None), shared) == (Verdict.HOLD, "partner-needs-a-person")
+    assert decide(who("555566667777", None), opted_in) == (Verdict.HOLD, None)
+    # The same organization layout under another organization id is a stranger too.
+    assert evaluate(example, platform, opted_in, "o-other00000").verdict is Verdict.HOLD
+
+
+def test_the_default_policy_holds_everything() -> None:
+    default = parse_policy((ROOT / "policy" / "default-policy.yaml").read_text())
+    assert default.rules == []
+    decision = evaluate(default, identity(), vpc(tags={"peering-autopilot:accept": "true"}), ORG_ID)
+    assert decision.verdict is Verdict.HOLD
+
+
+def test_every_complete_policy_in_the_documentation_is_valid() -> None:
+    text = (ROOT / "docs" / "policy.md").read_text()
+    blocks = [b for b in re.findall(r"```(?:yaml|json)\n(.*?)```", text, flags=re.DOTALL) if "schemaVersion" in b]
+    assert blocks, "docs/policy.md shows at least one complete policy"
+    for block in blocks:
+        parse_policy(block)
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+
+def _verdict(doc: PolicyDocument, who: RequesterIdentity, target: Vpc, hub_org: str | None = ORG_ID) -> Verdict:
+    return evaluate(doc, who, target, hub_org).verdict
+
+
+def _accept_if(requester: dict[str, object] | None = None, accepter: dict[str, object] | None = None) -> PolicyDocument:
+    return policy(rule("only", "accept", requester, accepter))
+
+
+@pytest.mark.parametrize(
+    ("accounts", "account", "matches"),
+    [
+        ([MEMBER_ACCOUNT], MEMBER_ACCOUNT, True),
+        ([SANDBOX_ACCOUNT, MEMBER_ACCOUNT], MEMBER_ACCOUNT, True),
+        ([SANDBOX_ACCOUNT], MEMBER_ACCOUNT, False),
+        ([], MEMBER_ACCOUNT, False),
+    ],
+)
+def test_requester_accounts(accounts: list[str], account: str, matches: bool) -> None:
+    expected = Verdict.ACCEPT if matches else Verdict.HOLD
+    assert _verdict(_accept_if({"accounts": accounts}), identity(account=account), vpc()) is expected
+
+
+@pytest.mark.parametrize(
+    ("ous", "path", "matches"),
+    [
+        ([PLATFORM_OU], (ROOT_ID, PLATFORM_OU), True),  # direct parent
+        ([PLATFORM_OU], (ROOT_ID, PLATFORM_OU, TEAM_OU), True),  # an ancestor
+        ([ROOT_ID], (ROOT_ID, SANDBOX_OU), True),  # the root
+        ([TEAM_OU], (ROOT_ID, PLATFORM_OU), False),  # a child is not on the path
+        ([SANDBOX_OU, TEAM_OU], (ROOT_ID, PLATFORM_OU, TEAM_OU), True),  # any of the list
+        ([SANDBOX_OU], (ROOT_ID, PLATFORM_OU, TEAM_OU), False),
+        ([PLATFORM_OU], (), False),  # outside the organization
+    ],
+)
+def test_requester_organizational_units(ous: list[str], path: tuple[str, ...], matches: bool) -> None:
+    who = identity(ou_path=path, org_id=ORG_ID if path else None)
+    expected = Verdict.ACCEPT if matches else Verdict.HOLD
+    assert _verdict(_accept_if({"organizationalUnits": ous}), who, vpc()) is expected
+
+
+@pytest.mark.parametrize(
+    ("organization", "requester_org", "hub_org", "matches"),
+    [
+        (ORG_ID, ORG_ID, ORG_ID, True),
+        (ORG_ID, ORG_ID, None, True),  # an explicit id does not depend on the hub
+        (ORG_ID, OTHER_ORG_ID, ORG_ID, False),
+        (ORG_ID, None, ORG_ID, False),
+        ("self", ORG_ID, ORG_ID, True),
+        ("self", OTHER_ORG_ID, ORG_ID, False),
+        ("self", ORG_ID, OTHER_ORG_ID, False),
+        ("self", None, ORG_ID, False),
+        ("self", None, None, False),  # a hub outside any organization: "self" never matches
+        ("self", ORG_ID, None, False),
+    ],
+)
+def test_requester_organization(
+    organization: str, requester_org: str | None, hub_org: str | None, matches: bool
+) -> None:
+    who = identity(org_id=requester_org, ou_path=(ROOT_ID,) if requester_org else ())
+    expected = Verdict.ACCEPT if matches else Verdict.HOLD
+    assert _verdict(_accept_if({"organization": organization}), who, vpc(), hub_org) is expected
+
+
+@pytest.mark.parametrize(
+    ("regions", "region", "matches"),
+    [([REGION], REGION, True), ([OTHER_REGION, REGION], REGION, True), ([OTHER_REGION], REGION, False)],
+)
+def test_requester_regions(regions: list[str], region: str, matches: bool) -> None:
+    expected = Verdict.ACCEPT if matches else Verdict.HOLD
+    assert _verdict(_accept_if({"regions": regions}), identity(region=region), vpc()) is expected
+
+
+@pytest.mark.parametrize(
+    ("accounts", "account", "matches"),
+    [
+        ([HUB_ACCOUNT], HUB_ACCOUNT, True),
+        ([MEMBER_ACCOUNT, HUB_ACCOUNT], HUB_ACCOUNT, True),
+        ([MEMBER_ACCOUNT], HUB_ACCOUNT, False),
+    ],
+)
+def test_accepter_accounts(accounts: list[str], account: str, matches: bool) -> None:
+    expected = Verdict.ACCEPT if matches else Verdict.HOLD
+    assert _verdict(_accept_if(accepter={"accounts": accounts}), identity(), vpc(account=account)) is expected
+
+
+@pytest.mark.parametrize(
+    ("vpc_ids", "vpc_id", "matches"),
+    [(["vpc-0a"], "vpc-0a", True), (["vpc-0b", "vpc-0a"], "vpc-0a", True), (["vpc-0b"], "vpc-0a", False)],
+)
+def test_accepter_vpc_ids(vpc_ids: list[str], vpc_id: str, matches: bool) -> None:
+    expected = Verdict.ACCEPT if matches else Verdict.HOLD
+    assert _verdict(_accept_if(accepter={"vpcIds": vpc_ids}), identity(), vpc(vpc_id=vpc_id)) is expected
+
+
+@pytest.mark.parametrize(
+    ("tag", "tags", "matches"),
+    [
+        ({"key": "opt-in"}, {"opt-in": "true"}, True),
+        ({"key": "opt-in"}, {"opt-in": ""}, True),  # key only: any value, even empty
+        ({"key": "opt-in"}, {"other": "true"}, False),
+        ({"key": "opt-in"}, {}, False),
+        ({"key": "opt-in", "value": "true"}, {"opt-in": "true"}, True),
+        ({"key": "opt-in", "value": "true"}, {"opt-in": "false"}, False),
+        ({"key": "opt-in", "value": "true"}, {"opt-in": "True"}, False),  # values are case-sensitive
+        ({"key": "opt-in", "value": "true"}, {"Opt-In": "true"}, False),  # keys too
+        ({"key": "opt-in", "value": "true"}, {}, False),
+        ({"key": "opt-in", "value": ""}, {"opt-in": ""}, True),
+        ({"key": "opt-in", "value": ""}, {"opt-in": "x"}, False),
+    ],
+)
+def test_accepter_vpc_tag(tag: dict[str, str], tags: dict[str, str], matches: bool) -> None:
+    expected = Verdict.ACCEPT if matches else Verdict.HOLD
+    assert _verdict(_accept_if(accepter={"vpcTag": tag}), identity(), vpc(tags=tags)) is expected
+
+
+def test_a_rule_without_criteria_matches_everything() -> None:
+    doc = policy(rule("all", "reject"))
+    assert _verdict(doc, identity(account=OUTSIDER_ACCOUNT, org_id=None, ou_path=()), vpc(), None) is Verdict.REJECT
+    assert _verdict(doc, identity(), vpc(tags={"x": "y"})) is Verdict.REJECT
+
+
+def test_criteria_are_combined_with_and() -> None:
+    doc = _accept_if(
+        {
+            "accounts": [MEMBER_ACCOUNT],
+            "regions": [REGION],
+            "organizationalUnits": [PLATFORM_OU],
+            "organization": "self",
+        },
+        {"accounts": [HUB_ACCOUNT], "vpcIds": ["vpc-accepter"], "vpcTag": {"key": "opt-in", "value": "true"}},
+    )
+    who = identity()
+    target = vpc(tags={"opt-in": "true"})
+    assert _verdict(doc, who, target) is Verdict.ACCEPT
+    # Each criterion alone failing is enough to fall through to the default hold.
+    failing = [
+        (identity(account=SANDBOX_ACCOUNT), target, ORG_ID),
+        (identity(region=OTHER_REGION), target, ORG_ID),
+        (identity(ou_path=(ROOT_ID, SANDBOX_OU)), target, ORG_ID),
+        (who, target, OTHER_ORG_ID),
+        (who, vpc(account=MEMBER_ACCOUNT, tags={"opt-in": "true"}), ORG_ID),
+        (who, vpc(vpc_id="vpc-other", tags={"opt-in": "true"}), ORG_ID),
+        (who, vpc(tags={"opt-in": "false"}), ORG_ID),
+    ]
+    for requester, accepter_vpc, hub_org in failing:
+        assert _verdict(doc, requester, accepter_vpc, hub_org) is Verdict.HOLD, (requester, accepter_vpc, hub_org)
+
+
+def test_requester_and_accepter_sides_must_both_match() -> None:
+    doc = _accept_if({"accounts": [MEMBER_ACCOUNT]}, {"vpcIds": ["vpc-accepter"]})
+    assert _verdict(doc, identity(), vpc()) is Verdict.ACCEPT
+    assert _verdict(doc, identity(), vpc(vpc_id="vpc-0b")) is Verdict.HOLD
+    assert _verdict(doc, identity(account=SANDBOX_ACCOUNT), vpc()) is Verdict.HOLD
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("accept", "hold", "reject"),
+        ("reject", "hold", "accept"),
+        ("hold", "reject", "accept"),
+        ("accept", "reject", "hold"),
+    ],
+)
+def test_reject_wins_over_hold_wins_over_accept_whatever_the_order(order: tuple[str, ...]) -> None:
+    rules = [rule(f"{action}-rule", action) for action in order]
+    assert _verdict(policy(*rules), identity(), vpc()) is Verdict.REJECT
+    without_reject = [r for r in rules if r["action"] != "reject"]
+    assert _verdict(policy(*without_reject), identity(), vpc()) is Verdict.HOLD
+    only_accept = [r for r in rules if r["action"] == "accept"]
+    assert _verdict(policy(*only_accept), identity(), vpc()) is Verdict.ACCEPT
+
+
+def test_rules_that_do_not_match_take_no_part() -> None:
+    doc = policy(
+        rule("reject-sandbox", "reject", {"accounts": [SANDBOX_ACCOUNT]}),
+        rule("hold-other-region", "hold", {"regions": [OTHER_REGION]}),
+        rule("accept-member", "accept", {"accounts": [MEMBER_ACCOUNT]}),
+    )
+    got = evaluate(doc, identity(), vpc(), ORG_ID)
+    assert got == PolicyDecision(Verdict.ACCEPT, ("rule 'accept-member' says accept",), "accept-member", "v1")
+
+
+def test_no_match_holds_by_default_and_says_so() -> None:
+    doc = policy(rule("other", "accept", {"accounts": [SANDBOX_ACCOUNT]}), version="2024-06-01")
+    got = evaluate(doc, identity(account=OUTSIDER_ACCOUNT, org_id=None, ou_path=()), vpc(vpc_id="vpc-0a"), ORG_ID)
+    assert got.verdict is Verdict.HOLD
+    assert got.rule is None
+    assert got.policy_version == "2024-06-01"
+    assert got.reasons == (
+        f"no rule of policy 2024-06-01 matches requester {OUTSIDER_ACCOUNT} ({REGION}) for vpc-0a: held by default",
+    )
+
+
+def test_an_empty_policy_holds_everything() -> None:
+    got = evaluate(policy(), identity(), vpc(), ORG_ID)
+    assert (got.verdict, got.rule, got.policy_version) == (Verdict.HOLD, None, "v1")
+    assert "held by default" in got.reasons[0]
+
+
+def test_reasons_name_the_winner_and_every_overridden_rule() -> None:
+    doc = policy(
+        rule("accept-a", "accept"),
+        rule("hold-b", "hold"),
+        rule("reject-c", "reject"),
+        rule("accept-d", "accept"),
+        rule("unrelated", "reject", {"accounts": [SANDBOX_ACCOUNT]}),
+    )
+    got = evaluate(doc, identity(), vpc(), ORG_ID)
+    assert got.rule == "reject-c"
+    assert got.reasons == ("rule 'reject-c' says reject", "it overrides 'accept-a', 'hold-b', 'accept-d'")
+
+
+def test_the_first_of_several_rules_with_the_winning_action_is_named() -> None:
+    doc = policy(rule("accept-1", "accept"), rule("reject-1", "reject"), rule("reject-2", "reject"))
+    got = evaluate(doc, identity(), vpc(), ORG_ID)
+    assert got.rule == "reject-1"
+    assert got.reasons == ("rule 'reject-1' says reject", "it overrides 'accept-1'")
+
+
+def test_a_single_match_has_no_override_reason() -> None:
+    got = evaluate(policy(rule("hold-all", "hold")), identity(), vpc(), ORG_ID)
+    assert got == PolicyDecision(Verdict.HOLD, ("rule 'hold-all' says hold",), "hold-all", "v1")
+
+
+def test_a_rule_named_hold_wins_over_accept_with_its_own_name() -> None:
+    doc = policy(
+        rule("accept-platform", "accept", {"organizationalUnits": [PLATFORM_OU]}),
+        rule("partner", "hold", {"accounts": [MEMBER_ACCOUNT]}),
+    )
+    got = evaluate(doc, identity(), vpc(), ORG_ID)
+    assert (got.verdict, got.rule) == (Verdict.HOLD, "partner")
+    assert got.reasons[1] == "it overrides 'accept-platform'"
+
+
+def test_evaluate_records_the_policy_version() -> None:
+    assert evaluate(policy(rule("a", "accept"), version="v42"), identity(), vpc(), ORG_ID).policy_version == "v42"
+
+
+def test_unavailable_policy_holds_and_says_why() -> None:
+    got = unavailable_policy_decision(PolicyError("the approval policy is empty or missing"))
+    assert got == PolicyDecision(
+        Verdict.HOLD, ("policy unavailable, holding: the approval policy is empty or missing",), None, None
+    )
+
+
+# --- the routing section (parsed with the rest of the document) ----------------------------------
+
+
+def test_routing_defaults_when_the_section_is_absent() -> None:
+    routing = parse_policy(_doc()).routing
+    assert routing.ipv6 is False
+    assert routing.exclude_cidrs == []
+    assert routing.route_tables.select.value == "all"
+    assert routing.route_tables.tag is None
+    assert routing.dns_resolution is True
+
+
+def test_routing_section_is_read() -> None:
+    routing = parse_policy(
+        _doc(
+            routing={
+                "ipv6": True,
+                "excludeCidrs": ["100.64.0.0/10"],
+                "routeTables": {"select": "tagged", "tag": {"key": "peering"}},
+                "dnsResolution": False,
+            }
+        )
+    ).routing
+    assert (routing.ipv6, routing.exclude_cidrs, routing.dns_resolution) == (True, ["100.64.0.0/10"], False)
+    assert routing.route_tables.select.value == "tagged"
+    assert routing.route_tables.tag is not None
+    assert routing.route_tables.tag.key == "peering"
+
+
+@pytest.mark.parametrize(
+    ("routing", "expected"),
+    [
+        ({"routeTables": {"select": "tagged"}}, "routeTables.select 'tagged' needs routeTables.tag"),
+        ({"routeTables": {"select": "subnets"}}, "routeTables.select 'subnets' needs routeTables.tag"),
+        ({"routeTables": {"select": "some"}}, "routing.routeTables.select"),
+        ({"excludeCidrs": ["10.0.0.0/33"]}, "'10.0.0.0/33' is not a CIDR block"),
+        ({"ipv4": True}, "routing.ipv4: Extra inputs are not permitted"),
+    ],
+)
+def test_routing_section_errors(routing: dict[str, object], expected: str) -> None:
+    assert expected in _error(_doc(routing=routing))
