@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from emulation import cloudtrail as emulation_cloudtrail
 from tests.conftest import HUB_ACCOUNT, REGION, ec2
 
 ACCEPT_TAG = {"peering-autopilot:accept": "true"}
@@ -52,39 +53,17 @@ def cloudtrail_event(
     response_elements: dict[str, Any] | None = None,
     error_code: str | None = None,
 ) -> dict[str, Any]:
-    detail: dict[str, Any] = {
-        "eventVersion": "1.09",
-        "userIdentity": {"type": "AssumedRole", "accountId": account},
-        "eventTime": "2026-11-26T10:00:00Z",
-        "eventSource": "ec2.amazonaws.com",
-        "eventName": event_name,
-        "awsRegion": region,
-        "sourceIPAddress": "198.51.100.10",
-        "userAgent": "aws-cli/2",
-        "requestParameters": request_parameters,
-        "responseElements": response_elements,
-        "requestID": str(uuid.uuid4()),
-        "eventID": str(uuid.uuid4()),
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": account,
-        "eventCategory": "Management",
-    }
-    if error_code:
-        detail["errorCode"] = error_code
-        detail["errorMessage"] = "The request failed."
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.ec2",
-        "account": account,
-        "time": "2026-11-26T10:00:00Z",
-        "region": region,
-        "resources": [],
-        "detail": detail,
-    }
+    """The CloudTrail-via-EventBridge envelope of an EC2 call (emulation.cloudtrail builds it)."""
+    return emulation_cloudtrail.cloudtrail_event(
+        event_name,
+        account=account,
+        region=region,
+        request_parameters=request_parameters,
+        response_elements=response_elements,
+        error_code=error_code,
+        error_message="The request failed." if error_code else None,
+        time="2026-11-26T10:00:00Z",
+    )
 
 
 def request_peering(

@@ -6,6 +6,7 @@ on the notification topic, metrics printed), never only on return values.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import boto3
@@ -160,7 +161,8 @@ def test_ipv6_overlap_is_rejected(organization: Organization, context: FakeConte
     result = run(event, context)
 
     assert result["outcome"] == "rejected", result
-    assert any(f"{ipv6} overlaps {ipv6}" in r for r in result["reasons"])
+    canonical = str(ipaddress.ip_network(ipv6))  # reasons name blocks in canonical form
+    assert any(f"{canonical} overlaps {canonical}" in r for r in result["reasons"])
     assert status(HUB_ACCOUNT, pcx) == "rejected"
 
 
@@ -429,3 +431,35 @@ def test_forged_event_cannot_change_the_decision(organization: Organization, con
 
     assert result["outcome"] == "held"
     assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
+
+
+def test_request_to_an_account_outside_the_organization_is_not_ours_to_decide(
+    organization: Organization, context: FakeContext, capsys: Any
+) -> None:
+    requester = make_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    accepter = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    pcx, event = request_peering(HUB_ACCOUNT, requester, organization.outsider_account, accepter)
+
+    result = run(event, context)
+
+    assert result["outcome"] == "not-managed"
+    assert status(organization.outsider_account, pcx) == "pending-acceptance"  # never accepted for them
+    assert tags(organization.outsider_account, pcx) == {}
+    assert ledger_items(pcx) == []
+    assert emitted_metrics(capsys.readouterr().out)["RequestsNotManaged"] == 1
+
+
+def test_hint_pointing_at_the_requester_side_is_followed_to_the_real_accepter(
+    organization: Organization, context: FakeContext
+) -> None:
+    requester = make_vpc(organization.platform_account, "10.20.0.0/16")
+    accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    pcx, event = request_peering(organization.platform_account, requester, HUB_ACCOUNT, accepter)
+    # An event without the accepter's owner: the engine looks in the requester's account first.
+    del event["detail"]["responseElements"]["vpcPeeringConnection"]["accepterVpcInfo"]
+    event["detail"]["requestParameters"].pop("peerOwnerId")
+
+    result = run(event, context)
+
+    assert result["outcome"] == "accepted"
+    assert status(HUB_ACCOUNT, pcx) == "active"

@@ -26,7 +26,9 @@ READ_NETWORK = READ_REQUEST | {"ec2:DescribeRouteTables", "ec2:DescribeSubnets",
 CONFIGURE_NETWORK = frozenset(
     {"ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute", "ec2:ModifyVpcPeeringConnectionOptions"}
 )
-READ_LEFTOVERS = frozenset({"ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups"})
+READ_LEFTOVERS = frozenset(
+    {"ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups"}
+)
 REVOKE = frozenset({"ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"})
 WITHDRAW = frozenset({"ec2:DeleteVpcPeeringConnection"})
 

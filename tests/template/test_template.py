@@ -11,7 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore import xform_name
 
 from peering.config import Settings
 from peering.events import (
@@ -93,6 +95,9 @@ DASHBOARD_METRICS = {
     "drift": {"SweepDrift", "SweepConnections"},
     "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid"},
 }
+
+# Operations authorized under another action's name.
+IAM_ACTION_OF = {"sqs:SendMessageBatch": "sqs:SendMessage"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -286,10 +291,10 @@ def test_every_setting_the_code_reads_is_set(hub_template: dict[str, Any], resou
     source = handler_source(function)
     # Every handler builds Settings.from_env (directly or through peering.handler.handle).
     assert "handle(" in source or "Settings.from_env" in source, name
-    assert CONFIG_SETTINGS <= set(env), f"{name} lacks {sorted(CONFIG_SETTINGS - set(env))}"
+    assert set(env) >= CONFIG_SETTINGS, f"{name} lacks {sorted(CONFIG_SETTINGS - set(env))}"
     needs_sweep = "fan_out" in source or "SweepSettings" in source
     if needs_sweep:
-        assert SWEEP_SETTINGS <= set(env), f"{name} lacks {sorted(SWEEP_SETTINGS - set(env))}"
+        assert set(env) >= SWEEP_SETTINGS, f"{name} lacks {sorted(SWEEP_SETTINGS - set(env))}"
     else:
         assert not SWEEP_SETTINGS & set(env), f"{name} does not fan out: no sweep settings"
 
@@ -391,6 +396,61 @@ def test_rules_match_what_the_handler_accepts(resources: Resources, name: str) -
     assert delivered == handled
 
 
+def matches(pattern: Any, event: Any, account: str) -> bool:
+    """EventBridge matching for the pattern forms the templates use (value lists, nesting)."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(
+            key in event and matches(value, event[key], account) for key, value in pattern.items()
+        )
+    allowed = [account if value == THIS_ACCOUNT else value for value in pattern]
+    return event in allowed
+
+
+def receivers(resources: Resources, event: dict[str, Any], account: str) -> set[str]:
+    """Functions a sample reaches, on either bus, if the stack runs in ``account``."""
+    found = set()
+    for name, function in functions(resources).items():
+        for props in events_of(function, "EventBridgeRule").values():
+            if matches(props["Pattern"], event, account):
+                found.add(name)
+        # A schedule delivers "Scheduled Event" envelopes from aws.events.
+        if events_of(function, "Schedule") and (event["source"], event["detail-type"]) == (
+            "aws.events",
+            "Scheduled Event",
+        ):
+            found.add(name)
+    return found
+
+
+SAMPLES = sorted((ROOT / "events").glob("*.json"))
+HUB_ACCOUNT = "111111111111"  # the demo hub account of the samples (events/README.md)
+
+
+def test_the_matcher() -> None:
+    pattern = operator_pattern(APPROVE_DETAIL_TYPE)
+    event = {"source": OPERATOR_SOURCE, "detail-type": APPROVE_DETAIL_TYPE, "account": HUB_ACCOUNT, "detail": {}}
+    assert matches(pattern, event, HUB_ACCOUNT)
+    assert not matches(pattern, {**event, "account": "222222222222"}, HUB_ACCOUNT)
+    assert not matches(pattern, {**event, "detail-type": REJECT_DETAIL_TYPE}, HUB_ACCOUNT)
+    nested = cloudtrail_pattern("CreateVpcPeeringConnection")
+    call = {"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail"}
+    assert matches(
+        nested, {**call, "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "CreateVpcPeeringConnection"}}, "1"
+    )
+    assert not matches(nested, {**call, "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "CreateVpc"}}, "1")
+    assert not matches(nested, call, "1")
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_every_sample_event_reaches_exactly_one_function(resources: Resources, path: Path) -> None:
+    event = json.loads(path.read_text())
+    reached = receivers(resources, event, HUB_ACCOUNT)
+    assert len(reached) == 1, f"{path.name} reaches {sorted(reached) or 'no function'}"
+    if event["source"] == OPERATOR_SOURCE:
+        # The same request put by a member account reaches nothing.
+        assert receivers(resources, {**event, "account": "222222222222"}, HUB_ACCOUNT) == set()
+
+
 def test_only_functions_with_no_other_trigger_lack_rules(resources: Resources) -> None:
     for name, function in functions(resources).items():
         if not rule_events(function):
@@ -478,7 +538,12 @@ def test_every_queue_is_encrypted_and_tls_only(resources: Resources) -> None:
     for queue, body in of_type(resources, "AWS::SQS::Queue").items():
         props = body["Properties"]
         assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), f"{queue} is not encrypted"
-        statements = [s for p in policies if {"Ref": queue} in p["Properties"]["Queues"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+        statements = [
+            s
+            for p in policies
+            if {"Ref": queue} in p["Properties"]["Queues"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
         assert any(
             s["Effect"] == "Deny"
             and s["Principal"] == "*"
@@ -655,6 +720,27 @@ def test_mapping_matches_the_code() -> None:
         evidence = CODE_EVIDENCE[action]
         if evidence is not None:
             assert evidence in source, f"{action} is mapped but the code no longer calls it"
+
+
+def test_every_aws_call_in_the_code_is_mapped() -> None:
+    """The reverse of the check above: any operation of a service the code makes clients for,
+    called (client.op(...), client.op, or a paginator / paginate name "op"), must be mapped."""
+    source = "\n".join(p.read_text() for p in sorted(PACKAGE.glob("*.py")))
+    source += "\n".join(p.read_text() for p in sorted((ROOT / "functions").glob("*/app.py")))
+    services = set(re.findall(r"""\b(?:hub|client)\(\s*"([a-z0-9-]+)\"""", source))
+    assert {"ec2", "sts", "dynamodb", "organizations", "sns", "sqs", "ssm"} <= services
+    session = botocore.session.get_session()
+    called: set[str] = set()
+    for service in services:
+        model = session.get_service_model(service)
+        for operation in model.operation_names:
+            snake = xform_name(operation)
+            if re.search(rf'\.{snake}\b|"{snake}"', source):
+                action = f"{model.signing_name}:{operation}"
+                called.add(IAM_ACTION_OF.get(action, action))
+    assert "ec2:AcceptVpcPeeringConnection" in called  # the search finds calls made through a variable
+    mapped = set().union(*FUNCTION_ACTIONS.values())
+    assert called - mapped == set(), "the code calls AWS operations no function is granted"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTION_ACTIONS))

@@ -1,8 +1,9 @@
 """Every sample in events/ parses to the hint it stands for; malformed events are refused.
 
 The samples are found with a glob, so a new file in events/ is checked as soon as it is added:
-its envelope, its name (``<eventName>__<variant>.json`` or ``operator__<variant>.json``), that it
-parses with peering.events, and that it is listed in events/README.md.
+its envelope, its name (``<eventName>__<variant>.json``, ``operator__<variant>.json`` or
+``scheduled__<variant>.json``), that it parses with peering.events (with the parser of the function
+it is meant for), and that it is listed in events/README.md.
 """
 
 from __future__ import annotations
@@ -18,18 +19,33 @@ from peering.errors import InvalidEventError, SkippedEventError
 from peering.events import (
     APPROVE_DETAIL_TYPE,
     CLOUDTRAIL_DETAIL_TYPE,
+    CONVERGE_DETAIL_TYPE,
+    DECISION_DETAIL_TYPES,
     OPERATOR_SOURCE,
     REJECT_DETAIL_TYPE,
+    SCHEDULED_DETAIL_TYPE,
+    SWEEP_DETAIL_TYPE,
     ConnectionHint,
+    ScheduledEvent,
+    SweepRequestEvent,
+    VpcHint,
+    connection_call_hint,
     create_request_hint,
     parse_api_call,
     parse_operator_event,
+    parse_sweep_event,
+    vpc_call_hint,
 )
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-SAMPLES = sorted(EVENTS.glob("*.json"))
+#: every sample event (events/manifest.json is an index of the samples, not an event)
+SAMPLES = sorted(p for p in EVENTS.glob("*.json") if p.name != "manifest.json")
 CREATE = frozenset({"CreateVpcPeeringConnection"})
+CONNECTION_CALLS = frozenset({"AcceptVpcPeeringConnection", "RejectVpcPeeringConnection", "DeleteVpcPeeringConnection"})
+CIDR_CALLS = frozenset({"AssociateVpcCidrBlock", "DisassociateVpcCidrBlock"})
+CONVERGE = frozenset({CONVERGE_DETAIL_TYPE})
 HUB, PLATFORM, SANDBOX = "111111111111", "222222222222", "333333333333"
+EAST, WEST = "us-east-1", "eu-west-1"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -49,6 +65,10 @@ def is_operator(event: dict[str, Any]) -> bool:
     return event.get("source") == OPERATOR_SOURCE
 
 
+def is_scheduled(event: dict[str, Any]) -> bool:
+    return event.get("source") in {"aws.events", "aws.scheduler"}
+
+
 def test_there_are_samples() -> None:
     names = {p.name for p in SAMPLES}
     assert {
@@ -56,8 +76,19 @@ def test_there_are_samples() -> None:
         "CreateVpcPeeringConnection__cross-account.json",
         "CreateVpcPeeringConnection__inter-region.json",
         "CreateVpcPeeringConnection__failed.json",
+        "AcceptVpcPeeringConnection__same-account.json",
+        "AcceptVpcPeeringConnection__cross-account.json",
+        "AcceptVpcPeeringConnection__inter-region.json",
+        "AssociateVpcCidrBlock__ipv4.json",
+        "DisassociateVpcCidrBlock__ipv4.json",
+        "RejectVpcPeeringConnection__accepter-side.json",
+        "DeleteVpcPeeringConnection__requester-side.json",
+        "DeleteVpcPeeringConnection__accepter-side.json",
+        "scheduled__sweep.json",
         "operator__approve.json",
         "operator__reject.json",
+        "operator__converge.json",
+        "operator__sweep-dry-run.json",
     } <= names
 
 
@@ -75,17 +106,20 @@ def test_sample_is_an_eventbridge_envelope(path: Path) -> None:
     assert event["account"].isdigit()
     assert event["region"] in {"us-east-1", "eu-west-1"}
     assert isinstance(event["resources"], list)
-    assert is_cloudtrail(event) or is_operator(event), f"{path.name}: no parser known for source {event['source']!r}"
+    known = is_cloudtrail(event) or is_operator(event) or is_scheduled(event)
+    assert known, f"{path.name}: no parser known for source {event['source']!r}"
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=sample_ids(SAMPLES))
 def test_sample_name_matches_its_content(path: Path) -> None:
     event = json.loads(path.read_text())
     prefix, sep, variant = path.stem.partition("__")
-    assert sep, f"{path.name}: name it <eventName>__<variant>.json or operator__<variant>.json"
+    assert sep, f"{path.name}: name it <eventName>__<variant>.json, operator__<variant>.json or scheduled__..."
     assert variant, f"{path.name}: the variant after __ is missing"
     if is_cloudtrail(event):
         assert prefix == event["detail"]["eventName"]
+    elif is_scheduled(event):
+        assert prefix == "scheduled"
     else:
         assert prefix == "operator"
 
@@ -97,6 +131,7 @@ def test_sample_is_listed_in_the_readme(path: Path) -> None:
 
 CLOUDTRAIL_SAMPLES = [p for p in SAMPLES if is_cloudtrail(json.loads(p.read_text()))]
 OPERATOR_SAMPLES = [p for p in SAMPLES if is_operator(json.loads(p.read_text()))]
+SCHEDULED_SAMPLES = [p for p in SAMPLES if is_scheduled(json.loads(p.read_text()))]
 
 
 @pytest.mark.parametrize("path", CLOUDTRAIL_SAMPLES, ids=sample_ids(CLOUDTRAIL_SAMPLES))
@@ -220,16 +255,217 @@ def test_same_account_hint_without_peer_parameters_stays_in_the_callers_account_
 
 
 # ---------------------------------------------------------------------------------------------
+# Accept, Reject, Delete: the connection named in the request, where the call was made
+# ---------------------------------------------------------------------------------------------
+
+CONNECTION_CALL_SAMPLES = [p for p in CLOUDTRAIL_SAMPLES if load(p.name)["detail"]["eventName"] in CONNECTION_CALLS]
+
+
+@pytest.mark.parametrize("path", CONNECTION_CALL_SAMPLES, ids=sample_ids(CONNECTION_CALL_SAMPLES))
+def test_connection_call_sample_hint_matches_its_request(path: Path) -> None:
+    """Generic: the hint is the connection of requestParameters, in the caller's account and Region."""
+    event = json.loads(path.read_text())
+    hint = connection_call_hint(parse_api_call(event, CONNECTION_CALLS))
+    assert hint.connection_id == event["detail"]["requestParameters"]["vpcPeeringConnectionId"]
+    assert (hint.accepter_account, hint.accepter_region) == (event["account"], event["region"])
+    assert (hint.requester_account, hint.requester_region) == (event["account"], event["region"])
+    assert hint.event_name == event["detail"]["eventName"]
+    assert hint.event_id == event["detail"]["eventID"]
+
+
+def _call_hint(connection_id: str, account: str, region: str, event_name: str, event_id: str) -> ConnectionHint:
+    return ConnectionHint(connection_id, account, region, account, region, event_name, event_id)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "AcceptVpcPeeringConnection__same-account.json",
+            _call_hint(
+                "pcx-0a11aa11aa11aa111",
+                HUB,
+                EAST,
+                "AcceptVpcPeeringConnection",
+                "a4e1c7b2-9d3f-4e5a-b6c7-d8e9f0a1b2c3",
+            ),
+        ),
+        (
+            "AcceptVpcPeeringConnection__cross-account.json",
+            _call_hint(
+                "pcx-0b22bb22bb22bb222",
+                HUB,
+                EAST,
+                "AcceptVpcPeeringConnection",
+                "c2d4e6f8-0a1b-4c3d-9e5f-7a8b9c0d1e2f",
+            ),
+        ),
+        (
+            "AcceptVpcPeeringConnection__inter-region.json",
+            _call_hint(
+                "pcx-0d44dd44dd44dd444",
+                SANDBOX,
+                WEST,
+                "AcceptVpcPeeringConnection",
+                "f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9",
+            ),
+        ),
+        (
+            "RejectVpcPeeringConnection__accepter-side.json",
+            _call_hint(
+                "pcx-0c33cc33cc33cc333",
+                SANDBOX,
+                WEST,
+                "RejectVpcPeeringConnection",
+                "0f1e2d3c-4b5a-4697-8877-a6b5c4d3e2f1",
+            ),
+        ),
+        (
+            "DeleteVpcPeeringConnection__requester-side.json",
+            _call_hint(
+                "pcx-0b22bb22bb22bb222",
+                PLATFORM,
+                EAST,
+                "DeleteVpcPeeringConnection",
+                "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
+            ),
+        ),
+        (
+            "DeleteVpcPeeringConnection__accepter-side.json",
+            _call_hint(
+                "pcx-0d44dd44dd44dd444",
+                SANDBOX,
+                WEST,
+                "DeleteVpcPeeringConnection",
+                "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+            ),
+        ),
+    ],
+)
+def test_connection_call_samples_give_the_expected_hint(name: str, expected: ConnectionHint) -> None:
+    event = load(name)
+    assert connection_call_hint(parse_api_call(event, frozenset({event["detail"]["eventName"]}))) == expected
+
+
+ACCEPT_SAMPLES = [p for p in CONNECTION_CALL_SAMPLES if p.name.startswith("AcceptVpcPeeringConnection__")]
+
+
+@pytest.mark.parametrize("path", ACCEPT_SAMPLES, ids=sample_ids(ACCEPT_SAMPLES))
+def test_accept_sample_is_made_by_the_accepter_and_shows_provisioning(path: Path) -> None:
+    event = json.loads(path.read_text())
+    connection = event["detail"]["responseElements"]["vpcPeeringConnection"]
+    assert connection["vpcPeeringConnectionId"] == event["detail"]["requestParameters"]["vpcPeeringConnectionId"]
+    assert connection["status"] == {"code": "provisioning", "message": "Provisioning"}
+    accepter = connection["accepterVpcInfo"]
+    assert (accepter["ownerId"], accepter["region"]) == (event["account"], event["region"])
+    assert "expirationTime" not in connection  # accepted: no expiry any more
+
+
+def test_inter_region_accept_is_delivered_in_the_accepter_region() -> None:
+    event = load("AcceptVpcPeeringConnection__inter-region.json")
+    connection = event["detail"]["responseElements"]["vpcPeeringConnection"]
+    assert connection["requesterVpcInfo"]["region"] == EAST
+    assert (event["region"], event["detail"]["awsRegion"]) == (WEST, WEST)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["RejectVpcPeeringConnection__accepter-side.json", *[p.name for p in CLOUDTRAIL_SAMPLES if "Delete" in p.name]],
+)
+def test_reject_and_delete_samples_return_true(name: str) -> None:
+    response = load(name)["detail"]["responseElements"]
+    assert response == {"requestId": load(name)["detail"]["requestID"], "_return": True}
+
+
+@pytest.mark.parametrize("name", ["CreateVpcPeeringConnection", "AssociateVpcCidrBlock", "RunInstances"])
+def test_connection_calls_refuse_other_event_names(name: str) -> None:
+    event = _with(load("DeleteVpcPeeringConnection__requester-side.json"), name, "detail", "eventName")
+    with pytest.raises(InvalidEventError, match="not handled here"):
+        parse_api_call(event, CONNECTION_CALLS)
+
+
+@pytest.mark.parametrize(
+    "connection_id",
+    [None, "", "pcx-", "pcx-0B22BB22BB22BB222", "vpc-02468ace13579bdf0", "pcx-../../x", ["pcx-0b22bb22bb22bb222"]],
+    ids=repr,
+)
+def test_connection_call_with_a_malformed_connection_id_is_invalid(connection_id: Any) -> None:
+    event = _with(
+        load("RejectVpcPeeringConnection__accepter-side.json"),
+        connection_id,
+        "detail",
+        "requestParameters",
+        "vpcPeeringConnectionId",
+    )
+    with pytest.raises(InvalidEventError, match="vpcPeeringConnectionId"):
+        connection_call_hint(parse_api_call(event, CONNECTION_CALLS))
+
+
+# ---------------------------------------------------------------------------------------------
+# CIDR block associations: the VPC whose blocks changed
+# ---------------------------------------------------------------------------------------------
+
+CIDR_SAMPLES = [p for p in CLOUDTRAIL_SAMPLES if load(p.name)["detail"]["eventName"] in CIDR_CALLS]
+
+
+@pytest.mark.parametrize("path", CIDR_SAMPLES, ids=sample_ids(CIDR_SAMPLES))
+def test_cidr_sample_hint_is_the_vpc_of_the_response(path: Path) -> None:
+    event = json.loads(path.read_text())
+    hint = vpc_call_hint(parse_api_call(event, CIDR_CALLS))
+    response = event["detail"]["responseElements"]
+    assert hint == VpcHint(response["vpcId"], event["account"], event["region"])
+    association = response["cidrBlockAssociation"]
+    assert association["associationId"].startswith("vpc-cidr-assoc-")
+    assert association["cidrBlockState"]["state"] in {"associating", "disassociating"}
+
+
+def test_associate_sample() -> None:
+    event = load("AssociateVpcCidrBlock__ipv4.json")
+    assert vpc_call_hint(parse_api_call(event, CIDR_CALLS)) == VpcHint("vpc-02468ace13579bdf0", PLATFORM, EAST)
+    assert event["detail"]["requestParameters"] == {"vpcId": "vpc-02468ace13579bdf0", "cidrBlock": "10.22.0.0/16"}
+    association = event["detail"]["responseElements"]["cidrBlockAssociation"]
+    assert (association["cidrBlock"], association["cidrBlockState"]) == ("10.22.0.0/16", {"state": "associating"})
+
+
+def test_disassociate_sample_names_the_vpc_only_in_its_response() -> None:
+    event = load("DisassociateVpcCidrBlock__ipv4.json")
+    assert set(event["detail"]["requestParameters"]) == {"associationId"}
+    assert vpc_call_hint(parse_api_call(event, CIDR_CALLS)) == VpcHint("vpc-02468ace13579bdf0", PLATFORM, EAST)
+    association = event["detail"]["responseElements"]["cidrBlockAssociation"]
+    assert association["associationId"] == event["detail"]["requestParameters"]["associationId"]
+    assert association["cidrBlockState"] == {"state": "disassociating"}
+
+
+@pytest.mark.parametrize("vpc_id", [None, "", "vpc-", "subnet-0123456789abcdef0", "vpc-XYZ"], ids=repr)
+def test_cidr_call_without_a_vpc_id_is_invalid(vpc_id: Any) -> None:
+    event = _with(load("DisassociateVpcCidrBlock__ipv4.json"), vpc_id, "detail", "responseElements", "vpcId")
+    with pytest.raises(InvalidEventError, match="VPC id"):
+        vpc_call_hint(parse_api_call(event, CIDR_CALLS))
+
+
+# ---------------------------------------------------------------------------------------------
 # Operator events
 # ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", OPERATOR_SAMPLES, ids=sample_ids(OPERATOR_SAMPLES))
 def test_operator_sample_parses(path: Path) -> None:
+    """Each with the parser of the function its detail-type is routed to."""
     event = json.loads(path.read_text())
-    parsed = parse_operator_event(event)
-    assert parsed.detail_type in {APPROVE_DETAIL_TYPE, REJECT_DETAIL_TYPE}
-    assert parsed.account == HUB, "operator events are honoured only from the hub account"
+    assert event["account"] == HUB, "operator events are honoured only from the hub account"
+    detail_type = event["detail-type"]
+    if detail_type == SWEEP_DETAIL_TYPE:
+        sweep = parse_sweep_event(event)
+        assert isinstance(sweep, SweepRequestEvent)
+        assert (sweep.detail.account_id, sweep.detail.region) == (
+            event["detail"]["accountId"],
+            event["detail"]["region"],
+        )
+        return
+    allowed = DECISION_DETAIL_TYPES if detail_type in DECISION_DETAIL_TYPES else CONVERGE
+    parsed = parse_operator_event(event, allowed)
+    assert parsed.detail_type == detail_type in {APPROVE_DETAIL_TYPE, REJECT_DETAIL_TYPE, CONVERGE_DETAIL_TYPE}
+    assert parsed.account == HUB
     assert parsed.detail.connection_id == event["detail"]["connectionId"]
 
 
@@ -248,6 +484,70 @@ def test_operator_reject_sample_leaves_the_location_to_the_ledger() -> None:
     detail = parsed.detail
     assert (detail.connection_id, detail.account_id, detail.region) == ("pcx-0c33cc33cc33cc333", None, None)
     assert detail.requested_by == "bob@example.com"
+
+
+def test_operator_converge_sample() -> None:
+    parsed = parse_operator_event(load("operator__converge.json"), CONVERGE)
+    assert parsed.detail_type == CONVERGE_DETAIL_TYPE
+    detail = parsed.detail
+    assert (detail.connection_id, detail.account_id, detail.region) == ("pcx-0b22bb22bb22bb222", HUB, EAST)
+    assert detail.requested_by == "bob@example.com"
+    assert detail.dry_run is None  # the deployment's setting
+
+
+def test_operator_converge_is_not_a_decision() -> None:
+    """The operator function (approve/reject) must not take a converge request for a decision."""
+    with pytest.raises(InvalidEventError, match="not handled here"):
+        parse_operator_event(load("operator__converge.json"))
+
+
+def test_operator_sweep_dry_run_sample() -> None:
+    parsed = parse_sweep_event(load("operator__sweep-dry-run.json"))
+    assert isinstance(parsed, SweepRequestEvent)
+    assert parsed.detail_type == SWEEP_DETAIL_TYPE
+    assert parsed.account == HUB
+    detail = parsed.detail
+    assert (detail.account_id, detail.region, detail.dry_run) == (PLATFORM, EAST, True)
+    assert detail.requested_by == "alice@example.com"
+
+
+def test_operator_sweep_is_neither_a_decision_nor_a_converge_request() -> None:
+    event = load("operator__sweep-dry-run.json")
+    for allowed in (DECISION_DETAIL_TYPES, CONVERGE):
+        with pytest.raises(InvalidEventError):
+            parse_operator_event(event, allowed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The schedule
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SCHEDULED_SAMPLES, ids=sample_ids(SCHEDULED_SAMPLES))
+def test_scheduled_sample_parses(path: Path) -> None:
+    event = json.loads(path.read_text())
+    parsed = parse_sweep_event(event)
+    assert isinstance(parsed, ScheduledEvent)
+    assert parsed.detail_type == SCHEDULED_DETAIL_TYPE
+    assert event["detail"] == {}
+    assert [arn.split(":rule/")[0] for arn in event["resources"]] == [
+        f"arn:aws:events:{event['region']}:{event['account']}"
+    ]
+
+
+def test_scheduled_sweep_sample() -> None:
+    parsed = parse_sweep_event(load("scheduled__sweep.json"))
+    assert isinstance(parsed, ScheduledEvent)
+    assert (parsed.source, parsed.account, parsed.region) == ("aws.events", HUB, EAST)
+    assert parsed.resources[0].startswith("arn:aws:events:us-east-1:111111111111:rule/peering-autopilot-")
+
+
+def test_a_scheduled_event_is_not_an_operator_or_cloudtrail_event() -> None:
+    event = load("scheduled__sweep.json")
+    with pytest.raises(InvalidEventError):
+        parse_operator_event(event)
+    with pytest.raises(InvalidEventError):
+        parse_api_call(event, CREATE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,23 +628,16 @@ def test_unexpected_event_name_is_invalid(name: str) -> None:
     ],
 )
 def test_create_without_a_connection_id_is_invalid(event: dict[str, Any]) -> None:
-    with pytest.raises(InvalidEventError, match="vpcPeeringConnectionId"):
+    with pytest.raises(InvalidEventError, match="vpcPeeringConnection"):
         create_request_hint(parse_api_call(event, CREATE))
 
 
-# Known defects of peering/events.py (reported to the lead). strict: when fixed, these XPASS and
-# fail, as a reminder to drop the marker.
-_EVENTS_BUG = "peering.events.create_request_hint does not validate this yet (reported)"
-
-
-@pytest.mark.xfail(raises=AttributeError, strict=True, reason=_EVENTS_BUG)
 def test_create_whose_connection_is_not_an_object_is_invalid() -> None:
     event = _with(CROSS, "oops", *CONNECTION_PATH)
     with pytest.raises(InvalidEventError):
         create_request_hint(parse_api_call(event, CREATE))
 
 
-@pytest.mark.xfail(strict=True, reason=_EVENTS_BUG)
 @pytest.mark.parametrize("region", ["eu-west-1.attacker.example", "Mars", ["eu-west-1"]], ids=repr)
 def test_create_with_a_malformed_accepter_region_is_invalid(region: Any) -> None:
     inter = load("CreateVpcPeeringConnection__inter-region.json")
@@ -353,7 +646,6 @@ def test_create_with_a_malformed_accepter_region_is_invalid(region: Any) -> None
         create_request_hint(parse_api_call(event, CREATE))
 
 
-@pytest.mark.xfail(strict=True, reason=_EVENTS_BUG)
 @pytest.mark.parametrize("connection_id", ["pcx-", "pcx-../../x", "pcx-0B22BB22BB22BB222"])
 def test_create_with_a_malformed_connection_id_is_invalid(connection_id: str) -> None:
     event = _with(CROSS, connection_id, *CONNECTION_ID_PATH)

@@ -248,7 +248,7 @@ def test_vpc_reads_associated_secondary_blocks() -> None:
     assert got == Vpc("222222222222", "eu-west-1", "vpc-0a", ("10.1.0.0/16", "100.64.0.0/16"))
 
 
-@pytest.mark.parametrize("state", ["disassociated", "disassociating", "failed", "failing", "associating"])
+@pytest.mark.parametrize("state", ["disassociated", "disassociating", "failed", "failing"])
 def test_vpc_ignores_blocks_that_are_not_associated(state: str) -> None:
     got = Vpc.from_api(
         _vpc_item(CidrBlockAssociationSet=[_assoc("10.1.0.0/16"), _assoc("10.9.0.0/16", state)]), "2" * 12, "us-east-1"
@@ -318,3 +318,20 @@ def test_observation_falls_back_to_the_connection_blocks_outside_the_organizatio
     outside = type(base)(connection=conn, accepter_vpc=base.accepter_vpc, requester_vpc=None, requester=base.requester)
     assert outside.requester_cidr_blocks == ("10.1.0.0/16",)
     assert outside.requester_ipv6_cidr_blocks == ("2600:1f18::/56",)
+
+
+def test_blocks_still_associating_count_as_in_use() -> None:
+    vpc = Vpc.from_api(
+        {
+            "VpcId": "vpc-1",
+            "CidrBlock": "10.0.0.0/16",
+            "CidrBlockAssociationSet": [
+                {"CidrBlock": "10.0.0.0/16", "CidrBlockState": {"State": "associated"}},
+                {"CidrBlock": "10.5.0.0/16", "CidrBlockState": {"State": "associating"}},
+                {"CidrBlock": "10.6.0.0/16", "CidrBlockState": {"State": "disassociated"}},
+            ],
+        },
+        "111111111111",
+        "us-east-1",
+    )
+    assert vpc.cidr_blocks == ("10.0.0.0/16", "10.5.0.0/16")

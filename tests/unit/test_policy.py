@@ -687,3 +687,14 @@ def test_routing_section_is_read() -> None:
 )
 def test_routing_section_errors(routing: dict[str, object], expected: str) -> None:
     assert expected in _error(_doc(routing=routing))
+
+
+def test_duplicate_keys_are_refused_not_silently_replaced() -> None:
+    text = (
+        "schemaVersion: 1\nversion: dup\nrules:\n"
+        "  - name: narrow\n    action: accept\n"
+        "    requester: {accounts: ['111111111111']}\n"
+        "    requester: {}\n"  # would widen the rule to every requester
+    )
+    with pytest.raises(PolicyError, match="duplicate key 'requester'"):
+        parse_policy(text)

@@ -62,7 +62,7 @@ request = st.tuples(s.policies(), s.identities(), s.accepter_vpcs(), s.hub_org_i
 # --- policy --------------------------------------------------------------------------------------
 
 
-@FAST
+@settings(max_examples=300, deadline=None)  # the oracle test: the one worth many examples
 @given(request)
 def test_evaluation_agrees_with_an_independent_reading_of_the_rules(args: Request) -> None:
     doc, who, target, hub = args

@@ -11,7 +11,7 @@ from peering.apply import ActionResult, Applier, CleanupApplier, ConfigureApplie
 from peering.aws import AwsClients
 from peering.cleanup import CleanupOptions, CleanupPlan, plan_cleanup
 from peering.config import Settings
-from peering.errors import NotReadyError, PolicyError, UnknownConnectionError
+from peering.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
 from peering.ledger import Ledger
 from peering.models import Connection, ConnectionStatus
 from peering.notify import Notifier
@@ -26,7 +26,7 @@ from peering.observe import (
     with_dns_attributes,
 )
 from peering.org import OrganizationDirectory
-from peering.plan import OperatorInstruction, Outcome, Plan, plan_acceptance
+from peering.plan import Decision, OperatorInstruction, Outcome, Plan, plan_acceptance
 from peering.policy import PolicyDecision, PolicyDocument, evaluate, unavailable_policy_decision
 from peering.policy_store import load_policy
 from peering.routing import ConfigurePlan, Finding, RoutingOptions, TableSelection, plan_configuration
@@ -43,6 +43,7 @@ METRIC_BY_OUTCOME = {
     Outcome.HELD: "RequestsHeld",
     Outcome.UNCHANGED: "RequestsUnchanged",
     Outcome.NOT_PENDING: "RequestsNotPending",
+    Outcome.NOT_MANAGED: "RequestsNotManaged",
 }
 
 
@@ -86,6 +87,23 @@ class Engine:
         self, connection_id: str, account: str, region: str, operator: OperatorInstruction | None = None
     ) -> Plan:
         """Observe one request from the accepter side and plan the decision (changes nothing)."""
+        outside = Decision(
+            Outcome.NOT_MANAGED,
+            (f"the accepter of {connection_id} is outside the organization: its owner decides",),
+            None,
+            None,
+            "engine",
+        )
+        if not is_reachable(self.aws, self.directory, account, region):
+            return Plan(connection_id, outside)
+        try:
+            return self._plan_request(connection_id, account, region, operator)
+        except OutsideOrganizationError:
+            return Plan(connection_id, outside)
+
+    def _plan_request(
+        self, connection_id: str, account: str, region: str, operator: OperatorInstruction | None
+    ) -> Plan:
         observation = observe_request(
             self.aws,
             connection_id=connection_id,

@@ -48,3 +48,9 @@ class NotReadyError(PeeringError):
     """The connection is still being set up by AWS; the invocation fails so it is retried."""
 
     kind = "not_ready"
+
+
+class OutsideOrganizationError(PeeringError):
+    """The side that must act is in an account this automation cannot (and must not) reach."""
+
+    kind = "outside_organization"

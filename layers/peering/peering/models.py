@@ -115,6 +115,10 @@ class Connection:
         )
 
 
+# A block still being associated will be in use in a moment: count it (overlap, routes).
+_IN_USE = frozenset({"associated", "associating"})
+
+
 @dataclass(frozen=True)
 class Vpc:
     account: str
@@ -129,14 +133,14 @@ class Vpc:
         cidrs = [
             a["CidrBlock"]
             for a in item.get("CidrBlockAssociationSet", [])
-            if (a.get("CidrBlockState") or {}).get("State", "associated") == "associated"
+            if (a.get("CidrBlockState") or {}).get("State", "associated") in _IN_USE
         ]
         if not cidrs and item.get("CidrBlock"):
             cidrs = [item["CidrBlock"]]
         ipv6 = [
             a["Ipv6CidrBlock"]
             for a in item.get("Ipv6CidrBlockAssociationSet", [])
-            if (a.get("Ipv6CidrBlockState") or {}).get("State", "associated") == "associated" and a.get("Ipv6CidrBlock")
+            if (a.get("Ipv6CidrBlockState") or {}).get("State", "associated") in _IN_USE and a.get("Ipv6CidrBlock")
         ]
         return cls(
             account=str(item.get("OwnerId") or account),

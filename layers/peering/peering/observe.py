@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from peering.aws import AwsClients
 from peering.cleanup import GroupReference, SideLeftovers, references_to
-from peering.errors import UnknownConnectionError
+from peering.errors import OutsideOrganizationError, UnknownConnectionError
 from peering.ledger import Ledger
 from peering.models import AcceptObservation, Connection, RequesterIdentity, Vpc
 from peering.network import DnsAttributes, RouteTable, SideNetwork, Subnet
@@ -75,6 +75,8 @@ def observe_request(
     accepter = conn.accepter
     if (accepter.account, accepter.region) != (account, region):
         # The hint pointed at the requester's view: the accepter's view is the one that counts.
+        if not is_reachable(aws, directory, accepter.account, accepter.region):
+            raise OutsideOrganizationError(f"accepter account {accepter.account} is outside the organization")
         logger.info("re-reading the connection on the accepter side", extra={"accepter": accepter.account})
         conn = find_connection(aws, connection_id, accepter.account, accepter.region)
     accepter_vpc = describe_vpc(aws, accepter.account, accepter.region, accepter.vpc_id)

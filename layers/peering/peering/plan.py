@@ -20,6 +20,7 @@ class Outcome(StrEnum):
     HELD = "held"
     UNCHANGED = "unchanged"  # the same decision was already recorded and carried out
     NOT_PENDING = "not-pending"  # nothing to decide: the connection is past acceptance
+    NOT_MANAGED = "not-managed"  # the accepter is outside the organization: its owner decides
 
 
 VERDICT_OUTCOME = {Verdict.ACCEPT: Outcome.ACCEPTED, Verdict.REJECT: Outcome.REJECTED, Verdict.HOLD: Outcome.HELD}

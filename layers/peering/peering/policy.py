@@ -213,14 +213,32 @@ class PolicyDecision:
 def _load(text: str) -> Any:
     """JSON when it looks like JSON, else YAML; a YAML flow mapping ({key: value}) also starts with "{"."""
     if not text.lstrip().startswith("{"):
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     try:
         return json.loads(text)
     except ValueError as json_error:
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError:
             raise json_error from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: a second ``requester:`` in a rule must not
+    silently replace the first (PyYAML keeps the last one)."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 def parse_policy(text: str | None) -> PolicyDocument:

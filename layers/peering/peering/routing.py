@@ -124,13 +124,14 @@ class ConfigurePlan:
 def desired_destinations(peer_v4: Iterable[str], peer_v6: Iterable[str], options: RoutingOptions) -> tuple[str, ...]:
     excluded = [ipaddress.ip_network(block, strict=False) for block in options.exclude]
     blocks = list(peer_v4) + (list(peer_v6) if options.ipv6 else [])
-    out = []
+    out: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
     for block in blocks:
         net = ipaddress.ip_network(block, strict=False)
         if any(net.version == ex.version and net.overlaps(ex) for ex in excluded):  # type: ignore[arg-type]
             continue
-        out.append(str(net))
-    return tuple(dict.fromkeys(out))
+        # Keep the block as the VPC reports it: routes are created with the same spelling.
+        out.setdefault(net, block)
+    return tuple(out.values())
 
 
 def select_tables(side: SideNetwork, options: RoutingOptions) -> tuple[RouteTable, ...]:
@@ -214,10 +215,11 @@ def plan_side_routes(
                     )
                 )
     # Blocks the peer no longer has: remove our routes for them, wherever they are.
-    peer_blocks = {str(ipaddress.ip_network(b, strict=False)) for b in (*peer_v4, *peer_v6)}
+    peer_blocks = {ipaddress.ip_network(b, strict=False) for b in (*peer_v4, *peer_v6)}
     for table in side.route_tables:
         for route in table.routes:
-            if route.target_id == connection_id and route.destination not in peer_blocks:
+            gone = ipaddress.ip_network(route.destination, strict=False) not in peer_blocks
+            if route.target_id == connection_id and gone:
                 changes.append(
                     RouteChange(
                         "delete", side.account, side.region, table.route_table_id, route.destination, connection_id

@@ -1,0 +1,422 @@
+"""A moto server, made to behave like AWS (``emulation.moto_fidelity``), in a subprocess on loopback.
+
+Two halves:
+
+- the launcher, run in the child process: ``python -m emulation.server --port 0`` enables every
+  moto_fidelity patch *in that process* (patches change moto's classes, so they must run where
+  moto serves), binds 127.0.0.1 (never another interface), prints one line
+  ``emulation.server ready http://127.0.0.1:<port>`` and serves until SIGTERM/SIGINT or until the
+  process that started it goes away;
+- ``MotoServer``, used by the parent: starts the launcher on a free port, waits until it answers,
+  and stops it cleanly (a context manager)::
+
+      with MotoServer() as server:
+          os.environ["AWS_ENDPOINT_URL"] = server.url
+          ...
+
+Besides moto's own API (and ``/moto-api/``), the launcher answers a few control requests under
+``/_emulation/`` that only make sense inside the emulator, because they reach moto's in-process
+state:
+
+- ``GET  /_emulation/health``: ``{"ok": true, "gaps": [...], "helpers": [...]}``;
+- ``GET  /_emulation/account?accessKeyId=...``: the account moto maps an access key to (the
+  account of an assumed role's credentials), so a client can tell which account made a call;
+- ``POST /_emulation/fidelity/<helper>`` with ``{"args": [...], "kwargs": {...}}``: one of
+  moto_fidelity's state helpers (``set_status``, ``age``, ``forget_connection``): AWS states and
+  the passing of time that moto cannot reach through its API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+__all__ = ["CONTROL_PREFIX", "STATE_HELPERS", "EmulationError", "MotoServer", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTROL_PREFIX = "/_emulation/"
+READY = "emulation.server ready "
+#: moto_fidelity helpers reachable through POST /_emulation/fidelity/<name>
+STATE_HELPERS = ("set_status", "age", "forget_connection")
+LOOPBACK = "127.0.0.1"
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class EmulationError(RuntimeError):
+    """The emulator could not be started, or refused a control request."""
+
+
+# --------------------------------------------------------------------------------------------
+# Child process: the launcher
+# --------------------------------------------------------------------------------------------
+
+
+def _json_response(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
+    data = json.dumps(body, default=str).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+class ControlApp:
+    """WSGI middleware: answers ``/_emulation/...`` itself, passes everything else to moto.
+
+    ``fidelity`` is the emulation.moto_fidelity module and ``account_of`` moto's access key ->
+    account mapping, both of the serving process (given, so that only the child imports moto).
+    """
+
+    def __init__(self, app: WsgiApp, *, fidelity: Any, account_of: Callable[[str], str]) -> None:
+        self._app = app
+        self._fidelity = fidelity
+        self._account_of = account_of
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if not path.startswith(CONTROL_PREFIX):
+            return self._app(environ, start_response)
+        action = path[len(CONTROL_PREFIX) :]
+        try:
+            if action == "health":
+                status, body = self._health()
+            elif action == "account":
+                status, body = self._account(environ)
+            elif action.startswith("fidelity/") and environ.get("REQUEST_METHOD") == "POST":
+                status, body = self._helper(action[len("fidelity/") :], environ)
+            else:
+                status, body = "404 Not Found", {"error": f"unknown control request {action!r}"}
+        except Exception as exc:  # report it to the caller and keep serving
+            status, body = "500 Internal Server Error", {"error": f"{type(exc).__name__}: {exc}"}
+        return _json_response(start_response, status, body)
+
+    def _health(self) -> tuple[str, dict[str, Any]]:
+        helpers = [name for name in STATE_HELPERS if callable(getattr(self._fidelity, name, None))]
+        return "200 OK", {"ok": True, "gaps": list(self._fidelity.enabled_gaps()), "helpers": helpers}
+
+    def _account(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")))
+        key = (query.get("accessKeyId") or [""])[0]
+        if not key:
+            return "400 Bad Request", {"error": "accessKeyId is required"}
+        return "200 OK", {"account": self._account_of(key)}
+
+    def _helper(self, name: str, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if name not in STATE_HELPERS:
+            return "404 Not Found", {"error": f"unknown helper {name!r}"}
+        helper = getattr(self._fidelity, name, None)
+        if not callable(helper):
+            return "501 Not Implemented", {"error": f"emulation.moto_fidelity has no {name}(): cannot emulate it"}
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) if length else b"{}")
+        args, kwargs = body.get("args", []), body.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            return "400 Bad Request", {"error": 'the body must be {"args": [...], "kwargs": {...}}'}
+        return "200 OK", {"ok": True, "result": helper(*args, **kwargs)}
+
+
+def _readable_account_ids(account_ids: Sequence[str]) -> None:
+    """Organizations.CreateAccount hands out these ids first (then random ones, as moto does).
+
+    Only CreateAccount draws from the list: moto also draws an id for the management account when
+    the organization is created (and then replaces it with the caller's).
+    """
+    from moto.organizations import utils  # noqa: PLC0415 - child process only (see serve)
+    from moto.organizations.models import OrganizationsBackend  # noqa: PLC0415
+
+    queue = list(account_ids)
+    random_id = utils.make_random_account_id
+    creating = threading.local()
+
+    def make_account_id() -> str:
+        return queue.pop(0) if queue and getattr(creating, "account", False) else random_id()
+
+    create_account = OrganizationsBackend.create_account
+
+    def create_account_with_readable_id(self: Any, **kwargs: Any) -> Any:
+        creating.account = True
+        try:
+            return create_account(self, **kwargs)
+        finally:
+            creating.account = False
+
+    utils.make_random_account_id = make_account_id
+    OrganizationsBackend.create_account = create_account_with_readable_id  # type: ignore[method-assign]
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit when the process that started us is gone (no orphaned servers after a crash)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def serve(host: str, port: int, *, account_ids: Sequence[str] = (), parent_pid: int | None = None) -> None:
+    """Run moto (with every fidelity patch) on host:port until SIGTERM/SIGINT."""
+    if not ipaddress.ip_address(host).is_loopback:
+        raise EmulationError(f"the emulator binds a loopback address only, not {host}")
+    # Imported here, in the child only: the parent (tests, the demo) needs none of moto's server, and
+    # importing moto_fidelity costs seconds.
+    from moto.iam.models import get_account_id_from  # noqa: PLC0415
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    from emulation import moto_fidelity  # noqa: PLC0415
+
+    moto_fidelity.enable()
+    if account_ids:
+        _readable_account_ids(account_ids)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    app = ControlApp(
+        DomainDispatcherApplication(create_backend_app), fidelity=moto_fidelity, account_of=get_account_id_from
+    )
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
+    print(f"{READY}http://{host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulation.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=LOOPBACK, help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed when ready)")
+    parser.add_argument(
+        "--account-ids",
+        default="",
+        help="comma-separated ids Organizations.CreateAccount hands out first (readable demo accounts)",
+    )
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
+    args = parser.parse_args(argv)
+    ids = [a.strip() for a in args.account_ids.split(",") if a.strip()]
+    for account in ids:
+        if not (account.isdigit() and len(account) == 12):
+            parser.error(f"--account-ids: {account!r} is not a 12-digit account id")
+    try:
+        serve(args.host, args.port, account_ids=ids, parent_pid=args.parent_pid)
+    except EmulationError as exc:
+        parser.error(str(exc))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Parent process: start, wait, stop
+# --------------------------------------------------------------------------------------------
+
+
+class MotoServer:
+    """The launcher in a subprocess on a free loopback port; ``url`` is its endpoint.
+
+    ``log`` receives the server's stderr (default: a temporary file, shown if it fails to start).
+    """
+
+    def __init__(
+        self,
+        *,
+        account_ids: Sequence[str] = (),
+        startup_timeout: float = 30.0,
+        python: str = sys.executable,
+        log: IO[str] | None = None,
+    ) -> None:
+        self._account_ids = list(account_ids)
+        self._startup_timeout = startup_timeout
+        self._python = python
+        self._log = log
+        self._own_log: IO[str] | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> str:
+        if self._proc is not None:
+            return self.url
+        log = self._log
+        if log is None:
+            self._own_log = log = tempfile.TemporaryFile(mode="w+", prefix="moto-server-", suffix=".log")  # noqa: SIM115
+        command = [self._python, "-m", "emulation.server", "--host", LOOPBACK, "--port", "0"]
+        command += ["--parent-pid", str(os.getpid())]
+        if self._account_ids:
+            command += ["--account-ids", ",".join(self._account_ids)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+        try:
+            self.url = self._wait_ready()
+            self._wait_answers()
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def _wait_ready(self) -> str:
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + self._startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise EmulationError(f"the moto server exited with {self._proc.returncode}:\n{self._log_tail()}")
+            ready, _, _ = select.select([self._proc.stdout], [], [], 0.2)
+            if not ready:
+                continue
+            line = self._proc.stdout.readline()
+            if line.startswith(READY):
+                return line[len(READY) :].strip()
+        raise EmulationError(f"the moto server did not start within {self._startup_timeout:.0f} s:\n{self._log_tail()}")
+
+    def _wait_answers(self) -> None:
+        deadline = time.monotonic() + self._startup_timeout
+        while True:
+            try:
+                if self.health().get("ok"):
+                    return
+            except (OSError, EmulationError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+
+    def _log_tail(self, lines: int = 30) -> str:
+        log = self._log or self._own_log
+        if log is None or not log.seekable():
+            return "(no log)"
+        try:
+            log.flush()
+            log.seek(0)
+            return "".join(log.readlines()[-lines:])
+        except (OSError, ValueError):
+            return "(log unreadable)"
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if self._own_log is not None:
+            self._own_log.close()
+            self._own_log = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def __enter__(self) -> MotoServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- control requests -------------------------------------------------------------------
+
+    def _request(self, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not self.url:
+            raise EmulationError("the moto server is not started")
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(  # noqa: S310 - our own loopback http endpoint
+            self.url + path, data=data, method="POST" if data is not None else "GET"
+        )
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                body: dict[str, Any] = json.loads(response.read() or b"{}")
+                return body
+        except urllib.error.HTTPError as exc:
+            try:
+                detail = json.loads(exc.read() or b"{}").get("error", str(exc))
+            except ValueError:
+                detail = str(exc)
+            raise EmulationError(f"{path}: {detail}") from exc
+
+    def health(self) -> dict[str, Any]:
+        return self._request(CONTROL_PREFIX + "health")
+
+    def reset(self) -> None:
+        """Forget every resource (moto's own /moto-api/reset); the fidelity patches stay."""
+        request = urllib.request.Request(self.url + "/moto-api/reset", data=b"", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+            pass
+
+    def account_of(self, access_key_id: str) -> str:
+        query = urllib.parse.urlencode({"accessKeyId": access_key_id})
+        return str(self._request(f"{CONTROL_PREFIX}account?{query}")["account"])
+
+    def fidelity(self, helper: str, *args: Any, **kwargs: Any) -> Any:
+        """Call one of moto_fidelity's state helpers inside the server process."""
+        payload = {"args": list(args), "kwargs": kwargs}
+        return self._request(f"{CONTROL_PREFIX}fidelity/{helper}", payload).get("result")
+
+    def set_status(self, connection_id: str, code: str) -> Any:
+        """moto_fidelity.set_status(connection_id, code) in the server (expired, failed, provisioning...)."""
+        return self.fidelity("set_status", connection_id, code)
+
+    def age(self, connection_id: str, hours: float) -> Any:
+        """moto_fidelity.age(connection_id, hours=...): the request was made that long ago."""
+        return self.fidelity("age", connection_id, hours=hours)
+
+    def forget_connection(self, connection_id: str) -> Any:
+        """moto_fidelity.forget_connection(connection_id): past its visibility window."""
+        return self.fidelity("forget_connection", connection_id)
+
+
+def running_server(**kwargs: Any) -> Iterator[MotoServer]:
+    """A generator for fixtures: yields a started server, stops it afterwards."""
+    server = MotoServer(**kwargs)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

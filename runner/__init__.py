@@ -1,0 +1,25 @@
+"""Local runner for Peering Autopilot: ``python -m runner <command>`` (see docs/try-it.md).
+
+Runs the functions of template.yaml in-process with the environment the template gives them,
+routes events through the template's own EventBridge rules, explains what the engine would do for
+one connection, creates the hub resources in an endpoint, and plays the whole lifecycle on a local
+AWS emulation (``demo``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HUB_TEMPLATE = ROOT / "template.yaml"
+MEMBER_TEMPLATE = ROOT / "member-template.yaml"
+EVENTS_DIR = ROOT / "events"
+LAYER_DIR = ROOT / "layers" / "peering"
+
+# The engine is the layer's package `peering`; in Lambda the layer is on the path, here we put it there.
+for _path in (str(ROOT), str(LAYER_DIR)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+__all__ = ["EVENTS_DIR", "HUB_TEMPLATE", "LAYER_DIR", "MEMBER_TEMPLATE", "ROOT"]

@@ -1,0 +1,48 @@
+"""Smoke test of ``make demo``: ``python -m runner demo`` plays the lifecycle, checks it, exits 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from tests.e2e.conftest import run_runner
+
+
+@pytest.mark.slow
+def test_the_demo_plays_every_story_through_the_templates_rules() -> None:
+    started = time.monotonic()
+    done = run_runner("demo", timeout=180)
+    took = time.monotonic() - started
+
+    out = done.stdout
+    assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
+    assert took < 120, f"the demo took {took:.0f} s"
+    passed = re.search(r"(\d+) of (\d+) checks passed", out)
+    assert passed, out[-2000:]
+    assert passed.group(1) == passed.group(2)
+    assert int(passed.group(2)) >= 15
+    for line in (
+        "rule AcceptFunctionCreateOnPeeringBus -> AcceptFunction",
+        "rule ConfigureFunctionActivationOnDefaultBus -> ConfigureFunction",
+        "rule OperatorFunctionDecisionOnPeeringBus -> OperatorFunction",
+        "rule ConfigureFunctionActivationOnPeeringBus -> ConfigureFunction",
+        "rule CleanupFunctionEndOnDefaultBus -> CleanupFunction",
+        "rule CleanupFunctionEndOnPeeringBus -> CleanupFunction",
+        "rule SweepFunctionScheduled -> SweepFunction",
+        "[queue] SweepQueue",
+        "member ForwardingRule -> bus peering-autopilot",
+        "held (policy)",
+        "accepted (operator:alice@example.com)",
+        "CIDR overlap between the VPCs",
+        "expired: cleaned up",
+        "moto server stopped",
+    ):
+        assert line in out, f"missing {line!r}"
+    assert "FAILED" not in out
+    pid = re.search(r"\(pid (\d+)\)", out)
+    assert pid
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid.group(1)), 0)  # the server is gone

@@ -1,0 +1,274 @@
+"""The pure route and DNS planner: selection, never clobbering, removals, DNS per side."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from peering.models import Connection, ConnectionStatus, Side, Vpc
+from peering.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
+from peering.routing import (
+    ConfigurePlan,
+    RoutingOptions,
+    TableSelection,
+    desired_destinations,
+    plan_configuration,
+    plan_side_routes,
+    select_tables,
+)
+
+PCX = "pcx-0a1b2c3d4e5f60718"
+OTHER = "pcx-0fffffffffffffff0"
+
+
+def table(rtb: str, *routes: Route, main: bool = False, subnets: tuple[str, ...] = (), **tags: str) -> RouteTable:
+    local = Route("10.0.0.0/16", "local", "local")
+    return RouteTable(rtb, "vpc-a", main, subnets, (local, *routes), dict(tags))
+
+
+def side(*tables: RouteTable, subnets: tuple[Subnet, ...] = (), dns: DnsAttributes | None = None) -> SideNetwork:
+    vpc = Vpc("111111111111", "us-east-1", "vpc-a", ("10.0.0.0/16",))
+    return SideNetwork("111111111111", "us-east-1", vpc, tables, subnets, dns)
+
+
+def peer_side() -> SideNetwork:
+    vpc = Vpc("111111111111", "us-east-1", "vpc-b", ("10.1.0.0/16", "10.2.0.0/16"))
+    return SideNetwork("111111111111", "us-east-1", vpc, ())
+
+
+def connection(
+    requester_dns: bool = False, accepter_dns: bool = False, *, cross_account: bool = False, inter_region: bool = False
+) -> Connection:
+    return Connection(
+        PCX,
+        ConnectionStatus.ACTIVE,
+        "Active",
+        Side("111111111111", "us-east-1", "vpc-a", ("10.0.0.0/16",), (), requester_dns),
+        Side(
+            "222222222222" if cross_account else "111111111111",
+            "eu-west-1" if inter_region else "us-east-1",
+            "vpc-b",
+            ("10.1.0.0/16", "10.2.0.0/16"),
+            ("2600:1f18::/56",),
+            accepter_dns,
+        ),
+    )
+
+
+def test_every_peer_block_goes_to_every_table_by_default() -> None:
+    changes, findings, ok = plan_side_routes(
+        PCX, side(table("rtb-1", main=True), table("rtb-2")), ("10.1.0.0/16", "10.2.0.0/16"), (), RoutingOptions()
+    )
+    assert {(c.kind, c.route_table_id, c.destination) for c in changes} == {
+        ("create", "rtb-1", "10.1.0.0/16"),
+        ("create", "rtb-1", "10.2.0.0/16"),
+        ("create", "rtb-2", "10.1.0.0/16"),
+        ("create", "rtb-2", "10.2.0.0/16"),
+    }
+    assert findings == []
+    assert ok == []
+
+
+def test_ipv6_only_when_asked_and_exclusions_apply() -> None:
+    v4, v6 = ("10.1.0.0/16", "10.2.0.0/16"), ("2600:1f18::/56",)
+    assert desired_destinations(v4, v6, RoutingOptions()) == v4
+    assert desired_destinations(v4, v6, RoutingOptions(ipv6=True)) == (*v4, "2600:1f18::/56")
+    assert desired_destinations(v4, v6, RoutingOptions(exclude=("10.2.0.0/20",))) == ("10.1.0.0/16",)
+
+
+def test_existing_route_to_this_connection_is_success() -> None:
+    existing = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))
+    changes, findings, ok = plan_side_routes(PCX, side(existing), ("10.1.0.0/16",), (), RoutingOptions())
+    assert changes == []
+    assert findings == []
+    assert ok == ["rtb-1:10.1.0.0/16"]
+
+
+def test_blackhole_route_is_replaced_live_route_is_a_conflict() -> None:
+    dead = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", OTHER, "blackhole"))
+    live = table("rtb-2", Route("10.1.0.0/16", "gateway", "igw-1"))
+    changes, findings, _ = plan_side_routes(PCX, side(dead, live), ("10.1.0.0/16",), (), RoutingOptions())
+    assert [(c.kind, c.route_table_id, c.previous_target) for c in changes] == [("replace", "rtb-1", OTHER)]
+    assert [(f.kind, f.key) for f in findings] == [("route-conflict", "conflict:rtb-2:10.1.0.0/16:igw-1")]
+    assert "igw-1" in findings[0].message
+
+
+def test_full_table_is_reported_and_counts_per_ip_version() -> None:
+    full = table("rtb-1", Route("0.0.0.0/0", "gateway", "igw-1"))
+    changes, findings, _ = plan_side_routes(
+        PCX,
+        side(full, table("rtb-2")),
+        ("10.1.0.0/16",),
+        ("2600:1f18::/56",),
+        RoutingOptions(ipv6=True, routes_per_table=1),
+    )
+    # rtb-1 has one IPv4 route (full for IPv4) but room for IPv6; rtb-2 takes the first of each
+    assert {(c.route_table_id, c.destination) for c in changes} == {
+        ("rtb-1", "2600:1f18::/56"),
+        ("rtb-2", "10.1.0.0/16"),
+        ("rtb-2", "2600:1f18::/56"),
+    }
+    assert [f.kind for f in findings] == ["route-quota-full"]
+
+
+def test_planned_routes_count_against_the_quota() -> None:
+    changes, findings, _ = plan_side_routes(
+        PCX, side(table("rtb-1")), ("10.1.0.0/16", "10.2.0.0/16"), (), RoutingOptions(routes_per_table=1)
+    )
+    assert [c.destination for c in changes] == ["10.1.0.0/16"]
+    assert [f.key for f in findings] == ["quota:rtb-1:10.2.0.0/16"]
+
+
+def test_routes_for_blocks_the_peer_no_longer_has_are_removed_only_if_ours() -> None:
+    tables = table(
+        "rtb-1",
+        Route("10.1.0.0/16", "vpc-peering-connection", PCX),
+        Route("10.9.0.0/16", "vpc-peering-connection", PCX),  # block gone: remove
+        Route("10.8.0.0/16", "vpc-peering-connection", OTHER),  # someone else's: keep
+    )
+    changes, _, _ = plan_side_routes(PCX, side(tables), ("10.1.0.0/16",), (), RoutingOptions())
+    assert [(c.kind, c.destination) for c in changes] == [("delete", "10.9.0.0/16")]
+
+
+def test_removal_compares_blocks_not_spelling() -> None:
+    spelled = table("rtb-1", Route("2600:1f18:0000::/56", "vpc-peering-connection", PCX))
+    changes, _, _ = plan_side_routes(PCX, side(spelled), (), ("2600:1f18::/56",), RoutingOptions(ipv6=True))
+    assert changes == []
+
+
+def test_table_selection_by_tag_and_by_subnet_with_main_fallback() -> None:
+    main = table("rtb-main", main=True)
+    tagged = table("rtb-tagged", peering="yes")
+    own = table("rtb-own", subnets=("subnet-1",))
+    untagged_own = table("rtb-untagged", subnets=("subnet-3",))
+    subnets = (
+        Subnet("subnet-1", "vpc-a", {"tier": "app"}),
+        Subnet("subnet-2", "vpc-a", {"tier": "app"}),  # no table of its own -> main
+        Subnet("subnet-3", "vpc-a", {}),
+    )
+    network = side(main, tagged, own, untagged_own, subnets=subnets)
+    by_tag = select_tables(network, RoutingOptions(selection=TableSelection.TAGGED, tag_key="peering", tag_value="yes"))
+    by_subnet = select_tables(network, RoutingOptions(selection=TableSelection.SUBNETS, tag_key="tier"))
+    assert [t.route_table_id for t in by_tag] == ["rtb-tagged"]
+    assert sorted(t.route_table_id for t in by_subnet) == ["rtb-main", "rtb-own"]
+    assert (
+        select_tables(network, RoutingOptions(selection=TableSelection.TAGGED, tag_key="peering", tag_value="no")) == ()
+    )
+
+
+def test_dns_same_account_and_region_is_one_call() -> None:
+    plan = plan_configuration(connection(), side(), side(), RoutingOptions())
+    assert [(d.account, d.requester, d.accepter) for d in plan.dns_changes] == [("111111111111", True, True)]
+
+
+def test_dns_cross_account_is_one_call_per_owner_in_its_region() -> None:
+    plan = plan_configuration(connection(cross_account=True, inter_region=True), side(), side(), RoutingOptions())
+    assert [(d.account, d.region, d.requester, d.accepter) for d in plan.dns_changes] == [
+        ("111111111111", "us-east-1", True, None),
+        ("222222222222", "eu-west-1", None, True),
+    ]
+
+
+def test_dns_already_set_is_left_alone_and_can_be_turned_off() -> None:
+    assert plan_configuration(connection(True, True), side(), side(), RoutingOptions()).dns_changes == ()
+    off = plan_configuration(connection(True, False), side(), side(), RoutingOptions(dns_resolution=False))
+    assert [(d.requester, d.accepter) for d in off.dns_changes] == [(False, None)]
+
+
+def test_dns_prerequisite_missing_is_a_finding_not_a_change() -> None:
+    not_ready = side(dns=DnsAttributes(support=True, hostnames=False))
+    plan = plan_configuration(connection(), not_ready, side(dns=DnsAttributes(True, True)), RoutingOptions())
+    assert plan.dns_changes == ()
+    assert {f.kind for f in plan.findings} == {"dns-prerequisite"}
+    assert "vpc-a" in plan.findings[0].message
+
+
+def test_unreachable_side_is_reported_and_scope_limits_the_plan() -> None:
+    plan = plan_configuration(connection(cross_account=True), side(table("rtb-1")), None, RoutingOptions())
+    assert [f.kind for f in plan.findings] == ["side-unmanaged"]
+    scoped = plan_configuration(
+        connection(cross_account=True), side(table("rtb-1")), None, RoutingOptions(), scope=frozenset({"requester"})
+    )
+    assert scoped.findings == ()
+    assert {c.destination for c in scoped.route_changes} == {"10.1.0.0/16", "10.2.0.0/16"}
+
+
+def test_render_lists_every_change_and_finding() -> None:
+    plan = plan_configuration(
+        connection(), side(table("rtb-1", Route("10.1.0.0/16", "gateway", "igw-1"))), peer_side(), RoutingOptions()
+    )
+    text = plan.render()
+    assert "create route 10.2.0.0/16" in text
+    assert "! route-conflict" in text
+    assert "set AllowDnsResolutionFromRemoteVpc requester=True, accepter=True" in text
+    assert "(nothing to change)" in ConfigurePlan(PCX).render()
+
+
+# --- properties -------------------------------------------------------------------------------
+
+TARGETS = st.sampled_from(
+    [("vpc-peering-connection", PCX), ("vpc-peering-connection", OTHER), ("gateway", "igw-1"), ("nat-gateway", "nat-1")]
+)
+BLOCKS = st.sampled_from([f"10.{n}.0.0/16" for n in range(1, 9)])
+
+
+@st.composite
+def route_tables(draw: st.DrawFn) -> tuple[RouteTable, ...]:
+    tables = []
+    for n in range(draw(st.integers(1, 3))):
+        routes = {}
+        for destination in draw(st.lists(BLOCKS, max_size=5, unique=True)):
+            kind, target = draw(TARGETS)
+            routes[destination] = Route(destination, kind, target, draw(st.sampled_from(["active", "blackhole"])))
+        tables.append(table(f"rtb-{n}", *routes.values(), main=n == 0))
+    return tuple(tables)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables=route_tables(), peer=st.lists(BLOCKS, min_size=1, max_size=4, unique=True), quota=st.integers(1, 10))
+def test_never_clobbers_a_live_route_and_never_deletes_another_target(
+    tables: tuple[RouteTable, ...], peer: list[str], quota: int
+) -> None:
+    changes, findings, _ = plan_side_routes(PCX, side(*tables), tuple(peer), (), RoutingOptions(routes_per_table=quota))
+    by_id = {t.route_table_id: t for t in tables}
+    for change in changes:
+        existing = by_id[change.route_table_id].route_for(change.destination)
+        if change.kind == "create":
+            assert existing is None
+        elif change.kind == "replace":
+            assert existing is not None
+            assert existing.is_blackhole
+            assert existing.target_id != PCX
+        else:
+            assert existing is not None
+            assert existing.target_id == PCX
+            assert ipaddress.ip_network(change.destination) not in {ipaddress.ip_network(p) for p in peer}
+    conflicts = {f.key for f in findings if f.kind == "route-conflict"}
+    for t in tables:
+        for destination in peer:
+            route = t.route_for(destination)
+            if route is not None and route.target_id != PCX and not route.is_blackhole:
+                assert f"conflict:{t.route_table_id}:{destination}:{route.target_id}" in conflicts
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables=route_tables(), peer=st.lists(BLOCKS, min_size=1, max_size=4, unique=True))
+def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[RouteTable, ...], peer: list[str]) -> None:
+    """Idempotence: after the planned changes, a second plan is empty (quota large enough)."""
+    options = RoutingOptions(routes_per_table=1000)
+    changes, _, _ = plan_side_routes(PCX, side(*tables), tuple(peer), (), options)
+    applied = []
+    for t in tables:
+        routes = {r.destination: r for r in t.routes}
+        for c in changes:
+            if c.route_table_id != t.route_table_id:
+                continue
+            if c.kind == "delete":
+                routes.pop(c.destination)
+            else:
+                routes[c.destination] = Route(c.destination, "vpc-peering-connection", PCX)
+        applied.append(RouteTable(t.route_table_id, t.vpc_id, t.is_main, t.subnet_ids, tuple(routes.values())))
+    again, _, _ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options)
+    assert again == []
