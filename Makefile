@@ -53,7 +53,7 @@ build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions b
 	$(SAM) build --template template.yaml
 
 demo: $(VENV)/.installed ## the lifecycle on a local AWS emulation (moto server)
-	$(PY) scripts/demo.py
+	$(PY) -m runner demo
 
 bench: $(VENV)/.installed ## AWS API calls per operation: sweep vs per-connection, event paths
 	$(PY) scripts/bench.py

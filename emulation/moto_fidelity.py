@@ -16,13 +16,19 @@ Usage::
         ...
     moto_fidelity.disable()             # restore moto exactly
 
+    # AWS states and the passing of time moto cannot reach (work with or without enable()):
+    moto_fidelity.set_status("pcx-...", "provisioning")   # or expired, failed, rejected, deleted...
+    moto_fidelity.age("pcx-...", hours=73)                # the request was made 73 h ago
+    moto_fidelity.forget_connection("pcx-...")            # past its visibility window
+
 The patches change moto's classes, not a mock: they apply to ``moto.mock_aws`` and to a moto
 server running in this process (``moto.server.ThreadedMotoServer`` or a ``python -m`` wrapper that
 calls ``enable()`` before it serves), whether enabled before or after the mock or server starts.
 
 Gaps are installed in registry order; a gap that wraps a moto method wraps whatever an earlier gap
 installed, so the order matters where two gaps touch the same method (per-account tags must be
-seen by the tag filters, so ``peering_tags_per_account`` comes before ``describe_filters``).
+seen by the tag filters, so ``peering_tags_per_account`` comes before ``describe_filters``;
+``expiration_time`` records the creation before ``create_overlap_fails`` may fail the request).
 To add a gap: write ``_install_<name>(patcher)`` decorated with ``@_gap(...)``, add a test pair in
 tests/integration/test_moto_fidelity.py (raw moto still deviates / patched moto matches AWS) and a
 section in docs/moto-gaps.md.

@@ -43,7 +43,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -406,16 +406,6 @@ class MotoServer:
     def forget_connection(self, connection_id: str) -> Any:
         """moto_fidelity.forget_connection(connection_id): past its visibility window."""
         return self.fidelity("forget_connection", connection_id)
-
-
-def running_server(**kwargs: Any) -> Iterator[MotoServer]:
-    """A generator for fixtures: yields a started server, stops it afterwards."""
-    server = MotoServer(**kwargs)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from botocore.exceptions import ClientError
 
 from runner import HUB_TEMPLATE
@@ -97,12 +98,8 @@ def cmd_route(args: argparse.Namespace) -> int:
     if not isinstance(event, dict):
         raise SystemExit("the event must be a JSON object")
     account = args.account or str(event.get("account") or "")
-    region = (
-        args.region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or str(event.get("region") or "us-east-1")
-    )
+    # The hub's Region is where the stack runs (the configured Region), not where the event comes from.
+    region = args.region or os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
     stack = Stack.load(
         Path(args.template),
         account=account,
@@ -220,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("route", help="which of the template's rules match an event, and which functions they run")
     p.add_argument("event_file", help="event JSON file ('-' for stdin)")
     p.add_argument("--account", help="the hub account (default: the event's account)")
-    p.add_argument("--region", help="the hub Region (default: AWS_REGION, else the event's)")
+    p.add_argument("--region", help="the hub Region (default: the configured Region, else us-east-1)")
     p.add_argument("--bus", help="only rules on this bus (default, peering-autopilot)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     stack_options(p)
@@ -251,7 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except TemplateError as exc:
+    except (TemplateError, yaml.YAMLError, FileNotFoundError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ClientError as exc:  # the endpoint refused a call of the runner itself (not of a function)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -13,13 +13,14 @@ state, and the exit status is non-zero when any check fails. The server is alway
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -520,8 +521,14 @@ def _stories(demo: Demo) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def _isolated_environment(url: str) -> None:
-    """Everything boto3 does in this process goes to the emulator, never to an AWS account."""
+@contextlib.contextmanager
+def _isolated(url: str) -> Iterator[None]:
+    """Everything boto3 does in the block goes to the emulator, never to an AWS account.
+
+    Afterwards the environment and the engine's process-wide state (boto3 session, policy and
+    organization caches) are as before, so that the demo can run inside another process (tests).
+    """
+    saved = dict(os.environ)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE"):
         os.environ.pop(name, None)
     os.environ.update(
@@ -536,9 +543,30 @@ def _isolated_environment(url: str) -> None:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
     )
+    _forget_engine_state()
+    try:
+        yield
+    finally:
+        _forget_engine_state()  # the session carries the demo's recording hooks
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _forget_engine_state() -> None:
+    """Drop the engine's process-wide caches, without importing what was never imported.
+
+    (Importing peering.org or peering.policy_store here would create Powertools' Logger and Metrics
+    before a function's environment is set: they must first be imported by a function, with it.)
+    """
+    reset_shared_session()
+    for module, reset in (("peering.policy_store", "reset"), ("peering.org", "clear_cache")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            getattr(loaded, reset)()
 
 
 def run_demo(*, verbose: bool = False, out: IO[str] | None = None) -> int:
+    """Play the stories; 0 when every check passed. The moto server is always stopped."""
     stream = out or sys.stdout
 
     def say(text: str) -> None:
@@ -550,8 +578,7 @@ def run_demo(*, verbose: bool = False, out: IO[str] | None = None) -> int:
     )
     say("Peering Autopilot demo: the lifecycle on a local AWS emulation, through template.yaml's own rules")
     try:
-        with MotoServer(account_ids=[PLATFORM_ACCOUNT, WORKLOADS_ACCOUNT]) as server:
-            _isolated_environment(server.url)
+        with MotoServer(account_ids=[PLATFORM_ACCOUNT, WORKLOADS_ACCOUNT]) as server, _isolated(server.url):
             gaps = ", ".join(server.health().get("gaps", []))
             say(f"moto server {server.url} (pid {server.pid}) up in {time.monotonic() - started:.1f} s")
             say(f"moto_fidelity patches in the server: {gaps}")
@@ -565,7 +592,7 @@ def run_demo(*, verbose: bool = False, out: IO[str] | None = None) -> int:
     say("")
     say(f"{len(checks) - len(failed)} of {len(checks)} checks passed; function logs: {log.name}")
     for check in failed:
-        say(f"FAILED: {check.name} {check.detail}")
+        say(f"FAILED: {check.name} {check.detail}".rstrip())
     say(f"demo took {time.monotonic() - started:.1f} s; moto server stopped")
     return 1 if failed else 0
 
@@ -585,7 +612,6 @@ class _Tee:
 
 
 def _play(server: MotoServer, say: Callable[[str], None], log: Any) -> list[Check]:
-    reset_shared_session()
     hub_session = boto3.session.Session(region_name=HUB_REGION)
     hub = str(hub_session.client("sts").get_caller_identity()["Account"])
     recorder = ApiRecorder(server.account_of)
@@ -622,7 +648,7 @@ def _play(server: MotoServer, say: Callable[[str], None], log: Any) -> list[Chec
     for account in (PLATFORM_ACCOUNT, WORKLOADS_ACCOUNT):
         sessions[account] = _member_session(hub_session, account)
         recorder.attach(sessions[account])
-    world = World(stack, recorder, sqs=sqs, print_line=say, log=log)
+    world = World(stack, recorder, sqs=sqs, log=log)
     demo = Demo(
         out=say,
         stack=stack,

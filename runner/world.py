@@ -144,7 +144,6 @@ class World:
         recorder: ApiRecorder,
         *,
         sqs: Any,
-        print_line: Callable[[str], None] = print,
         log: IO[str] | None = None,
         overrides: dict[str, str] | None = None,
         max_deliveries: int = 200,
@@ -152,7 +151,6 @@ class World:
         self.stack = stack
         self.recorder = recorder
         self.sqs = sqs
-        self.out = print_line
         self.log = log
         self.overrides = overrides or {}
         self.rules = rules(stack)

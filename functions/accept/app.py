@@ -19,7 +19,12 @@ HANDLED_CALLS = frozenset({"CreateVpcPeeringConnection"})
 def accept_request(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
     hint = create_request_hint(parse_api_call(event, HANDLED_CALLS))
     logger.append_keys(connection_id=hint.connection_id, event_id=hint.event_id)
-    return engine.converge_request(hint.connection_id, hint.accepter_account, hint.accepter_region).as_dict()
+    return engine.converge_request(
+        hint.connection_id,
+        hint.accepter_account,
+        hint.accepter_region,
+        requester=(hint.requester_account, hint.requester_region),
+    ).as_dict()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,6 +7,8 @@ the server (AWS_ENDPOINT_URL); the assertions read the resulting state back from
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from runner.model import find_function
 
 from emulation.cloudtrail import api_call_event, cloudtrail_event
 from emulation.server import MotoServer
-from tests.e2e.conftest import REGION, client, run_runner
+from tests.e2e.conftest import REGION, ROOT, client, run_runner
 
 HUB = "123456789012"  # moto's default account: the hub here
 LEDGER = "peering-autopilot-LedgerTable"
@@ -159,6 +161,9 @@ def test_lifecycle_by_hand_explain_changes_nothing_invoke_does(server: MotoServe
     assert accepted.returncode == 0, accepted.stderr
     assert json.loads(accepted.stdout)["outcome"] == "accepted"
     assert status(server, pcx) == "active"
+    # Powertools was set up with the template's environment: the metrics' service dimension
+    assert '"service":"peering-autopilot"' in accepted.stderr
+    assert '"Namespace":"PeeringAutopilot"' in accepted.stderr
 
     # active: the configure plan, nothing applied
     before = snapshot(server, pcx, (a, b))
@@ -254,3 +259,19 @@ def test_the_environment_is_the_templates() -> None:
     assert (sweep.timeout, sweep.memory) == (120, 256)
     worker = find_function(stack, "WorkerFunction")
     assert (worker.timeout, worker.memory) == (600, 512)
+
+
+def test_the_runner_does_not_set_up_powertools_before_a_functions_environment() -> None:
+    """Logger and Metrics read POWERTOOLS_* when peering.observability is first imported."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, runner.cli; print(sorted(m for m in sys.modules if m.startswith('peering')))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "peering.observability" not in done.stdout

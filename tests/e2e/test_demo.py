@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
 
 import pytest
+from runner import demo
 
 from tests.e2e.conftest import run_runner
 
@@ -46,3 +48,20 @@ def test_the_demo_plays_every_story_through_the_templates_rules() -> None:
     assert pid
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid.group(1)), 0)  # the server is gone
+
+
+def test_a_failed_check_fails_the_demo_and_the_server_still_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "_stories", lambda played: played.check("a check that fails", False, "on purpose"))
+    environment = dict(os.environ)
+    out = io.StringIO()
+
+    assert demo.run_demo(out=out) == 1
+
+    text = out.getvalue()
+    assert "0 of 1 checks passed" in text
+    assert "FAILED: a check that fails on purpose" in text
+    pid = re.search(r"\(pid (\d+)\)", text)
+    assert pid
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid.group(1)), 0)
+    assert dict(os.environ) == environment  # nothing of the demo's environment is left behind

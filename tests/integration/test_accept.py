@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto.ec2.models import ec2_backends
 
+from emulation import moto_fidelity
 from peering import policy_store
 from peering.errors import NotReadyError, UnknownConnectionError
 from tests.builders import ACCEPT_TAG, cloudtrail_event, make_vpc, request_peering, status, tags
@@ -327,7 +328,7 @@ def test_connection_still_initiating_is_retried(organization: Organization, cont
     accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     pcx, event = request_peering(HUB_ACCOUNT, requester, HUB_ACCOUNT, accepter)
     # AWS shows initiating-request for a moment after Create; moto goes straight to pending.
-    ec2_backends[HUB_ACCOUNT][REGION].vpc_pcxs[pcx]._status.initiating()
+    moto_fidelity.set_status(pcx, "initiating-request")
 
     with pytest.raises(NotReadyError):
         run(event, context)
@@ -463,3 +464,20 @@ def test_hint_pointing_at_the_requester_side_is_followed_to_the_real_accepter(
 
     assert result["outcome"] == "accepted"
     assert status(HUB_ACCOUNT, pcx) == "active"
+
+
+def test_cross_account_request_failed_by_aws_is_not_retried(
+    organization: Organization, context: FakeContext, capsys: Any
+) -> None:
+    """AWS fails a request between overlapping VPCs at creation; only the requester sees it."""
+    requester = make_vpc(organization.platform_account, "10.1.0.0/16")
+    accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    pcx, event = request_peering(organization.platform_account, requester, HUB_ACCOUNT, accepter)
+    assert status(organization.platform_account, pcx) == "failed"
+
+    result = run(event, context)
+
+    assert result["outcome"] == "not-pending"
+    assert "failed" in result["reasons"][0]
+    assert ledger_items(pcx) == []
+    assert emitted_metrics(capsys.readouterr().out)["RequestsNotPending"] == 1

@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.ec2.models import ec2_backends
 
+from emulation import moto_fidelity
 from peering.errors import NotReadyError
 from tests.builders import (
     ACCEPT_TAG,
@@ -441,8 +441,7 @@ def test_provisioning_is_waited_for_then_retried(
     a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
     b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
-    status = ec2_backends[HUB_ACCOUNT][REGION].vpc_pcxs[pcx]._status
-    status.code, status.message = "provisioning", "Provisioning"  # AWS's state between accept and active
+    moto_fidelity.set_status(pcx, "provisioning")  # AWS's state between accept and active
 
     with pytest.raises(NotReadyError):
         run(accept_event(HUB_ACCOUNT, pcx), context)
@@ -478,3 +477,25 @@ def test_operator_converge_applies(organization: Organization, context: FakeCont
 def test_configure_refuses_approval_events(organization: Organization, context: FakeContext) -> None:
     result = run(operator_event("Approve Peering Request", "pcx-0123456789abcdef0"), context)
     assert result["error"] == "invalid_event"
+
+
+def test_connection_deleted_between_plan_and_apply_skips_dns(
+    organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    from peering.apply import ConfigureApplier  # noqa: PLC0415 - patched for this test only
+
+    original = ConfigureApplier.apply
+
+    def delete_first(self: ConfigureApplier, plan: Any) -> Any:
+        ec2(HUB_ACCOUNT).delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+        return original(self, plan)
+
+    monkeypatch.setattr(ConfigureApplier, "apply", delete_first)
+
+    result = run(accept_event(HUB_ACCOUNT, pcx), context)
+
+    dns = [x for x in result["actions"] if x["action"].startswith("set AllowDns")]
+    assert [x["status"] for x in dns] == ["skipped: deleted"]

@@ -185,7 +185,16 @@ class ConfigureApplier:
             params["RequesterPeeringConnectionOptions"] = {"AllowDnsResolutionFromRemoteVpc": change.requester}
         if change.accepter is not None:
             params["AccepterPeeringConnectionOptions"] = {"AllowDnsResolutionFromRemoteVpc": change.accepter}
-        ec2.modify_vpc_peering_connection_options(**params)
+        try:
+            ec2.modify_vpc_peering_connection_options(**params)
+        except ClientError as exc:
+            # The connection died between planning and now: nothing to set, cleanup follows.
+            if exc.response["Error"]["Code"] not in _STATE_CONFLICT:
+                raise
+            current = find_connection(self._aws, change.connection_id, change.account, change.region)
+            if current.status is ConnectionStatus.ACTIVE:
+                raise
+            return f"skipped: {current.status.value}"
         return "done"
 
 

@@ -84,9 +84,20 @@ class Engine:
             return exc
 
     def plan_request(
-        self, connection_id: str, account: str, region: str, operator: OperatorInstruction | None = None
+        self,
+        connection_id: str,
+        account: str,
+        region: str,
+        operator: OperatorInstruction | None = None,
+        *,
+        requester: tuple[str, str] | None = None,
     ) -> Plan:
-        """Observe one request from the accepter side and plan the decision (changes nothing)."""
+        """Observe one request from the accepter side and plan the decision (changes nothing).
+
+        ``requester`` (account, Region) is where the request was made: when the accepter does not
+        know the connection, that side tells whether it already failed (nothing to decide) or is
+        simply not visible there yet (retried).
+        """
         outside = Decision(
             Outcome.NOT_MANAGED,
             (f"the accepter of {connection_id} is outside the organization: its owner decides",),
@@ -100,6 +111,24 @@ class Engine:
             return self._plan_request(connection_id, account, region, operator)
         except OutsideOrganizationError:
             return Plan(connection_id, outside)
+        except UnknownConnectionError:
+            dead = self._dead_on_requester_side(connection_id, requester, (account, region))
+            if dead is None:
+                raise
+            reason = f"the connection is {dead.status.value} ({dead.status_message}): there is nothing to decide"
+            return Plan(connection_id, Decision(Outcome.NOT_PENDING, (reason,), None, None, "engine"))
+
+    def _dead_on_requester_side(
+        self, connection_id: str, requester: tuple[str, str] | None, accepter: tuple[str, str]
+    ) -> Connection | None:
+        """A request AWS failed at creation (overlapping CIDRs) is visible to its requester only."""
+        if requester is None or requester == accepter or not is_reachable(self.aws, self.directory, *requester):
+            return None
+        try:
+            conn = find_connection(self.aws, connection_id, *requester)
+        except UnknownConnectionError:
+            return None
+        return conn if conn.status.is_dead else None
 
     def _plan_request(
         self, connection_id: str, account: str, region: str, operator: OperatorInstruction | None
@@ -135,10 +164,12 @@ class Engine:
         account: str,
         region: str,
         operator: OperatorInstruction | None = None,
+        *,
         dry_run: bool | None = None,
+        requester: tuple[str, str] | None = None,
     ) -> ConvergeResult:
         dry = self.settings.dry_run if dry_run is None else dry_run
-        plan = self.plan_request(connection_id, account, region, operator)
+        plan = self.plan_request(connection_id, account, region, operator, requester=requester)
         logger.info(
             "plan",
             extra={

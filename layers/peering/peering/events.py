@@ -25,8 +25,8 @@ SWEEP_DETAIL_TYPE = "Sweep Peering Connections"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 DECISION_DETAIL_TYPES = frozenset({APPROVE_DETAIL_TYPE, REJECT_DETAIL_TYPE})
 
-CONNECTION_ID = r"^pcx-[0-9a-f]{8,17}$"
-VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
+CONNECTION_ID = r"^pcx-(?:[0-9a-f]{8}|[0-9a-f]{17})$"  # AWS ids have 8 or 17 hex digits
+VPC_ID = r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$"
 ACCOUNT_ID = r"^\d{12}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
 
