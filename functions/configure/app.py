@@ -21,7 +21,8 @@ from peering.handler import handle
 from peering.observability import logger, metrics, tracer
 from peering.operator import authorize_and_locate
 
-CONNECTION_CALLS = frozenset({"AcceptVpcPeeringConnection"})
+# A person changing the options by hand is drift: converge them back to the policy.
+CONNECTION_CALLS = frozenset({"AcceptVpcPeeringConnection", "ModifyVpcPeeringConnectionOptions"})
 CIDR_CALLS = frozenset({"AssociateVpcCidrBlock", "DisassociateVpcCidrBlock"})
 
 

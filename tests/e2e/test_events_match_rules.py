@@ -40,7 +40,7 @@ EXPECTED: dict[str, set[str]] = {
     "DisassociateVpcCidrBlock": _ACTIVATION,
     "RejectVpcPeeringConnection": _END,
     "DeleteVpcPeeringConnection": _END,
-    "ModifyVpcPeeringConnectionOptions": set(),  # forwarded by member stacks, handled by nobody
+    "ModifyVpcPeeringConnectionOptions": _ACTIVATION,  # DNS options changed by hand: re-converged
     "operator:Approve Peering Request": _DECISION,
     "operator:Reject Peering Request": _DECISION,
     "operator:Converge Peering Connection": _CONVERGE,

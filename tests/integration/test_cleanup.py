@@ -133,9 +133,11 @@ def test_stale_security_group_rule_is_reported_not_revoked_by_default(
     assert "STALE, review" in organization.notifications()[-1]["message"]
 
 
-def test_stale_security_group_rule_is_revoked_when_the_policy_says(
-    organization: Organization, context: FakeContext
+@pytest.mark.parametrize("stack_allows", [True, False])
+def test_stale_security_group_rule_is_revoked_when_the_policy_says_and_the_stack_allows(
+    organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch, stack_allows: bool
 ) -> None:
+    monkeypatch.setenv("ALLOW_SG_REVOCATION", str(stack_allows).lower())
     put_policy(
         "schemaVersion: 1\nversion: test-revoke\n"
         f"rules:\n  - {{name: hub, action: accept, requester: {{accounts: ['{HUB_ACCOUNT}']}}}}\n"
@@ -160,9 +162,15 @@ def test_stale_security_group_rule_is_revoked_when_the_policy_says(
 
     result = cleanup.lambda_handler(call_event("DeleteVpcPeeringConnection", HUB_ACCOUNT, pcx), context)
 
-    assert any(a["action"].startswith("revoke") and a["status"] == "done" for a in result["actions"])
+    revoked = [a for a in result["actions"] if a["action"].startswith("revoke") and a["status"] == "done"]
     left = client.describe_security_groups(GroupIds=[group_b])["SecurityGroups"][0]["IpPermissions"]
-    assert [p.get("FromPort") for p in left] == [22]  # the unrelated rule stays
+    if stack_allows:
+        assert len(revoked) == 1
+        assert [p.get("FromPort") for p in left] == [22]  # the unrelated rule stays
+    else:  # without the IAM grant a revoke would fail and retry forever: it is reported instead
+        assert revoked == []
+        assert sorted(p.get("FromPort") for p in left) == [22, 5432]
+        assert any(group_b in r for r in result["reasons"])
 
 
 def test_rejection_closes_the_record(organization: Organization, context: FakeContext) -> None:

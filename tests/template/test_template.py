@@ -79,7 +79,12 @@ TRIGGERS: dict[str, list[dict[str, Any]]] = {
     "AcceptFunction": [cloudtrail_pattern("CreateVpcPeeringConnection")],
     "OperatorFunction": [operator_pattern(APPROVE_DETAIL_TYPE, REJECT_DETAIL_TYPE)],
     "ConfigureFunction": [
-        cloudtrail_pattern("AcceptVpcPeeringConnection", "AssociateVpcCidrBlock", "DisassociateVpcCidrBlock"),
+        cloudtrail_pattern(
+            "AcceptVpcPeeringConnection",
+            "AssociateVpcCidrBlock",
+            "DisassociateVpcCidrBlock",
+            "ModifyVpcPeeringConnectionOptions",
+        ),
         operator_pattern(CONVERGE_DETAIL_TYPE),
     ],
     "CleanupFunction": [cloudtrail_pattern("RejectVpcPeeringConnection", "DeleteVpcPeeringConnection")],

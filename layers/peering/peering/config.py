@@ -54,6 +54,8 @@ class Settings:
     bus_name: str = "peering-autopilot"
     routes_per_table: int = DEFAULT_ROUTES_PER_TABLE
     activation_wait_seconds: int = DEFAULT_ACTIVATION_WAIT_SECONDS
+    # The stack grants ec2:RevokeSecurityGroup* only when AllowSecurityGroupRevocation is true.
+    allow_security_group_revocation: bool = False
     tag_prefix: str = "peering-autopilot"
 
     @classmethod
@@ -74,4 +76,5 @@ class Settings:
             bus_name=env.get("EVENT_BUS_NAME") or "peering-autopilot",
             routes_per_table=_positive_int(env, "ROUTES_PER_TABLE_QUOTA", DEFAULT_ROUTES_PER_TABLE),
             activation_wait_seconds=_positive_int(env, "ACTIVATION_WAIT_SECONDS", DEFAULT_ACTIVATION_WAIT_SECONDS),
+            allow_security_group_revocation=_flag(env.get("ALLOW_SG_REVOCATION"), "ALLOW_SG_REVOCATION"),
         )

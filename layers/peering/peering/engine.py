@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from peering.apply import ActionResult, Applier, CleanupApplier, ConfigureApplier
@@ -304,7 +304,14 @@ class Engine:
 
     def cleanup_options(self) -> CleanupOptions:
         policy = self._policy()
-        return CleanupOptions() if isinstance(policy, PolicyError) else policy.cleanup.to_options()
+        options = CleanupOptions() if isinstance(policy, PolicyError) else policy.cleanup.to_options()
+        if options.revoke_stale_security_group_rules and not self.settings.allow_security_group_revocation:
+            # Without the IAM grant the revoke would fail and retry forever: report instead.
+            logger.warning(
+                "the policy asks to revoke stale rules but the stack does not allow it (AllowSecurityGroupRevocation)"
+            )
+            return replace(options, revoke_stale_security_group_rules=False)
+        return options
 
     def cleanup_connection(
         self, connection_id: str, account: str, region: str, dry_run: bool | None = None

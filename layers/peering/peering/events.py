@@ -177,7 +177,13 @@ def connection_call_hint(event: CloudTrailApiCallEvent) -> ConnectionHint:
     where the engine looks first (it then reads each side in its owner's account).
     """
     detail = event.detail
-    connection_id = (detail.request_parameters or {}).get("vpcPeeringConnectionId")
+    params = detail.request_parameters or {}
+    # Some newer EC2 calls are logged with their request wrapped (e.g. ModifyVpcPeeringConnection-
+    # OptionsRequest.VpcPeeringConnectionId); accept both spellings.
+    wrapped = params.get(f"{detail.event_name}Request")
+    connection_id = params.get("vpcPeeringConnectionId") or (
+        wrapped.get("VpcPeeringConnectionId") if isinstance(wrapped, dict) else None
+    )
     if not _valid(CONNECTION_ID, connection_id):
         raise InvalidEventError(f"requestParameters.vpcPeeringConnectionId {connection_id!r} is not a connection id")
     account = detail.recipient_account_id or event.account

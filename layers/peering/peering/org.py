@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from peering.aws import AwsClients
 from peering.models import RequesterIdentity
-from peering.observability import logger
+from peering.observability import MetricUnit, logger, metrics
 
 CACHE_SECONDS = 300
 _NOT_IN_ORG = {"AWSOrganizationsNotInUseException", "AccountNotFoundException", "AccessDeniedException"}
@@ -47,7 +47,17 @@ class OrganizationDirectory:
             try:
                 return str(self._org().describe_organization()["Organization"]["Id"])
             except ClientError as exc:
-                if exc.response["Error"]["Code"] in _NOT_IN_ORG:
+                code = exc.response["Error"]["Code"]
+                if code == "AccessDeniedException":
+                    # Rules by OU or organization then never match (requests are held, not
+                    # accepted): make the missing delegation visible rather than silent.
+                    logger.warning(
+                        "Organizations is not readable from the hub: delegate it (docs/deploy.md)",
+                        extra={"error": str(exc)},
+                    )
+                    metrics.add_metric(name="OrganizationsAccessDenied", unit=MetricUnit.Count, value=1)
+                    return None
+                if code in _NOT_IN_ORG:
                     logger.info("hub account is not in an organization", extra={"error": str(exc)})
                     return None
                 raise
