@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from emulation import moto_fidelity
 from peering.aws import AwsClients
@@ -386,3 +387,27 @@ def test_worker_publishes_a_summary(
 def test_clients_are_made_per_invocation(organization: Organization) -> None:
     first, second = AwsClients(Settings.from_env()), AwsClients(Settings.from_env())
     assert first.client("ec2", HUB_ACCOUNT, REGION) is not second.client("ec2", HUB_ACCOUNT, REGION)
+
+
+def test_one_failing_connection_does_not_stop_the_others(
+    organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    c = dns_ready_vpc(HUB_ACCOUNT, "10.2.0.0/16")
+    first = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    second = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, c))
+    original = Engine.apply_configuration
+
+    def fail_for_first(self: Engine, plan: Any, dry: bool) -> Any:
+        if plan.connection_id == first:
+            raise RuntimeError("throttled")
+        return original(self, plan, dry)
+
+    monkeypatch.setattr(Engine, "apply_configuration", fail_for_first)
+
+    with pytest.raises(BatchProcessingError):  # the whole (one-record) batch fails: the queue retries it
+        worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s3").to_message()), context)
+
+    assert peer_routes(HUB_ACCOUNT, c, second)  # the other connection was converged anyway
+    assert peer_routes(HUB_ACCOUNT, b, first) == set()

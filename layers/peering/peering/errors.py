@@ -54,3 +54,9 @@ class OutsideOrganizationError(PeeringError):
     """The side that must act is in an account this automation cannot (and must not) reach."""
 
     kind = "outside_organization"
+
+
+class SweepIncompleteError(PeeringError):
+    """Some connections of a swept account+Region could not be converged; the target is retried."""
+
+    kind = "sweep_incomplete"

@@ -18,16 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from peering.apply import ActionResult, ConfigureApplier
-from peering.cleanup import SideLeftovers, is_stale_request, plan_cleanup, references_to
+from peering.cleanup import CleanupOptions, SideLeftovers, is_stale_request, plan_cleanup, references_to
 from peering.engine import ConvergeResult, Engine
-from peering.errors import ConfigurationError, InvalidEventError
+from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
 from peering.events import SweepRequestEvent, parse_sweep_event
-from peering.models import Connection, ConnectionStatus, Vpc
+from peering.models import Connection, ConnectionStatus, LedgerState, Vpc
 from peering.network import RouteTable, SideNetwork, Subnet
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import paginate, with_dns_attributes
 from peering.operator import ensure_hub_account
-from peering.routing import RouteChange, TableSelection, plan_configuration
+from peering.routing import RouteChange, RoutingOptions, TableSelection, plan_configuration
 
 SQS_BATCH = 10
 
@@ -222,66 +222,114 @@ def _count(result: SweepResult, converged: ConvergeResult, kind: str) -> None:
         result.plans.append(converged.plan)
 
 
+@dataclass
+class _Pass:
+    """What one worker run knows while it walks the snapshot."""
+
+    engine: Engine
+    snapshot: RegionSnapshot
+    result: SweepResult
+    options: RoutingOptions
+    cleanup_options: CleanupOptions
+    states: dict[str, LedgerState]
+    now: datetime
+    groups: list[dict[str, Any]] | None = None  # security groups, read once if a dead connection needs them
+
+    @property
+    def dry(self) -> bool:
+        return self.result.dry_run
+
+
 def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
-    """Converge every connection visible in one account+Region, from one snapshot."""
+    """Converge every connection visible in one account+Region, from one snapshot.
+
+    One connection failing does not stop the others; the run then fails at the end, so the
+    queue retries the target (convergence is idempotent, the converged ones cost nothing).
+    """
     dry = engine.settings.dry_run if target.dry_run is None else target.dry_run
     options = engine.routing_options()
     snapshot = observe_region(
         engine, target.account, target.region, with_subnets=options.selection is TableSelection.SUBNETS
     )
-    result = SweepResult(target.account, target.region, target.sweep_id, dry)
     needs_record = [
         c.connection_id
         for c in snapshot.connections
         if c.status is ConnectionStatus.PENDING_ACCEPTANCE or c.status.is_dead
     ]
-    states = engine.ledger.states(needs_record) if needs_record else {}
-    cleanup_options = engine.cleanup_options()
-    groups: list[dict[str, Any]] | None = None
-    now = datetime.now(UTC)
-
+    run = _Pass(
+        engine=engine,
+        snapshot=snapshot,
+        result=SweepResult(target.account, target.region, target.sweep_id, dry),
+        options=options,
+        cleanup_options=engine.cleanup_options(),
+        states=engine.ledger.states(needs_record) if needs_record else {},
+        now=datetime.now(UTC),
+    )
+    failed: list[str] = []
     for conn in snapshot.connections:
-        result.found[conn.status.value] += 1
-        roles = snapshot.local_roles(conn)
-        if conn.status is ConnectionStatus.PENDING_ACCEPTANCE:
-            if "accepter" in roles and conn.connection_id not in states:
-                decided = engine.converge_request(conn.connection_id, target.account, target.region, dry_run=dry)
-                _count(result, decided, f"request-{decided.outcome}")
-            if "requester" in roles and is_stale_request(conn, target.account, now, cleanup_options):
-                _count(result, _withdraw(engine, conn, dry), "request-withdrawn")
-        elif conn.status is ConnectionStatus.ACTIVE:
-            requester = snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
-            accepter = snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
-            plan = plan_configuration(conn, requester, accepter, options, scope=roles)
-            if plan.dns_changes and options.dns_resolution:
-                requester = with_dns_attributes(engine.aws, requester) if requester else None
-                accepter = with_dns_attributes(engine.aws, accepter) if accepter else None
-                plan = plan_configuration(conn, requester, accepter, options, scope=roles)
-            if not plan.is_noop:
-                _count(result, engine.apply_configuration(plan, dry), "configured")
-            elif plan.findings and not dry:
-                engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
-        elif conn.status.is_dead:
-            if groups is None:
-                groups = paginate(
-                    engine.aws, target.account, target.region, "describe_security_groups", "SecurityGroups"
-                )
-            leftovers = _leftovers(snapshot, conn, roles, groups)
-            cleanup = plan_cleanup(
-                conn.connection_id,
-                conn.status.value,
-                leftovers,
-                options=cleanup_options,
-                previous=states.get(conn.connection_id),
-                status_message=conn.status_message,
-            )
-            if not cleanup.is_noop:
-                labels = (_label(conn, "requester"), _label(conn, "accepter"))
-                _count(result, engine.apply_cleanup(cleanup, labels, dry), "cleaned")
+        run.result.found[conn.status.value] += 1
+        try:
+            if conn.status is ConnectionStatus.PENDING_ACCEPTANCE:
+                _pending(run, conn)
+            elif conn.status is ConnectionStatus.ACTIVE:
+                _active(run, conn)
+            elif conn.status.is_dead:
+                _dead(run, conn)
+        except Exception:  # isolate one connection; the target is retried below
+            logger.exception("could not converge a connection", extra={"connection_id": conn.connection_id})
+            failed.append(conn.connection_id)
+    _remove_orphan_blackholes(engine, snapshot, run.result, dry)
+    _publish(run.result)
+    if failed:
+        metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=len(failed))
+        raise SweepIncompleteError(f"{len(failed)} connection(s) could not be converged: {', '.join(failed)}")
+    return run.result
 
-    _remove_orphan_blackholes(engine, snapshot, result, dry)
-    _publish(result)
-    return result
+
+def _pending(run: _Pass, conn: Connection) -> None:
+    roles = run.snapshot.local_roles(conn)
+    target = run.snapshot
+    if "accepter" in roles and conn.connection_id not in run.states:
+        decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
+        _count(run.result, decided, f"request-{decided.outcome}")
+    if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
+        _count(run.result, _withdraw(run.engine, conn, run.dry), "request-withdrawn")
+
+
+def _active(run: _Pass, conn: Connection) -> None:
+    """Routes and DNS for the sides that live here; the peer's own sweep does its side."""
+    roles = run.snapshot.local_roles(conn)
+    requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
+    accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
+    plan = plan_configuration(conn, requester, accepter, run.options, scope=roles)
+    if plan.dns_changes and run.options.dns_resolution:
+        # Only now pay for the DNS attribute reads: they decide whether enabling is possible.
+        requester = with_dns_attributes(run.engine.aws, requester) if requester else None
+        accepter = with_dns_attributes(run.engine.aws, accepter) if accepter else None
+        plan = plan_configuration(conn, requester, accepter, run.options, scope=roles)
+    if not plan.is_noop:
+        _count(run.result, run.engine.apply_configuration(plan, run.dry), "configured")
+    elif plan.findings and not run.dry:
+        run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _dead(run: _Pass, conn: Connection) -> None:
+    if run.groups is None:
+        target = run.snapshot
+        run.groups = paginate(
+            run.engine.aws, target.account, target.region, "describe_security_groups", "SecurityGroups"
+        )
+    cleanup = plan_cleanup(
+        conn.connection_id,
+        conn.status.value,
+        _leftovers(run.snapshot, conn, run.snapshot.local_roles(conn), run.groups),
+        options=run.cleanup_options,
+        previous=run.states.get(conn.connection_id),
+        status_message=conn.status_message,
+    )
+    if not cleanup.is_noop:
+        labels = (_label(conn, "requester"), _label(conn, "accepter"))
+        _count(run.result, run.engine.apply_cleanup(cleanup, labels, run.dry), "cleaned")
 
 
 def _label(conn: Connection, role: str) -> str:
