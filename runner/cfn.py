@@ -1,6 +1,6 @@
 """template.yaml as data, with its intrinsic functions resolved the way CloudFormation would locally.
 
-The YAML loader is the template tests' (``tests/template/cfn_yaml.py``: short-form tags such as
+The YAML loader is ``runner/cfn_yaml.py`` (shared with the template tests: short-form tags such as
 ``!Ref`` become their long form). On top of it, ``Stack`` resolves parameters (defaults, or
 overrides validated against AllowedValues/AllowedPattern), conditions, and ``Ref``/``Fn::GetAtt``
 /``Fn::Sub``/``Fn::Join``/``Fn::If``/``Fn::Select``/``Fn::Split`` and friends, with local names for
@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.template.cfn_yaml import load_cfn_yaml
-
 from runner import HUB_TEMPLATE
+from runner.cfn_yaml import load_cfn_yaml
 
 __all__ = ["NO_VALUE", "Stack", "TemplateError", "load_template"]
 

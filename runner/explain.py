@@ -6,10 +6,8 @@ Observes the connection in the given account and Region (as the functions would)
   (``Engine.plan_request``: observe + policy + safety checks, no apply);
 - active or provisioning: the decision recorded in the ledger and the configure plan
   (``Engine.plan_configuration``);
-- dead (rejected, deleted, expired, failed): the recorded decision and the cleanup plan, built from
-  the engine's own observation and planning functions (``observe_leftovers`` + ``plan_cleanup``)
-  the way ``Engine.cleanup_connection`` builds it, without applying it (the engine's dry run would
-  still write a log item to the ledger).
+- dead (rejected, deleted, expired, failed): the recorded decision and the cleanup plan
+  (``Engine.plan_cleanup``; the engine's dry run would still write the plan to the ledger).
 
 Only Describe/Get/Query calls are made.
 """
@@ -20,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering.cleanup import CleanupPlan, plan_cleanup
+from peering.cleanup import CleanupPlan
 from peering.config import Settings
 from peering.engine import Engine
 from peering.errors import NotReadyError, PeeringError, UnknownConnectionError
 from peering.models import Connection, ConnectionStatus
-from peering.observe import find_connection, is_reachable, observe_leftovers
+from peering.observe import find_connection
 from peering.routing import ConfigurePlan
 
 __all__ = ["Explanation", "explain"]
@@ -102,27 +100,6 @@ def _sides(conn: Connection) -> str:
     )
 
 
-def _cleanup_plan(engine: Engine, conn: Connection) -> CleanupPlan:
-    """The plan Engine.cleanup_connection would apply for a dead connection (both sides)."""
-    sides = [
-        (conn.requester.account, conn.requester.region, conn.requester.vpc_id, conn.accepter.vpc_id),
-        (conn.accepter.account, conn.accepter.region, conn.accepter.vpc_id, conn.requester.vpc_id),
-    ]
-    leftovers = [
-        observe_leftovers(engine.aws, conn.connection_id, account, region, vpc_id=vpc_id, peer_vpc_id=peer)
-        for account, region, vpc_id, peer in sides
-        if is_reachable(engine.aws, engine.directory, account, region)
-    ]
-    return plan_cleanup(
-        conn.connection_id,
-        conn.status.value,
-        leftovers,
-        options=engine.cleanup_options(),
-        previous=engine.ledger.get_state(conn.connection_id),
-        status_message=conn.status_message,
-    )
-
-
 def explain(connection_id: str, *, account: str, region: str, env: Mapping[str, str]) -> Explanation:
     """Observe and plan one connection with the settings ``env`` (the functions' environment)."""
     settings = Settings.from_env({**env, "ACTIVATION_WAIT_SECONDS": "1"})  # explaining never waits
@@ -155,7 +132,9 @@ def explain(connection_id: str, *, account: str, region: str, env: Mapping[str, 
                 out.notes.append(f"the connection is {planned.status.value}: nothing to configure")
         else:
             out.reasons = recorded_reasons
-            out.plan_kind, out.plan = "cleanup", _cleanup_plan(engine, conn).render()
+            cleanup = engine.plan_cleanup(connection_id, account, region)
+            if isinstance(cleanup, CleanupPlan):
+                out.plan_kind, out.plan = "cleanup", cleanup.render()
     except NotReadyError as exc:
         out.notes.append(f"{exc} (the functions would retry)")
     except PeeringError as exc:

@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner.cfn import Stack
-from runner.model import find_function
-
 from emulation.cloudtrail import api_call_event, cloudtrail_event
 from emulation.server import MotoServer
+from runner.cfn import Stack
+from runner.model import find_function
 from tests.e2e.conftest import REGION, ROOT, client, run_runner
 
 HUB = "123456789012"  # moto's default account: the hub here

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from runner.cfn import Stack
 from runner.model import RuleSpec, rules
 from runner.routing import deliver, matching_rules

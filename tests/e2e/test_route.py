@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from emulation.cloudtrail import cloudtrail_event
 from runner.cfn import Stack
 from runner.cli import main
 from runner.model import rules
 from runner.routing import deliver
-
-from emulation.cloudtrail import cloudtrail_event
 from tests.e2e.conftest import ROOT, run_runner
 
 HUB = "111111111111"

@@ -262,7 +262,7 @@ def test_deleted_connection_leftovers_are_removed_and_the_record_closed(
 
     result = run_target()
 
-    assert result["done"]["cleaned"] >= 3  # two routes, the record
+    assert result["done"]["cleaned"] == 4  # two routes (once each), the record, the notification
     assert peer_routes(HUB_ACCOUNT, a, pcx) == set()
     assert peer_routes(HUB_ACCOUNT, b, pcx) == set()
     assert "closedAt" in ledger_state(pcx)

@@ -208,11 +208,11 @@ class CleanupApplier:
         self._dry_run = dry_run
         self._routes = ConfigureApplier(aws, ledger, dry_run=dry_run)
 
-    def apply(self, plan: CleanupPlan, sides: tuple[str | None, str | None]) -> list[ActionResult]:
+    def apply(self, plan: CleanupPlan) -> list[ActionResult]:
         results = [ActionResult(c.describe(), self._routes.change_route(c)) for c in plan.route_deletions]
         results += [ActionResult(f"revoke {r.describe()}", self._revoke(r)) for r in plan.revocations]
         if plan.close_record:
-            results.append(ActionResult(f"close ledger record as {plan.status}", self._close(plan, sides)))
+            results.append(ActionResult(f"close ledger record as {plan.status}", self._close(plan)))
         if plan.notify:
             status = "dry-run" if self._dry_run else "done"
             if not self._dry_run:
@@ -233,8 +233,8 @@ class CleanupApplier:
             raise
         return "done"
 
-    def _close(self, plan: CleanupPlan, sides: tuple[str | None, str | None]) -> str:
+    def _close(self, plan: CleanupPlan) -> str:
         if self._dry_run:
             return "dry-run"
-        self._ledger.close(plan.connection_id, plan.status, *sides)
+        self._ledger.close(plan.connection_id, plan.status, *plan.labels)
         return "done"

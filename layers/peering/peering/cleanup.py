@@ -64,6 +64,7 @@ class CleanupPlan:
     revocations: tuple[GroupReference, ...] = ()
     close_record: bool = False
     notify: tuple[str, str] | None = None  # (subject, message)
+    labels: tuple[str | None, str | None] = (None, None)  # "account/Region/VPC" of each side, for the record
 
     @property
     def is_noop(self) -> bool:
@@ -100,14 +101,17 @@ def plan_cleanup(
     options: CleanupOptions,
     previous: LedgerState | None,
     status_message: str = "",
+    labels: tuple[str | None, str | None] = (None, None),
 ) -> CleanupPlan:
     """Pure: remove the dead connection's routes, handle stale rules, close the record once."""
     deletions = tuple(
-        RouteChange("delete", side.account, side.region, table.route_table_id, route.destination, connection_id)
-        for side in sides
-        for table in side.route_tables
-        for route in table.routes
-        if route.target_id == connection_id
+        dict.fromkeys(  # a table listed by both sides (same account and Region) is cleaned once
+            RouteChange("delete", side.account, side.region, table.route_table_id, route.destination, connection_id)
+            for side in sides
+            for table in side.route_tables
+            for route in table.routes
+            if route.target_id == connection_id
+        )
     )
     references = tuple(ref for side in sides for ref in side.references)
     revocations = references if options.revoke_stale_security_group_rules else ()
@@ -134,6 +138,7 @@ def plan_cleanup(
         revocations=revocations,
         close_record=close,
         notify=notify,
+        labels=labels,
     )
 
 

@@ -313,76 +313,70 @@ class Engine:
             return replace(options, revoke_stale_security_group_rules=False)
         return options
 
-    def cleanup_connection(
-        self, connection_id: str, account: str, region: str, dry_run: bool | None = None
-    ) -> ConvergeResult:
-        """A connection was rejected or deleted: clean both sides, each in its owner's account."""
-        dry = self.settings.dry_run if dry_run is None else dry_run
-        recorded = self.ledger.sides(connection_id)
+    def plan_cleanup(self, connection_id: str, account: str, region: str) -> CleanupPlan | Connection:
+        """The cleanup plan for a dead connection (changes nothing), or the connection if it lives.
+
+        The connection is read where the event says; once AWS no longer shows it (a deleted
+        connection is visible 2 h to the deleter), the ledger remembers both sides.
+        """
         try:
-            conn = find_connection(self.aws, connection_id, account, region)
+            conn: Connection | None = find_connection(self.aws, connection_id, account, region)
         except UnknownConnectionError:
             conn = None
         if conn is not None and not conn.status.is_dead:
-            # A failed or stale Delete/Reject: the connection lives on, so nothing is removed.
-            logger.info("connection is not dead: nothing to clean", extra={"status": conn.status.value})
-            metrics.add_metric(name="CleanupSkipped", unit=MetricUnit.Count, value=1)
-            return ConvergeResult(connection_id, "not-dead", (f"the connection is {conn.status.value}",), dry, "")
+            return conn  # a failed or stale Delete/Reject: the connection lives on
         sides: Sequence[tuple[str, str, str | None, str | None]]
+        labels: tuple[str | None, str | None]
+        recorded = self.ledger.sides(connection_id)
         if conn is not None:
             sides = [
                 (conn.requester.account, conn.requester.region, conn.requester.vpc_id, conn.accepter.vpc_id),
                 (conn.accepter.account, conn.accepter.region, conn.accepter.vpc_id, conn.requester.vpc_id),
             ]
             status, message = conn.status.value, conn.status_message
-            labels: tuple[str | None, str | None] = (
+            labels = (
                 f"{conn.requester.account}/{conn.requester.region}/{conn.requester.vpc_id}",
                 f"{conn.accepter.account}/{conn.accepter.region}/{conn.accepter.vpc_id}",
             )
         elif recorded is not None:
-            # Gone from the API (visible 2 h to the deleter): the ledger remembers both sides.
             req, acc = (label.split("/", 2) for label in recorded)
             sides = [(req[0], req[1], req[2], acc[2]), (acc[0], acc[1], acc[2], req[2])]
             status, message, labels = ConnectionStatus.DELETED.value, "", recorded
         else:
-            sides = [(account, region, None, None)]
+            sides = [(account, region, None, None)]  # only where the event was seen
             status, message, labels = ConnectionStatus.DELETED.value, "", (None, None)
-        return self._cleanup(connection_id, status, message, sides=sides, labels=labels, dry=dry)
-
-    def _cleanup(
-        self,
-        connection_id: str,
-        status: str,
-        message: str,
-        *,
-        sides: Sequence[tuple[str, str, str | None, str | None]],
-        labels: tuple[str | None, str | None],
-        dry: bool,
-    ) -> ConvergeResult:
-        leftovers = []
-        for side_account, side_region, vpc_id, peer_vpc_id in sides:
-            if not is_reachable(self.aws, self.directory, side_account, side_region):
-                continue
-            leftovers.append(
-                observe_leftovers(
-                    self.aws, connection_id, side_account, side_region, vpc_id=vpc_id, peer_vpc_id=peer_vpc_id
-                )
-            )
-        plan = plan_cleanup(
+        leftovers = [
+            observe_leftovers(self.aws, connection_id, side_account, side_region, vpc_id=vpc_id, peer_vpc_id=peer)
+            for side_account, side_region, vpc_id, peer in sides
+            if is_reachable(self.aws, self.directory, side_account, side_region)
+        ]
+        return plan_cleanup(
             connection_id,
             status,
             leftovers,
             options=self.cleanup_options(),
             previous=self.ledger.get_state(connection_id),
             status_message=message,
+            labels=labels,
         )
-        return self.apply_cleanup(plan, labels, dry)
 
-    def apply_cleanup(self, plan: CleanupPlan, labels: tuple[str | None, str | None], dry: bool) -> ConvergeResult:
+    def cleanup_connection(
+        self, connection_id: str, account: str, region: str, dry_run: bool | None = None
+    ) -> ConvergeResult:
+        """A connection was rejected or deleted: clean both sides, each in its owner's account."""
+        dry = self.settings.dry_run if dry_run is None else dry_run
+        planned = self.plan_cleanup(connection_id, account, region)
+        if isinstance(planned, Connection):
+            logger.info("connection is not dead: nothing to clean", extra={"status": planned.status.value})
+            metrics.add_metric(name="CleanupSkipped", unit=MetricUnit.Count, value=1)
+            return ConvergeResult(connection_id, "not-dead", (f"the connection is {planned.status.value}",), dry, "")
+        return self.apply_cleanup(planned, dry)
+
+    def apply_cleanup(self, plan: CleanupPlan, dry: bool) -> ConvergeResult:
         """Apply a cleanup plan (routes, revocations, ledger close, notification) and count it."""
         connection_id = plan.connection_id
         logger.info("cleanup plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
-        results = CleanupApplier(self.aws, self.ledger, self.notifier, dry_run=dry).apply(plan, labels)
+        results = CleanupApplier(self.aws, self.ledger, self.notifier, dry_run=dry).apply(plan)
         self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
         removed = sum(
             1 for r in results if r.action.startswith("delete route") and r.status in ("done", "already-done")

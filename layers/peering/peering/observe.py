@@ -168,6 +168,9 @@ def observe_leftovers(
 ) -> SideLeftovers:
     """Route tables with routes to the connection, and rules referencing the peer: two calls."""
     by_target = [{"Name": "route.vpc-peering-connection-id", "Values": [connection_id]}]
+    if vpc_id is not None:
+        # Same account and Region: both sides share the listing; each side takes its own VPC's.
+        by_target.append({"Name": "vpc-id", "Values": [vpc_id]})
     tables = [
         RouteTable.from_api(t)
         for t in paginate(aws, account, region, "describe_route_tables", "RouteTables", Filters=by_target)

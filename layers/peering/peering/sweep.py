@@ -326,10 +326,10 @@ def _dead(run: _Pass, conn: Connection) -> None:
         options=run.cleanup_options,
         previous=run.states.get(conn.connection_id),
         status_message=conn.status_message,
+        labels=(_label(conn, "requester"), _label(conn, "accepter")),
     )
     if not cleanup.is_noop:
-        labels = (_label(conn, "requester"), _label(conn, "accepter"))
-        _count(run.result, run.engine.apply_cleanup(cleanup, labels, run.dry), "cleaned")
+        _count(run.result, run.engine.apply_cleanup(cleanup, run.dry), "cleaned")
 
 
 def _label(conn: Connection, role: str) -> str:
@@ -344,7 +344,11 @@ def _leftovers(
     for role in sorted(roles):
         side = conn.requester if role == "requester" else conn.accepter
         peer = conn.accepter if role == "requester" else conn.requester
-        tables = tuple(t for t in snapshot.route_tables if any(r.target_id == conn.connection_id for r in t.routes))
+        tables = tuple(
+            t
+            for t in snapshot.route_tables
+            if t.vpc_id == side.vpc_id and any(r.target_id == conn.connection_id for r in t.routes)
+        )
         own_groups = [g for g in groups if g.get("VpcId") == side.vpc_id]
         references = references_to(own_groups, side.account, side.region, conn.connection_id, peer.vpc_id)
         out.append(SideLeftovers(side.account, side.region, side.vpc_id, tables, references))
