@@ -7,6 +7,7 @@ on the notification topic, metrics printed), never only on return values.
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -70,6 +71,8 @@ def test_same_account_request_is_accepted(organization: Organization, context: F
     assert state["decision"]["S"] == "accepted"
     assert state["policyVersion"]["S"] == "test-1"
     assert state["accepter"]["S"] == f"{HUB_ACCOUNT}/{REGION}/{accepter}"
+    expires = datetime.fromisoformat(state["expirationTime"]["S"])  # the request's 7-day expiry, recorded
+    assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
     assert organization.notifications() == []  # nothing for a person to do
     assert emitted_metrics(capsys.readouterr().out)["RequestsAccepted"] == 1
 

@@ -499,3 +499,23 @@ def test_connection_deleted_between_plan_and_apply_skips_dns(
 
     dns = [x for x in result["actions"] if x["action"].startswith("set AllowDns")]
     assert [x["status"] for x in dns] == ["skipped: deleted"]
+
+
+def test_blackhole_route_left_by_a_dead_connection_is_replaced(
+    organization: Organization, context: FakeContext
+) -> None:
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    old = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    run(accept_event(HUB_ACCOUNT, old), context)
+    table_b = main_table(HUB_ACCOUNT, b)
+    ec2(HUB_ACCOUNT).delete_vpc_peering_connection(VpcPeeringConnectionId=old)  # its routes stay, as blackholes
+    blackholed = ec2(HUB_ACCOUNT).describe_route_tables(RouteTableIds=[table_b])["RouteTables"][0]["Routes"]
+    assert {r["State"] for r in blackholed if r.get("VpcPeeringConnectionId") == old} == {"blackhole"}
+    new = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+
+    result = run(accept_event(HUB_ACCOUNT, new), context)
+
+    assert routes(HUB_ACCOUNT, b)[table_b]["10.0.0.0/16"] == new
+    assert routes(HUB_ACCOUNT, a)[main_table(HUB_ACCOUNT, a)]["10.1.0.0/16"] == new
+    assert sum(1 for x in result["actions"] if x["action"].startswith("replace blackhole route")) == 2
