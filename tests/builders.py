@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import boto3
+
 from emulation import cloudtrail as emulation_cloudtrail
-from tests.conftest import HUB_ACCOUNT, REGION, ec2
+from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, ec2
 
 ACCEPT_TAG = {"peering-autopilot:accept": "true"}
 
@@ -122,3 +124,23 @@ def tags(account: str, connection_id: str, region: str = REGION) -> dict[str, st
     """Tags as ``account`` sees them (DescribeTags: moto keeps tags per account, as AWS does)."""
     found = ec2(account, region).describe_tags(Filters=[{"Name": "resource-id", "Values": [connection_id]}])
     return {t["Key"]: t["Value"] for t in found["Tags"]}
+
+
+def ledger_state(connection_id: str) -> dict[str, Any]:
+    """The ledger's STATE item of a connection ({} when it has none)."""
+    item: dict[str, Any] = (
+        boto3.client("dynamodb", region_name=REGION)
+        .get_item(TableName=LEDGER_TABLE, Key={"pk": {"S": connection_id}, "sk": {"S": "STATE"}})
+        .get("Item", {})
+    )
+    return item
+
+
+def ledger_items(connection_id: str) -> list[dict[str, Any]]:
+    """Every ledger item of a connection (STATE, history, routes, findings)."""
+    items: list[dict[str, Any]] = boto3.client("dynamodb", region_name=REGION).query(
+        TableName=LEDGER_TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": connection_id}},
+    )["Items"]
+    return items

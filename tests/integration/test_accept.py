@@ -17,10 +17,18 @@ from moto.ec2.models import ec2_backends
 from emulation import moto_fidelity
 from peering import policy_store
 from peering.errors import NotReadyError, UnknownConnectionError
-from tests.builders import ACCEPT_TAG, cloudtrail_event, make_vpc, request_peering, status, tags
+from tests.builders import (
+    ACCEPT_TAG,
+    cloudtrail_event,
+    ledger_items,
+    ledger_state,
+    make_vpc,
+    request_peering,
+    status,
+    tags,
+)
 from tests.conftest import (
     HUB_ACCOUNT,
-    LEDGER_TABLE,
     OTHER_REGION,
     POLICY_PARAMETER,
     REGION,
@@ -33,21 +41,6 @@ from tests.conftest import (
 )
 
 accept = load_function("accept")
-
-
-def ledger_state(connection_id: str) -> dict[str, Any]:
-    item = boto3.client("dynamodb", region_name=REGION).get_item(
-        TableName=LEDGER_TABLE, Key={"pk": {"S": connection_id}, "sk": {"S": "STATE"}}
-    )
-    return item.get("Item", {})
-
-
-def ledger_items(connection_id: str) -> list[dict[str, Any]]:
-    return boto3.client("dynamodb", region_name=REGION).query(
-        TableName=LEDGER_TABLE,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": connection_id}},
-    )["Items"]
 
 
 def run(event: Any, context: FakeContext) -> dict[str, Any]:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 import pytest
 
 from emulation import moto_fidelity
-from tests.builders import ACCEPT_TAG, cloudtrail_event, make_vpc
+from tests.builders import ACCEPT_TAG, cloudtrail_event, ledger_state, make_vpc
 from tests.conftest import (
     HUB_ACCOUNT,
-    LEDGER_TABLE,
     REGION,
     FakeContext,
     Organization,
@@ -35,14 +33,6 @@ def call_event(name: str, account: str, pcx: str, region: str = REGION) -> dict[
         region=region,
         request_parameters={"vpcPeeringConnectionId": pcx},
         response_elements={"_return": True},
-    )
-
-
-def state(pcx: str) -> dict[str, Any]:
-    return (
-        boto3.client("dynamodb", region_name=REGION)
-        .get_item(TableName=LEDGER_TABLE, Key={"pk": {"S": pcx}, "sk": {"S": "STATE"}})
-        .get("Item", {})
     )
 
 
@@ -79,7 +69,7 @@ def test_deletion_removes_routes_on_both_sides_and_closes_the_record(
     assert peer_routes(organization.platform_account, requester, pcx) == set()
     assert peer_routes(HUB_ACCOUNT, accepter, pcx) == set()
     assert routes(HUB_ACCOUNT, accepter)[table["RouteTableId"]]["0.0.0.0/0"] == igw  # other routes untouched
-    recorded = state(pcx)
+    recorded = ledger_state(pcx)
     assert recorded["status"]["S"] == "deleted"
     assert "closedAt" in recorded
     assert int(recorded["expiresAt"]["N"]) > time.time() + 80 * 86400  # kept ~90 days, then TTL
@@ -185,7 +175,7 @@ def test_rejection_closes_the_record(organization: Organization, context: FakeCo
     result = cleanup.lambda_handler(call_event("RejectVpcPeeringConnection", HUB_ACCOUNT, pcx), context)
 
     assert result["ok"]
-    assert state(pcx)["status"]["S"] == "rejected"
+    assert ledger_state(pcx)["status"]["S"] == "rejected"
 
 
 @pytest.mark.parametrize("event_name", ["DeleteVpcPeeringConnection", "RejectVpcPeeringConnection"])
@@ -235,4 +225,4 @@ def test_dry_run_cleanup_changes_nothing(
     assert result["dryRun"]
     assert "delete route" in result["plan"]
     assert peer_routes(HUB_ACCOUNT, a, pcx)
-    assert "closedAt" not in state(pcx)
+    assert "closedAt" not in ledger_state(pcx)

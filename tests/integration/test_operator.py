@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 
 from peering.errors import UnknownConnectionError
-from tests.builders import make_vpc, operator_event, request_peering, status
+from tests.builders import ledger_state, make_vpc, operator_event, request_peering, status
 from tests.conftest import (
     HUB_ACCOUNT,
-    LEDGER_TABLE,
     REGION,
     FakeContext,
     Organization,
@@ -36,12 +34,6 @@ def held_request(organization: Organization, context: FakeContext, requester_cid
     return pcx
 
 
-def state(connection_id: str) -> dict[str, Any]:
-    return boto3.client("dynamodb", region_name=REGION).get_item(
-        TableName=LEDGER_TABLE, Key={"pk": {"S": connection_id}, "sk": {"S": "STATE"}}
-    )["Item"]
-
-
 def test_operator_approval_accepts_a_held_request(organization: Organization, context: FakeContext) -> None:
     pcx = held_request(organization, context)
 
@@ -49,7 +41,7 @@ def test_operator_approval_accepts_a_held_request(organization: Organization, co
 
     assert result["outcome"] == "accepted", result
     assert status(HUB_ACCOUNT, pcx) == "active"
-    recorded = state(pcx)
+    recorded = ledger_state(pcx)
     assert recorded["decidedBy"]["S"] == "operator:alice"
     assert "comment: ticket NET-42" in [r["S"] for r in recorded["reasons"]["L"]]
 

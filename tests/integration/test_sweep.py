@@ -18,10 +18,9 @@ from peering.aws import AwsClients
 from peering.config import Settings
 from peering.engine import Engine
 from peering.sweep import SweepTarget, converge_target
-from tests.builders import ACCEPT_TAG, make_vpc, request_peering, status
+from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, status
 from tests.conftest import (
     HUB_ACCOUNT,
-    LEDGER_TABLE,
     REGION,
     FakeContext,
     Organization,
@@ -74,14 +73,6 @@ def run_target(account: str = HUB_ACCOUNT, region: str = REGION, dry_run: bool |
     engine = Engine(Settings.from_env())
     result = converge_target(engine, SweepTarget(account, region, "test-sweep", dry_run))
     return {**result.as_dict(), "calls": engine.aws.calls}
-
-
-def ledger_state(pcx: str) -> dict[str, Any]:
-    return (
-        boto3.client("dynamodb", region_name=REGION)
-        .get_item(TableName=LEDGER_TABLE, Key={"pk": {"S": pcx}, "sk": {"S": "STATE"}})
-        .get("Item", {})
-    )
 
 
 # --- fan-out ----------------------------------------------------------------------------------

@@ -58,11 +58,10 @@ def _quoted_account_ids(value: Any) -> Any:
     return value
 
 
-class RequesterMatch(_Strict):
+class _MatchesAccounts(_Strict):
+    """A match with an ``accounts`` list: quoted 12-digit ids only (YAML reads bare ids as numbers)."""
+
     accounts: list[str] | None = None
-    organizational_units: list[str] | None = Field(default=None, alias="organizationalUnits")
-    organization: str | None = None  # an organization id, or "self" for the hub's organization
-    regions: list[str] | None = None
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -78,20 +77,15 @@ class RequesterMatch(_Strict):
         return value
 
 
-class AccepterMatch(_Strict):
-    accounts: list[str] | None = None
+class RequesterMatch(_MatchesAccounts):
+    organizational_units: list[str] | None = Field(default=None, alias="organizationalUnits")
+    organization: str | None = None  # an organization id, or "self" for the hub's organization
+    regions: list[str] | None = None
+
+
+class AccepterMatch(_MatchesAccounts):
     vpc_ids: list[str] | None = Field(default=None, alias="vpcIds")
     vpc_tag: TagMatch | None = Field(default=None, alias="vpcTag")
-
-    @field_validator("accounts", mode="before")
-    @classmethod
-    def _accounts_are_strings(cls, value: Any) -> Any:
-        return _quoted_account_ids(value)
-
-    @field_validator("accounts")
-    @classmethod
-    def _accounts_are_ids(cls, value: list[str] | None) -> list[str] | None:
-        return RequesterMatch._accounts_are_ids(value)
 
 
 class Rule(_Strict):
