@@ -47,10 +47,16 @@ validate: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate --li
 unit: $(VENV)/.installed ## the tests with the coverage gate (no lint)
 	$(PY) -m pytest --cov --cov-report=term-missing
 
-test: lint validate unit ## everything CI runs: lint, template validation, tests with coverage
+test: lint validate build unit ## everything CI runs: lint, template validation, sam build, tests with coverage
 
 build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions build with Makefiles)
 	$(SAM) build --template template.yaml
+	@# The layer must hold the Lambda runtime's binaries (python3.13 on arm64), not this machine's.
+	@find .aws-sam/build/PeeringLayer/python -name '_pydantic_core.cpython-313-aarch64-linux-gnu.so' | grep -q . \
+	  || { echo "layer lacks python3.13/arm64 pydantic_core" >&2; exit 1; }
+	@for fn in Accept Operator Configure Cleanup Sweep Worker; do \
+	  test -f .aws-sam/build/$${fn}Function/app.py || { echo "$${fn}Function not built" >&2; exit 1; }; done
+	@echo "build checked: layer for python3.13/arm64, six functions"
 
 demo: $(VENV)/.installed ## the lifecycle on a local AWS emulation (moto server)
 	$(PY) -m runner demo
