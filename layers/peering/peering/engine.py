@@ -394,6 +394,8 @@ class Engine:
                 metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         if plan.is_noop:
             metrics.add_metric(name="CleanupUnchanged", unit=MetricUnit.Count, value=1)
+        elif dry:
+            metrics.add_metric(name="DryRunPlans", unit=MetricUnit.Count, value=1)
         return ConvergeResult(
             connection_id=connection_id,
             outcome="cleaned" if not plan.is_noop else "unchanged",
