@@ -15,7 +15,7 @@ from moto.ec2.models.route_tables import RouteBackend
 
 from peering.apply import Applier, ConfigureApplier
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, status
-from tests.conftest import HUB_ACCOUNT, FakeContext, Organization, ec2, load_function
+from tests.conftest import HUB_ACCOUNT, FakeContext, Organization, ec2, emitted_metrics, load_function
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, main_table, routes
 
 accept = load_function("accept")
@@ -50,7 +50,7 @@ def test_request_accepted_meanwhile_is_already_done(
 
 
 def test_request_rejected_meanwhile_cannot_be_accepted(
-    organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+    organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     requester = make_vpc(organization.platform_account, "10.20.0.0/16")
     accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
@@ -62,6 +62,7 @@ def test_request_rejected_meanwhile_cannot_be_accepted(
     with pytest.raises(ClientError, match=r"InvalidStateTransition|OperationNotPermitted"):
         accept.lambda_handler(event, context)  # retried; the next run sees it rejected
     assert status(HUB_ACCOUNT, pcx) == "rejected"
+    assert emitted_metrics(capsys.readouterr().out)["Errors"] == 1
 
 
 def test_route_created_meanwhile_to_the_same_connection_is_already_done(

@@ -56,3 +56,8 @@ def handle(event: Any, work: Work, engine: Engine | None = None) -> dict[str, An
         logger.error("failed", extra={"error": exc.kind, "reason": str(exc)})
         metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
         raise
+    except Exception:
+        # AWS errors (throttling, a state that changed under us...): counted, then retried.
+        logger.exception("failed; will be retried")
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+        raise
