@@ -31,21 +31,6 @@ def make_vpc(
     return vpc_id
 
 
-def _lower_first(key: str) -> str:
-    return key[:1].lower() + key[1:]
-
-
-def _cloudtrail_shape(value: Any) -> Any:
-    """EC2 wire shapes as CloudTrail writes them: camelCase keys, lists wrapped in {"items": [...]}."""
-    if isinstance(value, dict):
-        return {_lower_first(k): _cloudtrail_shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return {"items": [_cloudtrail_shape(v) for v in value]}
-    if hasattr(value, "isoformat"):
-        return int(value.timestamp() * 1000)
-    return value
-
-
 def cloudtrail_event(
     event_name: str,
     *,
@@ -88,8 +73,11 @@ def request_peering(
         "CreateVpcPeeringConnection",
         account=requester_account,
         region=region,
-        request_parameters={_lower_first(k): v for k, v in params.items()},
-        response_elements={"requestId": str(uuid.uuid4()), "vpcPeeringConnection": _cloudtrail_shape(created)},
+        request_parameters=emulation_cloudtrail.request_shape(params),
+        response_elements={
+            "requestId": str(uuid.uuid4()),
+            "vpcPeeringConnection": emulation_cloudtrail.response_shape(created),
+        },
     )
     return created["VpcPeeringConnectionId"], event
 

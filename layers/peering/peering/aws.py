@@ -21,6 +21,9 @@ SESSION_NAME = "peering-autopilot"
 # One boto3 session per process, made on first use: a new session would parse the service
 # models again (hundreds of ms for EC2) on every invocation.
 _shared: dict[str, boto3.session.Session] = {}
+# Who the process-wide session is ((account, partition)): it never changes for a function, so
+# it is asked once per process rather than once per invocation.
+_identity: dict[str, tuple[str, str]] = {}
 
 
 def shared_session() -> boto3.session.Session:
@@ -32,6 +35,7 @@ def shared_session() -> boto3.session.Session:
 def reset_shared_session() -> None:
     """Forget the process-wide session (tests switching credentials or endpoints)."""
     _shared.clear()
+    _identity.clear()
 
 
 class AwsClients:
@@ -52,9 +56,14 @@ class AwsClients:
     @property
     def own_account(self) -> str:
         if self._own_account is None:
-            identity = self.hub("sts").get_caller_identity()
-            self._own_account = str(identity["Account"])
-            self._partition = str(identity["Arn"]).split(":")[1]
+            shared = self._base is _shared.get("session")
+            identity = _identity.get("session") if shared else None
+            if identity is None:
+                answer = self.hub("sts").get_caller_identity()
+                identity = (str(answer["Account"]), str(answer["Arn"]).split(":")[1])
+                if shared:
+                    _identity["session"] = identity
+            self._own_account, self._partition = identity
         return self._own_account
 
     def hub(self, service: str, region: str | None = None) -> Any:

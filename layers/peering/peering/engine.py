@@ -74,14 +74,20 @@ class Engine:
         self.ledger = Ledger(self.aws, settings.ledger_table)
         self.directory = OrganizationDirectory(self.aws)
         self.notifier = Notifier(self.aws, settings.topic_arn)
+        self._loaded_policy: PolicyDocument | PolicyError | None = None
 
     def _policy(self) -> PolicyDocument | PolicyError:
-        try:
-            return load_policy(self.aws, self.settings.policy_parameter, self.settings.policy_cache_seconds)
-        except PolicyError as exc:
-            logger.error("approval policy unavailable: holding everything", extra={"error": str(exc)})
-            metrics.add_metric(name="PolicyInvalid", unit=MetricUnit.Count, value=1)
-            return exc
+        """The policy, read and validated once per engine (one invocation): a sweep asks often."""
+        if self._loaded_policy is None:
+            try:
+                self._loaded_policy = load_policy(
+                    self.aws, self.settings.policy_parameter, self.settings.policy_cache_seconds
+                )
+            except PolicyError as exc:
+                logger.error("approval policy unavailable: holding everything", extra={"error": str(exc)})
+                metrics.add_metric(name="PolicyInvalid", unit=MetricUnit.Count, value=1)
+                self._loaded_policy = exc
+        return self._loaded_policy
 
     def plan_request(
         self,
@@ -246,7 +252,8 @@ class Engine:
         applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry)
         results = applier.apply(plan)
         findings = list(plan.findings) + applier.late_findings
-        self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
+        if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
+            self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
         if not dry:
             self.report_findings(connection_id, findings)
         self._count_configuration(results, findings)
@@ -264,6 +271,8 @@ class Engine:
         )
 
     def report_findings(self, connection_id: str, findings: list[Finding]) -> None:
+        if not findings:
+            return
         seen = self.ledger.findings_seen(connection_id)
         new = [f for f in findings if f.key not in seen]
         for finding in new:
@@ -377,7 +386,8 @@ class Engine:
         connection_id = plan.connection_id
         logger.info("cleanup plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
         results = CleanupApplier(self.aws, self.ledger, self.notifier, dry_run=dry).apply(plan)
-        self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
+        if not plan.is_noop:
+            self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
         removed = sum(
             1 for r in results if r.action.startswith("delete route") and r.status in ("done", "already-done")
         )
