@@ -31,12 +31,6 @@ from peering.policy import PolicyDecision, PolicyDocument, evaluate, unavailable
 from peering.policy_store import load_policy
 from peering.routing import ConfigurePlan, Finding, RoutingOptions, TableSelection, plan_configuration
 
-
-def policy_routing(policy: PolicyDocument, base: RoutingOptions) -> RoutingOptions:
-    """The policy's routing section over the deployment's defaults."""
-    return policy.routing.to_options(base)
-
-
 METRIC_BY_OUTCOME = {
     Outcome.ACCEPTED: "RequestsAccepted",
     Outcome.REJECTED: "RequestsRejected",
@@ -204,7 +198,7 @@ class Engine:
         if isinstance(policy, PolicyError):
             # Routes for an accepted connection are still wanted; only the defaults are used.
             return base
-        return policy_routing(policy, base)
+        return policy.routing.to_options(base)  # the policy's routing section over the deployment's defaults
 
     def _wait_until_active(self, connection_id: str, account: str, region: str) -> Connection:
         deadline = time.monotonic() + self.settings.activation_wait_seconds

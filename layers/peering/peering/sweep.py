@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from peering.apply import ActionResult, ConfigureApplier
 from peering.cleanup import CleanupOptions, SideLeftovers, is_stale_request, plan_cleanup, references_to
 from peering.engine import ConvergeResult, Engine
 from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
-from peering.events import SweepRequestEvent, parse_sweep_event
+from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
 from peering.models import Connection, ConnectionStatus, LedgerState, Vpc
 from peering.network import RouteTable, SideNetwork, Subnet
 from peering.observability import MetricUnit, logger, metrics
@@ -45,7 +46,7 @@ class SweepSettings:
         regions = tuple(r.strip() for r in (env.get("SWEEP_REGIONS") or default_region).split(",") if r.strip())
         accounts = tuple(a.strip() for a in (env.get("SWEEP_ACCOUNTS") or "").split(",") if a.strip())
         for account in accounts:
-            if not (account.isdigit() and len(account) == 12):
+            if not re.fullmatch(ACCOUNT_ID, account):
                 raise ConfigurationError(f"SWEEP_ACCOUNTS has {account!r}, not a 12-digit account id")
         return cls(queue_url=env.get("SWEEP_QUEUE_URL") or None, regions=regions, accounts=accounts)
 
@@ -69,7 +70,7 @@ class SweepTarget:
             account, region = str(data["account"]), str(data["region"])
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidEventError(f"not a sweep message: {body[:200]!r}") from exc
-        if not (account.isdigit() and len(account) == 12) or not region.replace("-", "").isalnum():
+        if not re.fullmatch(ACCOUNT_ID, account) or not re.fullmatch(REGION, region):
             raise InvalidEventError(f"not a sweep target: {account!r} {region!r}")
         dry_run = data.get("dryRun")
         return cls(
