@@ -180,7 +180,7 @@ def test_pending_request_never_seen_goes_through_the_approval_path(organization:
 
     result = run_target()
 
-    assert result["done"] == {"request-accepted": 3}  # tag, accept, record
+    assert result["done"] == {"request-accepted": 4}  # intent, tag, accept, commit
     assert status(HUB_ACCOUNT, pcx) == "active"
 
 
@@ -253,7 +253,7 @@ def test_deleted_connection_leftovers_are_removed_and_the_record_closed(
 
     result = run_target()
 
-    assert result["done"]["cleaned"] == 4  # two routes (once each), the record, the notification
+    assert result["done"]["cleaned"] == 3  # two routes (once each), the record closed with its notification queued
     assert peer_routes(HUB_ACCOUNT, a, pcx) == set()
     assert peer_routes(HUB_ACCOUNT, b, pcx) == set()
     assert "closedAt" in ledger_state(pcx)

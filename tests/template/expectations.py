@@ -46,18 +46,25 @@ LEDGER_UPDATE = frozenset({"dynamodb:UpdateItem", "dynamodb:DeleteItem"})
 # Publishing to the topic, which is encrypted with the stack's key (data key for each message).
 NOTIFY = frozenset({"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"})
 READ_POLICY = frozenset({"ssm:GetParameter"})
-ENGINE = IDENTIFY | LEDGER_READ_WRITE | NOTIFY | READ_POLICY
+# Intents and commits are conditional updates (TransactWriteItems is authorized per item as
+# PutItem/UpdateItem), and a published notice is deleted from the outbox.
+ENGINE = IDENTIFY | LEDGER_READ_WRITE | LEDGER_UPDATE | NOTIFY | READ_POLICY
 
 ACCEPT = READ_REQUEST | DECIDE | ENGINE
-CONFIGURE = READ_NETWORK | CONFIGURE_NETWORK | ENGINE | LEDGER_UPDATE
-CLEANUP = READ_LEFTOVERS | {"ec2:DeleteRoute"} | REVOKE | ENGINE | LEDGER_UPDATE
-SWEEP = frozenset(
-    {
-        "sts:GetCallerIdentity",
-        "organizations:DescribeOrganization",
-        "organizations:ListAccounts",
-        "sqs:SendMessage",  # SendMessageBatch to the sweep queue
-    }
+CONFIGURE = READ_NETWORK | CONFIGURE_NETWORK | ENGINE
+CLEANUP = READ_LEFTOVERS | {"ec2:DeleteRoute"} | REVOKE | ENGINE
+# The sweep publishes what the outbox still holds: query, claim, delete, record "notified".
+FLUSH_OUTBOX = frozenset({"dynamodb:Query", "dynamodb:PutItem"}) | LEDGER_UPDATE | NOTIFY
+SWEEP = (
+    frozenset(
+        {
+            "sts:GetCallerIdentity",
+            "organizations:DescribeOrganization",
+            "organizations:ListAccounts",
+            "sqs:SendMessage",  # SendMessageBatch to the sweep queue
+        }
+    )
+    | FLUSH_OUTBOX
 )
 # The event source mapping polls the sweep queue with the worker's role.
 CONSUME_SWEEP_QUEUE = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})

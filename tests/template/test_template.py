@@ -102,7 +102,10 @@ DASHBOARD_METRICS = {
 }
 
 # Operations authorized under another action's name.
-IAM_ACTION_OF = {"sqs:SendMessageBatch": "sqs:SendMessage"}
+# Operations authorized as another action. TransactWriteItems has no action of its own: each item
+# is authorized as its PutItem/UpdateItem/DeleteItem (DynamoDB guide, "Using IAM with DynamoDB
+# transactions"); the ledger's transactions always update the STATE item.
+IAM_ACTION_OF = {"sqs:SendMessageBatch": "sqs:SendMessage", "dynamodb:TransactWriteItems": "dynamodb:UpdateItem"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -796,7 +799,14 @@ def test_functions_cannot_do_each_others_work(resources: Resources) -> None:
     assert "ec2:AcceptVpcPeeringConnection" not in grants["ConfigureFunction"]
     assert "ec2:AcceptVpcPeeringConnection" not in grants["CleanupFunction"]
     assert not {"ec2:CreateRoute", "ec2:ReplaceRoute"} & grants["CleanupFunction"]
-    assert not any(a.startswith(("ec2:", "dynamodb:", "sts:AssumeRole")) for a in grants["SweepFunction"])
+    assert not any(a.startswith(("ec2:", "sts:AssumeRole")) for a in grants["SweepFunction"])
+    # The sweep touches the ledger only to publish the outbox: it reads no STATE, decides nothing.
+    assert {a for a in grants["SweepFunction"] if a.startswith("dynamodb:")} == {
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
 
 
 def test_revocation_is_opt_in(hub_template: dict[str, Any], resources: Resources) -> None:

@@ -101,7 +101,7 @@ def test_a_closed_record_is_not_closed_or_notified_again() -> None:
 def test_expiry_and_failure_are_notified_with_the_reason(status: str, why: str) -> None:
     plan = plan_cleanup(PCX, status, [], options=CleanupOptions(), previous=None, status_message="Overlapping CIDRs")
     assert plan.notify is not None
-    subject, message = plan.notify
+    subject, message = plan.notify.subject, plan.notify.message
     assert status in subject
     assert why in message
     assert "AWS says: Overlapping CIDRs" in message

@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 
 from peering.checks import SafetyFindings
-from peering.models import ConnectionStatus, LedgerState
+from peering.models import ConnectionStatus, LedgerState, Notice
 from peering.plan import (
     AcceptConnection,
+    CommitDecision,
     Decision,
-    Notify,
     OperatorInstruction,
     Outcome,
     Plan,
@@ -165,8 +165,18 @@ def test_an_operator_reject_always_rejects(policy: PolicyDecision, findings: Saf
 # --- plan_acceptance: pending requests -----------------------------------------------------------
 
 
+def _notice(plan: Plan) -> Notice | None:
+    """The notice a plan owes: queued with the commit, after the decision was carried out."""
+    commit = plan.actions[-1]
+    assert isinstance(commit, CommitDecision)
+    record = plan.actions[0]
+    assert isinstance(record, RecordDecision)
+    assert record.notice == commit.notice  # recorded with the intent, so a retry can finish it
+    return commit.notice
+
+
 def _tags(plan: Plan) -> dict[str, str]:
-    tag = plan.actions[0]
+    tag = plan.actions[1]
     assert isinstance(tag, TagConnection)
     return dict(tag.tags)
 
@@ -176,8 +186,9 @@ def test_accept_plan_tags_then_accepts_then_records_and_does_not_notify() -> Non
     plan = plan_acceptance(obs, ACCEPT, quota=50)
     assert plan.connection_id == "pcx-11111111"
     assert plan.decision.outcome is Outcome.ACCEPTED
-    assert [type(a) for a in plan.actions] == [TagConnection, AcceptConnection, RecordDecision]
-    tag, accept, record = plan.actions
+    assert [type(a) for a in plan.actions] == [RecordDecision, TagConnection, AcceptConnection, CommitDecision]
+    record, tag, accept, commit = plan.actions
+    assert commit == CommitDecision("pcx-11111111", "decision|accepted|v1|policy", None)
     assert tag == TagConnection(
         "pcx-11111111",
         HUB_ACCOUNT,
@@ -203,11 +214,11 @@ def test_accept_plan_tags_then_accepts_then_records_and_does_not_notify() -> Non
 def test_reject_plan_tags_then_rejects_records_and_notifies() -> None:
     plan = plan_acceptance(observation(), REJECT, quota=50)
     assert plan.decision.outcome is Outcome.REJECTED
-    assert [type(a) for a in plan.actions] == [TagConnection, RejectConnection, RecordDecision, Notify]
-    assert plan.actions[1] == RejectConnection("pcx-11111111", HUB_ACCOUNT, REGION)
+    assert [type(a) for a in plan.actions] == [RecordDecision, TagConnection, RejectConnection, CommitDecision]
+    assert plan.actions[2] == RejectConnection("pcx-11111111", HUB_ACCOUNT, REGION)
     assert _tags(plan)["peering-autopilot:decision"] == "rejected"
-    note = plan.actions[3]
-    assert isinstance(note, Notify)
+    note = _notice(plan)
+    assert isinstance(note, Notice)
     assert note.subject == "Peering request pcx-11111111 was rejected"
     assert note.message == (
         "Peering request pcx-11111111 was rejected.\n"
@@ -222,11 +233,11 @@ def test_reject_plan_tags_then_rejects_records_and_notifies() -> None:
 def test_hold_plan_tags_records_and_tells_the_operator_what_to_do_before_expiry() -> None:
     plan = plan_acceptance(observation(), HOLD, quota=50, bus_name="my-bus")
     assert plan.decision.outcome is Outcome.HELD
-    assert [type(a) for a in plan.actions] == [TagConnection, RecordDecision, Notify]
+    assert [type(a) for a in plan.actions] == [RecordDecision, TagConnection, CommitDecision]
     assert not any(isinstance(a, AcceptConnection | RejectConnection) for a in plan.actions)
     assert _tags(plan)["peering-autopilot:decision"] == "held"
-    note = plan.actions[2]
-    assert isinstance(note, Notify)
+    note = _notice(plan)
+    assert isinstance(note, Notice)
     assert note.subject == "Peering request pcx-11111111 is held for a decision"
     assert "- rule 'hold-rule' says hold\n" in note.message
     assert f"before it expires ({EXPIRY.isoformat()})" in note.message
@@ -237,10 +248,10 @@ def test_hold_plan_tags_records_and_tells_the_operator_what_to_do_before_expiry(
 
 def test_hold_without_a_known_expiry_says_seven_days() -> None:
     plan = plan_acceptance(observation(connection(expiration_time=None)), HOLD, quota=50)
-    note = plan.actions[-1]
-    assert isinstance(note, Notify)
+    note = _notice(plan)
+    assert isinstance(note, Notice)
     assert "before it expires (7 days after the request)" in note.message
-    record = plan.actions[1]
+    record = plan.actions[0]
     assert isinstance(record, RecordDecision)
     assert record.expiration_time is None
 
@@ -257,8 +268,8 @@ def test_a_quota_hold_notifies_with_the_quota_reason() -> None:
     )
     plan = plan_acceptance(observation(neighbours=full), ACCEPT, quota=2)
     assert plan.decision.outcome is Outcome.HELD
-    note = plan.actions[-1]
-    assert isinstance(note, Notify)
+    note = _notice(plan)
+    assert isinstance(note, Notice)
     assert "no headroom under the active peerings quota (2 per VPC) for vpc-accepter (2 active)" in note.message
 
 
@@ -266,7 +277,7 @@ def test_an_overlap_rejects_the_plan_even_when_the_policy_accepts() -> None:
     obs = observation(accepter_vpc=vpc(cidrs=("10.1.0.0/20",)))  # the requester has 10.1.0.0/16
     plan = plan_acceptance(obs, ACCEPT, quota=50)
     assert plan.decision.outcome is Outcome.REJECTED
-    assert isinstance(plan.actions[1], RejectConnection)
+    assert isinstance(plan.actions[2], RejectConnection)
     assert plan.decision.reasons[-1] == "CIDR overlap between the VPCs: 10.1.0.0/20 overlaps 10.1.0.0/16"
 
 
@@ -277,7 +288,7 @@ def test_actions_run_in_the_accepter_account_and_region() -> None:
     )
     for policy, kind in ((ACCEPT, AcceptConnection), (REJECT, RejectConnection)):
         plan = plan_acceptance(observation(conn), policy, quota=50)
-        tag, act = plan.actions[0], plan.actions[1]
+        tag, act = plan.actions[1], plan.actions[2]
         assert isinstance(tag, TagConnection)
         assert isinstance(act, kind)
         assert (tag.account, tag.region) == ("999999999999", OTHER_REGION)
@@ -319,8 +330,8 @@ def test_tag_values_are_cut_at_the_ec2_limit_of_256_characters() -> None:
 def test_notification_subjects_fit_the_sns_limit() -> None:
     conn = connection(connection_id="pcx-" + "a" * 90)
     for policy in (HOLD, REJECT):
-        note = plan_acceptance(observation(conn), policy, quota=50).actions[-1]
-        assert isinstance(note, Notify)
+        note = _notice(plan_acceptance(observation(conn), policy, quota=50))
+        assert isinstance(note, Notice)
         assert len(note.subject) <= 100
         assert conn.connection_id in note.message
 
@@ -328,8 +339,8 @@ def test_notification_subjects_fit_the_sns_limit() -> None:
 def test_every_reason_is_in_the_notification() -> None:
     obs = observation(accepter_vpc=vpc(cidrs=("10.1.0.0/16",)))
     plan = plan_acceptance(obs, HOLD, quota=50)
-    note = plan.actions[-1]
-    assert isinstance(note, Notify)
+    note = _notice(plan)
+    assert isinstance(note, Notice)
     for reason in plan.decision.reasons:
         assert f"- {reason}\n" in note.message
 
@@ -396,7 +407,7 @@ def test_a_quota_hold_that_was_already_held_is_unchanged() -> None:
 def test_a_hold_under_a_new_policy_version_is_a_new_decision() -> None:
     plan = plan_acceptance(observation(previous=_previous(version="v0")), HOLD, quota=50)
     assert plan.decision.outcome is Outcome.HELD
-    assert [type(a) for a in plan.actions] == [TagConnection, RecordDecision, Notify]
+    assert [type(a) for a in plan.actions] == [RecordDecision, TagConnection, CommitDecision]
 
 
 @pytest.mark.parametrize("recorded", [None, "none"])
@@ -410,20 +421,20 @@ def test_a_hold_while_the_policy_stays_unavailable_is_unchanged(recorded: str | 
 def test_a_hold_after_the_policy_became_unavailable_is_a_new_decision() -> None:
     plan = plan_acceptance(observation(previous=_previous(version="v1")), UNAVAILABLE, quota=50)
     assert plan.decision.outcome is Outcome.HELD
-    assert isinstance(plan.actions[-1], Notify)
+    assert _notice(plan) is not None
 
 
 @pytest.mark.parametrize("earlier", ["accepted", "rejected", "", "unchanged"])
 def test_a_hold_after_another_recorded_decision_is_a_new_decision(earlier: str) -> None:
     plan = plan_acceptance(observation(previous=_previous(earlier)), HOLD, quota=50)
     assert plan.decision.outcome is Outcome.HELD
-    assert isinstance(plan.actions[-1], Notify)
+    assert _notice(plan) is not None
 
 
 @pytest.mark.parametrize(("policy", "kind"), [(ACCEPT, AcceptConnection), (REJECT, RejectConnection)])
 def test_a_held_request_is_decided_when_the_policy_now_decides(policy: PolicyDecision, kind: type) -> None:
     plan = plan_acceptance(observation(previous=_previous()), policy, quota=50)
-    assert isinstance(plan.actions[1], kind)
+    assert isinstance(plan.actions[2], kind)
 
 
 @pytest.mark.parametrize(
@@ -435,7 +446,7 @@ def test_operator_instructions_bypass_the_unchanged_shortcut(
 ) -> None:
     plan = plan_acceptance(observation(previous=_previous()), HOLD, quota=50, operator=operator)
     assert plan.decision.outcome is outcome
-    assert isinstance(plan.actions[1], kind)
+    assert isinstance(plan.actions[2], kind)
 
 
 def test_an_operator_approval_that_is_held_by_the_quota_is_notified_again() -> None:
@@ -450,7 +461,7 @@ def test_an_operator_approval_that_is_held_by_the_quota_is_notified_again() -> N
     plan = plan_acceptance(observation(neighbours=full, previous=_previous()), HOLD, quota=1, operator=ALICE_APPROVES)
     assert plan.decision.outcome is Outcome.HELD
     assert plan.decision.decided_by == "operator:alice"
-    assert [type(a) for a in plan.actions] == [TagConnection, RecordDecision, Notify]
+    assert [type(a) for a in plan.actions] == [RecordDecision, TagConnection, CommitDecision]
 
 
 # --- render and the operator hint ----------------------------------------------------------------
@@ -462,12 +473,12 @@ def test_render_prints_the_decision_the_reasons_and_one_line_per_action() -> Non
         [
             "pcx-11111111: rejected (policy)",
             "  because rule 'reject-rule' says reject",
+            "  - record rejected for pcx-11111111 in the ledger",
             f"  - tag pcx-11111111 in {HUB_ACCOUNT}/{REGION}: peering-autopilot:decision=rejected, "
             "peering-autopilot:decided-by=policy, peering-autopilot:policy-version=v1, "
             "peering-autopilot:rule=reject-rule",
             f"  - reject pcx-11111111 in {HUB_ACCOUNT}/{REGION}",
-            "  - record rejected for pcx-11111111 in the ledger",
-            "  - notify: Peering request pcx-11111111 was rejected",
+            "  - mark the decision carried out and notify: Peering request pcx-11111111 was rejected",
         ]
     )
 
@@ -476,8 +487,9 @@ def test_render_of_an_accept_plan() -> None:
     lines = plan_acceptance(observation(), ACCEPT, quota=50).render().splitlines()
     assert lines[0] == "pcx-11111111: accepted (policy)"
     assert lines[1] == "  because rule 'accept-rule' says accept"
-    assert lines[3] == f"  - accept pcx-11111111 in {HUB_ACCOUNT}/{REGION}"
-    assert len(lines) == 2 + 3
+    assert lines[4] == f"  - accept pcx-11111111 in {HUB_ACCOUNT}/{REGION}"
+    assert lines[5] == "  - mark the decision carried out"
+    assert len(lines) == 2 + 4
 
 
 def test_render_of_a_plan_without_actions() -> None:

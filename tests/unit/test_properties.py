@@ -13,7 +13,7 @@ from peering.checks import SafetyFindings, overlapping_blocks, run_safety_checks
 from peering.models import AcceptObservation, LedgerState, RequesterIdentity, Vpc
 from peering.plan import (
     AcceptConnection,
-    Notify,
+    CommitDecision,
     OperatorInstruction,
     Outcome,
     RecordDecision,
@@ -246,15 +246,16 @@ def test_plan_acceptance_is_deterministic_and_accepts_only_when_accepted(
     outcome = plan.decision.outcome
     assert (AcceptConnection in kinds) == (outcome is Outcome.ACCEPTED)
     assert (RejectConnection in kinds) == (outcome is Outcome.REJECTED)
-    assert (Notify in kinds) == (outcome in (Outcome.HELD, Outcome.REJECTED))
+    notices = [a.notice for a in plan.actions if isinstance(a, CommitDecision) and a.notice is not None]
+    assert bool(notices) == (outcome in (Outcome.HELD, Outcome.REJECTED))
     if outcome in (Outcome.UNCHANGED, Outcome.NOT_PENDING):
         assert plan.actions == ()
     else:
-        assert kinds[0] is TagConnection
-        assert kinds.count(RecordDecision) == 1
-        assert kinds.index(RecordDecision) > max(
-            (i for i, k in enumerate(kinds) if k in (AcceptConnection, RejectConnection)), default=0
-        )
+        # The intent before any change, the tag before the transition, the commit last.
+        assert kinds[0] is RecordDecision
+        assert kinds[1] is TagConnection
+        assert kinds[-1] is CommitDecision
+        assert kinds.count(RecordDecision) == kinds.count(CommitDecision) == 1
     if obs.connection.status.value != "pending-acceptance":
         assert outcome is Outcome.NOT_PENDING
     if outcome is Outcome.UNCHANGED:

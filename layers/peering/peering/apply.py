@@ -11,13 +11,12 @@ from peering.cleanup import CleanupPlan, GroupReference
 from peering.ledger import Ledger
 from peering.models import ConnectionStatus
 from peering.network import RouteTable
-from peering.notify import Notifier
 from peering.observability import logger
 from peering.observe import find_connection
 from peering.plan import (
     AcceptConnection,
     Action,
-    Notify,
+    CommitDecision,
     Plan,
     RecordDecision,
     RejectConnection,
@@ -36,19 +35,27 @@ class ActionResult:
 
 
 class Applier:
-    def __init__(self, aws: AwsClients, ledger: Ledger, notifier: Notifier, *, dry_run: bool) -> None:
+    """Executes an acceptance plan: intent, tag, accept/reject, commit (notice queued with it)."""
+
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool) -> None:
         self._aws = aws
         self._ledger = ledger
-        self._notifier = notifier
         self._dry_run = dry_run
 
     def apply(self, plan: Plan) -> list[ActionResult]:
         results: list[ActionResult] = []
+        settled = False  # another run recorded and carried out this very decision
         for action in plan.actions:
-            if self._dry_run and not isinstance(action, RecordDecision):
-                results.append(ActionResult(action.describe(), "dry-run"))
-                continue
-            status = self._execute(action)
+            if settled:
+                status = "already-done"
+            elif self._dry_run and not isinstance(action, RecordDecision):
+                status = "dry-run"
+            elif isinstance(action, RecordDecision):
+                recorded = self._ledger.record_decision(action, dry_run=self._dry_run)
+                settled = not recorded
+                status = "dry-run" if self._dry_run else ("done" if recorded else "already-done")
+            else:
+                status = self._execute(action)
             logger.info("applied", extra={"action": action.describe(), "status": status})
             results.append(ActionResult(action.describe(), status))
         return results
@@ -62,12 +69,9 @@ class Applier:
             ec2 = self._aws.client("ec2", action.account, action.region)
             ec2.create_tags(Resources=[action.connection_id], Tags=[{"Key": k, "Value": v} for k, v in action.tags])
             return "done"
-        if isinstance(action, RecordDecision):
-            self._ledger.record_decision(action, dry_run=self._dry_run)
-            return "dry-run" if self._dry_run else "done"
-        if isinstance(action, Notify):
-            self._notifier.send(action.subject, action.message)
-            return "done"
+        if isinstance(action, CommitDecision):
+            committed = self._ledger.commit_decision(action.connection_id, action.key, action.status, action.notice)
+            return "done" if committed else "already-done"
         raise TypeError(f"unknown action {action!r}")  # pragma: no cover - exhaustive above
 
     def _transition(
@@ -120,8 +124,15 @@ class ConfigureApplier:
         return results
 
     def change_route(self, change: RouteChange) -> str:
+        """Change one route; the ledger's record of it is written first (the intent).
+
+        A record for a route that a crash kept from being created is completed by the retry; a
+        route whose create lost to a conflict has its record withdrawn. So after any retry the
+        ledger's routes are the routes in EC2, never fewer.
+        """
         if self._dry_run:
             return "dry-run"
+        self._record(change)
         ec2 = self._aws.client("ec2", change.account, change.region)
         target = {"RouteTableId": change.route_table_id, **_destination_param(change.destination)}
         try:
@@ -132,19 +143,19 @@ class ConfigureApplier:
             else:
                 ec2.delete_route(**target)
         except ClientError as exc:
-            return self._route_error(change, exc)
-        self._record(change)
+            status = self._route_error(change, exc)
+            if status not in ("done", "already-done"):
+                self._unrecord(change)
+            return status
         return "done"
 
     def _route_error(self, change: RouteChange, exc: ClientError) -> str:
         code = exc.response["Error"]["Code"]
         if change.kind == "delete" and code in _ROUTE_GONE:
-            self._record(change)
             return "already-done"
         if change.kind == "create" and code == "RouteAlreadyExists":
             current = self._current_target(change)
             if current == change.connection_id:
-                self._record(change)
                 return "already-done"
             self.late_findings.append(
                 Finding(
@@ -163,6 +174,7 @@ class ConfigureApplier:
                 )
             )
             return "quota-full"
+        self._unrecord(change)  # an AWS error: the retry records it again before trying again
         raise exc
 
     def _current_target(self, change: RouteChange) -> str | None:
@@ -177,6 +189,12 @@ class ConfigureApplier:
             self._ledger.forget_route(*args)
         else:
             self._ledger.record_route(*args)
+
+    def _unrecord(self, change: RouteChange) -> None:
+        """The change did not happen (a conflict, a full table): the record must not claim it."""
+        if change.kind != "delete":
+            args = (change.connection_id, change.account, change.region, change.route_table_id, change.destination)
+            self._ledger.forget_route(*args)
 
     def _dns(self, change: SetDnsResolution) -> str:
         ec2 = self._aws.client("ec2", change.account, change.region)
@@ -199,25 +217,23 @@ class ConfigureApplier:
 
 
 class CleanupApplier:
-    """Executes a CleanupPlan: routes, revocations, the ledger record, the notification."""
+    """Executes a CleanupPlan: intent, routes, revocations, then the close with its notice."""
 
-    def __init__(self, aws: AwsClients, ledger: Ledger, notifier: Notifier, *, dry_run: bool) -> None:
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool) -> None:
         self._aws = aws
         self._ledger = ledger
-        self._notifier = notifier
         self._dry_run = dry_run
         self._routes = ConfigureApplier(aws, ledger, dry_run=dry_run)
 
     def apply(self, plan: CleanupPlan) -> list[ActionResult]:
+        open_record = plan.close_record
+        if open_record and not self._dry_run:
+            # Before any change: an interrupted cleanup is finished by the retry, notice included.
+            open_record = self._ledger.begin(plan.connection_id, plan.intent, unless_closed_as=plan.status)
         results = [ActionResult(c.describe(), self._routes.change_route(c)) for c in plan.route_deletions]
         results += [ActionResult(f"revoke {r.describe()}", self._revoke(r)) for r in plan.revocations]
         if plan.close_record:
-            results.append(ActionResult(f"close ledger record as {plan.status}", self._close(plan)))
-        if plan.notify:
-            status = "dry-run" if self._dry_run else "done"
-            if not self._dry_run:
-                self._notifier.send(*plan.notify)
-            results.append(ActionResult(f"notify: {plan.notify[0]}", status))
+            results.append(ActionResult(f"close ledger record as {plan.status}", self._close(plan, open_record)))
         return results
 
     def _revoke(self, ref: GroupReference) -> str:
@@ -233,8 +249,10 @@ class CleanupApplier:
             raise
         return "done"
 
-    def _close(self, plan: CleanupPlan) -> str:
+    def _close(self, plan: CleanupPlan, open_record: bool) -> str:
         if self._dry_run:
             return "dry-run"
-        self._ledger.close(plan.connection_id, plan.status, *plan.labels)
-        return "done"
+        if not open_record:
+            return "already-done"
+        closed = self._ledger.close(plan.connection_id, plan.status, *plan.labels, notice=plan.notify)
+        return "done" if closed else "already-done"

@@ -11,9 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from peering.models import Connection, ConnectionStatus, LedgerState
+from peering.models import Connection, ConnectionStatus, Intent, LedgerState, Notice
 from peering.network import RouteTable
 from peering.routing import RouteChange
+
+WITHDRAWN = "withdrawn"  # the ledger's status for a request the sweep withdrew (deleted by us)
+
+
+def cleanup_key(status: str) -> str:
+    """Names one cleanup: the intent a retry finishes, and the notice it owes."""
+    return f"cleanup|{status}"
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,13 @@ class CleanupPlan:
     stale_references: tuple[GroupReference, ...] = ()
     revocations: tuple[GroupReference, ...] = ()
     close_record: bool = False
-    notify: tuple[str, str] | None = None  # (subject, message)
+    notify: Notice | None = None
     labels: tuple[str | None, str | None] = (None, None)  # "account/Region/VPC" of each side, for the record
+
+    @property
+    def intent(self) -> Intent:
+        """Recorded before the first change, so an interrupted cleanup is finished, notice included."""
+        return Intent(cleanup_key(self.status), self.notify)
 
     @property
     def is_noop(self) -> bool:
@@ -79,7 +91,7 @@ class CleanupPlan:
         if self.close_record:
             lines.append(f"  - close the ledger record as {self.status}")
         if self.notify:
-            lines.append(f"  - notify: {self.notify[0]}")
+            lines.append(f"  - notify: {self.notify.subject}")
         if len(lines) == 1:
             lines.append("  - (nothing left behind)")
         return "\n".join(lines)
@@ -90,6 +102,7 @@ _WHY = {
     ConnectionStatus.FAILED.value: "AWS refused it (for example overlapping CIDR blocks)",
     ConnectionStatus.REJECTED.value: "the accepter rejected it",
     ConnectionStatus.DELETED.value: "one side deleted it",
+    WITHDRAWN: "nobody answered it within the policy's pendingRequestMaxAgeHours, so it was withdrawn",
 }
 
 
@@ -115,10 +128,17 @@ def plan_cleanup(
     )
     references = tuple(ref for side in sides for ref in side.references)
     revocations = references if options.revoke_stale_security_group_rules else ()
-    already_closed = previous is not None and previous.closed and previous.status == status
-    close = not already_closed
+    begun = previous.intent if previous is not None else None
+    if begun is not None and begun.key == cleanup_key(WITHDRAWN) and status == ConnectionStatus.DELETED.value:
+        status = WITHDRAWN  # the sweep withdrew it and stopped before closing the record
+    # Closed once is closed: a late or repeated event never rewrites the final status.
+    close = previous is None or not previous.closed
     notify = None
-    if close and (deletions or references or status in (ConnectionStatus.EXPIRED.value, ConnectionStatus.FAILED.value)):
+    if close and begun is not None and begun.key == cleanup_key(status):
+        notify = begun.notice  # an interrupted run's notice: it lists what that run cleaned
+    elif close and (
+        deletions or references or status in (ConnectionStatus.EXPIRED.value, ConnectionStatus.FAILED.value)
+    ):
         why = _WHY.get(status, status)
         details = [f"- {c.describe()}" for c in deletions] + [
             f"- {'revoked' if options.revoke_stale_security_group_rules else 'STALE, review'}: {r.describe()}"
@@ -129,7 +149,7 @@ def plan_cleanup(
             message += f"\nAWS says: {status_message}"
         if details:
             message += "\n\nCleanup:\n" + "\n".join(details)
-        notify = (f"Peering {connection_id} {status}: cleaned up"[:100], message + "\n")
+        notify = Notice(f"Peering {connection_id} {status}: cleaned up"[:100], message + "\n")
     return CleanupPlan(
         connection_id=connection_id,
         status=status,

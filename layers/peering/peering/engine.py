@@ -13,7 +13,7 @@ from peering.cleanup import CleanupOptions, CleanupPlan, plan_cleanup
 from peering.config import Settings
 from peering.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
 from peering.ledger import Ledger
-from peering.models import Connection, ConnectionStatus
+from peering.models import Connection, ConnectionStatus, Notice
 from peering.notify import Notifier
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import (
@@ -26,10 +26,11 @@ from peering.observe import (
     with_dns_attributes,
 )
 from peering.org import OrganizationDirectory
+from peering.outbox import Outbox
 from peering.plan import Decision, OperatorInstruction, Outcome, Plan, plan_acceptance
 from peering.policy import PolicyDecision, PolicyDocument, evaluate, unavailable_policy_decision
 from peering.policy_store import load_policy
-from peering.routing import ConfigurePlan, Finding, RoutingOptions, TableSelection, plan_configuration
+from peering.routing import ConfigurePlan, Finding, RouteChange, RoutingOptions, TableSelection, plan_configuration
 
 METRIC_BY_OUTCOME = {
     Outcome.ACCEPTED: "RequestsAccepted",
@@ -68,6 +69,7 @@ class Engine:
         self.ledger = Ledger(self.aws, settings.ledger_table)
         self.directory = OrganizationDirectory(self.aws)
         self.notifier = Notifier(self.aws, settings.topic_arn)
+        self.outbox = Outbox(self.aws, settings.ledger_table, self.notifier)
         self._loaded_policy: PolicyDocument | PolicyError | None = None
 
     def _policy(self) -> PolicyDocument | PolicyError:
@@ -82,6 +84,11 @@ class Engine:
                 metrics.add_metric(name="PolicyInvalid", unit=MetricUnit.Count, value=1)
                 self._loaded_policy = exc
         return self._loaded_policy
+
+    def policy_version(self) -> str:
+        """The version decisions are made under now ("none" while the policy is unavailable)."""
+        policy = self._policy()
+        return "none" if isinstance(policy, PolicyError) else policy.version
 
     def plan_request(
         self,
@@ -179,7 +186,10 @@ class Engine:
                 "dry_run": dry,
             },
         )
-        results = Applier(self.aws, self.ledger, self.notifier, dry_run=dry).apply(plan)
+        results = Applier(self.aws, self.ledger, dry_run=dry).apply(plan)
+        if not dry:
+            # The notice committed with the decision, or one an interrupted run left queued.
+            self.outbox.flush(connection_id)
         metrics.add_metric(name=METRIC_BY_OUTCOME[plan.decision.outcome], unit=MetricUnit.Count, value=1)
         return ConvergeResult(
             connection_id=connection_id,
@@ -245,6 +255,8 @@ class Engine:
         logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
         applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry)
         results = applier.apply(plan)
+        if not dry:
+            results += self._undo_if_died(plan, results, applier)
         findings = list(plan.findings) + applier.late_findings
         if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
@@ -264,22 +276,52 @@ class Engine:
             actions=results,
         )
 
+    def _undo_if_died(
+        self, plan: ConfigurePlan, results: list[ActionResult], applier: ConfigureApplier
+    ) -> list[ActionResult]:
+        """Routes just added to a connection that died meanwhile would stay as blackholes.
+
+        The cleanup of a Delete that overtook this run saw none of them; so once routes were
+        added, read the connection again and, if it is dead, remove what this run added.
+        """
+        added = [
+            change
+            for change, result in zip(plan.route_changes, results, strict=False)
+            if change.kind in ("create", "replace") and result.status == "done"
+        ]
+        if not added:
+            return []
+        try:
+            status = find_connection(self.aws, plan.connection_id, added[0].account, added[0].region).status
+        except UnknownConnectionError:
+            status = ConnectionStatus.DELETED
+        if not status.is_dead:
+            return []
+        logger.warning("the connection died while configuring: removing the routes just added")
+        metrics.add_metric(name="ConfigureOvertaken", unit=MetricUnit.Count, value=1)
+        undo = [
+            RouteChange("delete", c.account, c.region, c.route_table_id, c.destination, c.connection_id) for c in added
+        ]
+        return [ActionResult(c.describe(), applier.change_route(c)) for c in undo]
+
     def report_findings(self, connection_id: str, findings: list[Finding]) -> None:
+        """Notify each finding once: recorded and queued in one conditional transaction."""
         if not findings:
             return
         seen = self.ledger.findings_seen(connection_id)
-        new = [f for f in findings if f.key not in seen]
-        for finding in new:
-            logger.warning("finding", extra={"kind": finding.kind, "detail": finding.message})
-        self.ledger.record_findings(connection_id, [(f.kind, f.key, f.message) for f in new])
+        new = list({f.key: f for f in findings if f.key not in seen}.values())
         if new:
             lines = "\n".join(f"- {f.kind}: {f.message}" for f in new)
-            self.notifier.send(
+            notice = Notice(
                 f"Peering {connection_id}: {len(new)} item(s) need attention"[:100],
                 f"While configuring routes and DNS for {connection_id}:\n{lines}\n\n"
                 "Nothing was forced: fix the cause (or adjust the policy), then send a "
                 "'Converge Peering Connection' operator event or wait for the sweep.\n",
             )
+            if self.ledger.record_findings(connection_id, [(f.kind, f.key, f.message) for f in new], notice):
+                for finding in new:
+                    logger.warning("finding", extra={"kind": finding.kind, "detail": finding.message})
+        self.outbox.flush(connection_id)
 
     @staticmethod
     def _count_configuration(results: list[ActionResult], findings: list[Finding]) -> None:
@@ -379,7 +421,9 @@ class Engine:
         """Apply a cleanup plan (routes, revocations, ledger close, notification) and count it."""
         connection_id = plan.connection_id
         logger.info("cleanup plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
-        results = CleanupApplier(self.aws, self.ledger, self.notifier, dry_run=dry).apply(plan)
+        results = CleanupApplier(self.aws, self.ledger, dry_run=dry).apply(plan)
+        if not dry:
+            self.outbox.flush(connection_id)
         if not plan.is_noop:
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
         removed = sum(

@@ -1,7 +1,12 @@
 """The ledger: one DynamoDB table recording every decision and what the engine did.
 
 Items: ``pk = <connection id>``; ``sk = "STATE"`` holds the latest decision, ``sk = "LOG#<time>#<n>"``
-keeps the history (append-only, never overwritten).
+keeps the history (append-only, never overwritten). ``pk = "OUTBOX"`` holds notifications that are
+committed but not yet published (see ``peering.outbox`` and docs/reliability.md).
+
+Every write that two runs can race on is conditional, and every "done" is written in the same
+transaction as the notification it owes, so a crash or a duplicate delivery can neither lose nor
+double a decision, a cleanup or a notification.
 """
 
 from __future__ import annotations
@@ -10,15 +15,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from peering.aws import AwsClients
-from peering.models import LedgerState
+from peering.cleanup import cleanup_key
+from peering.models import Intent, LedgerState, Notice
 from peering.plan import RecordDecision
 
 STATE = "STATE"
+OUTBOX = "OUTBOX"
 # DynamoDB time-to-live (attribute expiresAt): history is kept about 13 months, a closed
 # connection's record 90 days after it closed. Open records never expire.
 HISTORY_DAYS = 400
 CLOSED_DAYS = 90
+# A condition expression may be 4 KB: findings are recorded this many keys per transaction.
+FINDINGS_PER_WRITE = 40
 
 
 def _now() -> str:
@@ -33,6 +44,24 @@ def _log_key() -> dict[str, str]:
     return {"S": f"LOG#{_now()}#{uuid.uuid4().hex[:8]}"}
 
 
+def _intent_from_item(item: dict[str, Any]) -> Intent | None:
+    raw = item.get("intent", {}).get("M")
+    if not raw:
+        return None
+    notice = None
+    if "subject" in raw and "message" in raw:
+        notice = Notice(raw["subject"]["S"], raw["message"]["S"])
+    return Intent(raw["key"]["S"], notice)
+
+
+def _intent_value(intent: Intent) -> dict[str, Any]:
+    value: dict[str, Any] = {"key": {"S": intent.key}}
+    if intent.notice is not None:
+        value["subject"] = {"S": intent.notice.subject}
+        value["message"] = {"S": intent.notice.message}
+    return {"M": value}
+
+
 def _state_from_item(connection_id: str, item: dict[str, Any]) -> LedgerState:
     return LedgerState(
         connection_id=connection_id,
@@ -40,7 +69,23 @@ def _state_from_item(connection_id: str, item: dict[str, Any]) -> LedgerState:
         policy_version=item.get("policyVersion", {}).get("S"),
         status=item.get("status", {}).get("S", ""),
         closed="closedAt" in item,
+        decided_by=item.get("decidedBy", {}).get("S", ""),
+        applied=item.get("applied", {}).get("BOOL", True),  # records older than intents were applied
+        intent=_intent_from_item(item),
     )
+
+
+def _cancelled_by_condition(exc: ClientError) -> bool:
+    """A conditional write lost to another run (as opposed to an error worth retrying)."""
+    error = exc.response.get("Error", {})
+    if error.get("Code") == "ConditionalCheckFailedException":
+        return True
+    if error.get("Code") != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    if reasons:
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return "ConditionalCheckFailed" in error.get("Message", "")
 
 
 class Ledger:
@@ -71,8 +116,14 @@ class Ledger:
         account, region, _vpc = item["accepter"]["S"].split("/", 2)
         return account, region
 
-    def record_decision(self, record: RecordDecision, *, dry_run: bool = False) -> None:
+    def record_decision(self, record: RecordDecision, *, dry_run: bool = False) -> bool:
+        """Record a decision before it is carried out (the intent), with the notice it owes.
+
+        Returns False when the same decision is already recorded *and* carried out by another run
+        (a duplicate delivery, the sweep): the caller then has nothing left to do.
+        """
         decision = record.decision
+        key = record.key
         attributes: dict[str, Any] = {
             "decision": {"S": decision.outcome.value},
             "reasons": {"L": [{"S": r} for r in decision.reasons]},
@@ -87,19 +138,117 @@ class Ledger:
             attributes["rule"] = {"S": decision.rule}
         if record.expiration_time is not None:
             attributes["expirationTime"] = {"S": record.expiration_time.isoformat()}
-        if dry_run:
-            attributes["dryRun"] = {"BOOL": True}
         log_item = {
             "pk": {"S": record.connection_id},
             "sk": _log_key(),
             "expiresAt": _expires(HISTORY_DAYS),
             "kind": {"S": "decision"},
             **attributes,
+            **({"dryRun": {"BOOL": True}} if dry_run else {}),
         }
         self._ddb().put_item(TableName=self._table, Item=log_item)
-        if not dry_run:
-            state_item = {"pk": {"S": record.connection_id}, "sk": {"S": STATE}, **attributes}
-            self._ddb().put_item(TableName=self._table, Item=state_item)
+        if dry_run:
+            return True
+        attributes.update(
+            decisionKey={"S": key},
+            applied={"BOOL": False},
+            intent=_intent_value(Intent(key, record.notice)),
+        )
+        names = {f"#{name}": name for name in attributes}
+        values = {f":{name}": value for name, value in attributes.items()}
+        values[":key"] = {"S": key}
+        values[":yes"] = {"BOOL": True}
+        try:
+            self._ddb().update_item(
+                TableName=self._table,
+                Key={"pk": {"S": record.connection_id}, "sk": {"S": STATE}},
+                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
+                # Not over a record where this very decision was already carried out.
+                ConditionExpression="NOT (#decisionKey = :key AND #applied = :yes)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _cancelled_by_condition(exc):
+                return False
+            raise
+        return True
+
+    def commit_decision(self, connection_id: str, key: str, status: str | None, notice: Notice | None) -> bool:
+        """The decision was carried out: mark it applied and queue its notice, in one transaction.
+
+        Returns False when another run committed it first (its notice is queued once).
+        """
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {
+            ":yes": {"BOOL": True},
+            ":no": {"BOOL": False},
+            ":now": {"S": _now()},
+            ":key": {"S": key},
+        }
+        sets = "SET applied = :yes, updatedAt = :now"
+        if status:
+            sets += ", #status = :status"
+            names["#status"] = "status"
+            values[":status"] = {"S": status}
+        body: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": connection_id}, "sk": {"S": STATE}},
+            "UpdateExpression": sets + " REMOVE intent",
+            "ConditionExpression": "decisionKey = :key AND applied = :no",
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            body["ExpressionAttributeNames"] = names
+        update = {"Update": body}
+        return self._transact([update, *self._outbox_put(connection_id, key, notice)])
+
+    def begin(self, connection_id: str, intent: Intent, *, unless_closed_as: str) -> bool:
+        """Record a cleanup's intent (and its notice) before its first mutation.
+
+        Returns False when the record is already closed with that status: the work is done.
+        """
+        try:
+            self._ddb().update_item(
+                TableName=self._table,
+                Key={"pk": {"S": connection_id}, "sk": {"S": STATE}},
+                UpdateExpression="SET intent = :intent, updatedAt = :now",
+                ConditionExpression="attribute_not_exists(closedAt) OR #status <> :status",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":intent": _intent_value(intent),
+                    ":now": {"S": _now()},
+                    ":status": {"S": unless_closed_as},
+                },
+            )
+        except ClientError as exc:
+            if _cancelled_by_condition(exc):
+                return False
+            raise
+        return True
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        try:
+            self._ddb().transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _cancelled_by_condition(exc):
+                return False
+            raise
+        return True
+
+    def _outbox_put(self, connection_id: str, key: str, notice: Notice | None) -> list[dict[str, Any]]:
+        if notice is None:
+            return []
+        item = {
+            "pk": {"S": OUTBOX},
+            "sk": {"S": f"{connection_id}#{key}#{uuid.uuid4().hex[:8]}"},
+            "connectionId": {"S": connection_id},
+            "noticeKey": {"S": key},
+            "subject": {"S": notice.subject},
+            "message": {"S": notice.message},
+            "queuedAt": {"S": _now()},
+        }
+        return [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
 
     def history(self, connection_id: str) -> list[dict[str, Any]]:
         """Every item recorded for a connection, oldest log first, STATE last (for tests and tools)."""
@@ -113,8 +262,20 @@ class Ledger:
             items.extend(page["Items"])
         return sorted(items, key=lambda i: (i["sk"]["S"] == STATE, i["sk"]["S"]))
 
-    def close(self, connection_id: str, status: str, requester: str | None, accepter: str | None) -> None:
-        """Mark the record closed with the final status (creating it if the engine never saw it)."""
+    def close(
+        self,
+        connection_id: str,
+        status: str,
+        requester: str | None,
+        accepter: str | None,
+        *,
+        notice: Notice | None = None,
+    ) -> bool:
+        """Mark the record closed with the final status and queue its notice, in one transaction.
+
+        Creates the record if the engine never saw the connection. Returns False when another run
+        already closed it with this status (its notice was queued once, by that run).
+        """
         now = _now()
         names = {"#status": "status"}
         values: dict[str, Any] = {":status": {"S": status}, ":now": {"S": now}}
@@ -131,13 +292,17 @@ class Ledger:
             if value:
                 sets.append(f"{name} = if_not_exists({name}, :{name})")
                 values[f":{name}"] = {"S": value}
-        self._ddb().update_item(
-            TableName=self._table,
-            Key={"pk": {"S": connection_id}, "sk": {"S": STATE}},
-            UpdateExpression="SET " + ", ".join(sets),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": connection_id}, "sk": {"S": STATE}},
+                "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE intent",
+                "ConditionExpression": "attribute_not_exists(closedAt) OR #status <> :status",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+        return self._transact([update, *self._outbox_put(connection_id, cleanup_key(status), notice)])
 
     def sides(self, connection_id: str) -> tuple[str, str] | None:
         """The recorded "account/Region/VPC" of each side, for connections AWS no longer shows."""
@@ -197,29 +362,51 @@ class Ledger:
         )
         return set(item["keys"]["SS"]) if item and "keys" in item else set()
 
-    def record_findings(self, connection_id: str, findings: list[tuple[str, str, str]]) -> None:
-        """Remember which findings were reported (kind, key, message), so each is notified once."""
+    def record_findings(
+        self, connection_id: str, findings: list[tuple[str, str, str]], notice: Notice | None = None
+    ) -> bool:
+        """Remember which findings were reported (kind, key, message) and queue their notice.
+
+        One transaction, conditional on none of the keys being known yet: of two runs that found
+        the same thing, one records and notifies, the other gets False and stays quiet.
+        """
         if not findings:
-            return
-        self._ddb().update_item(
-            TableName=self._table,
-            Key={"pk": {"S": connection_id}, "sk": {"S": "FINDINGS"}},
-            UpdateExpression="ADD #keys :keys SET updatedAt = :now",
-            ExpressionAttributeNames={"#keys": "keys"},
-            ExpressionAttributeValues={":keys": {"SS": [key for _, key, _ in findings]}, ":now": {"S": _now()}},
-        )
-        for kind, key, message in findings:
-            self._ddb().put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": connection_id},
-                    "sk": _log_key(),
-                    "expiresAt": _expires(HISTORY_DAYS),
-                    "kind": {"S": kind},
-                    "findingKey": {"S": key},
-                    "message": {"S": message},
-                },
-            )
+            return False
+        recorded = False
+        for start in range(0, len(findings), FINDINGS_PER_WRITE):
+            chunk = findings[start : start + FINDINGS_PER_WRITE]
+            values: dict[str, Any] = {":keys": {"SS": [key for _, key, _ in chunk]}, ":now": {"S": _now()}}
+            unknown = []
+            for n, (_, key, _) in enumerate(chunk):
+                values[f":k{n}"] = {"S": key}
+                unknown.append(f"NOT contains(#keys, :k{n})")
+            update = {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": connection_id}, "sk": {"S": "FINDINGS"}},
+                    "UpdateExpression": "ADD #keys :keys SET updatedAt = :now",
+                    "ConditionExpression": f"attribute_not_exists(#keys) OR ({' AND '.join(unknown)})",
+                    "ExpressionAttributeNames": {"#keys": "keys"},
+                    "ExpressionAttributeValues": values,
+                }
+            }
+            chunk_notice = None if recorded else notice  # one notice, with the first chunk that lands
+            if not self._transact([update, *self._outbox_put(connection_id, "findings", chunk_notice)]):
+                continue
+            recorded = True
+            for kind, key, message in chunk:
+                self._ddb().put_item(
+                    TableName=self._table,
+                    Item={
+                        "pk": {"S": connection_id},
+                        "sk": _log_key(),
+                        "expiresAt": _expires(HISTORY_DAYS),
+                        "kind": {"S": kind},
+                        "findingKey": {"S": key},
+                        "message": {"S": message},
+                    },
+                )
+        return recorded
 
     def record_configuration(self, connection_id: str, plan_lines: list[str], *, dry_run: bool) -> None:
         self._ddb().put_item(

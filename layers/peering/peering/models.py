@@ -167,6 +167,26 @@ class RequesterIdentity:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A notification to people: sent through the ledger's outbox, never directly."""
+
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a run set out to do, written to the ledger before its first mutation.
+
+    ``key`` names the work (``decision|held|v3|policy``, ``cleanup|deleted``); a retry or the sweep
+    that finds an intent with the same key finishes it, notice included, instead of losing it.
+    """
+
+    key: str
+    notice: Notice | None = None
+
+
+@dataclass(frozen=True)
 class LedgerState:
     """The last decision recorded for a connection (None when never seen)."""
 
@@ -175,6 +195,10 @@ class LedgerState:
     policy_version: str | None
     status: str
     closed: bool = False  # the connection is dead and its leftovers were cleaned up
+    decided_by: str = ""
+    #: False while a decision is recorded but not yet carried out (tag, accept/reject, notice)
+    applied: bool = True
+    intent: Intent | None = None  # work begun and not yet committed
 
 
 @dataclass(frozen=True)

@@ -89,13 +89,11 @@ def observe_request(
     }
     requester_vpc: Vpc | None = None
     if _reachable(aws, requester):
-        try:
-            requester_vpc = describe_vpc(aws, requester.account, conn.requester.region, conn.requester.vpc_id)
-            for c in connections_touching(aws, requester.account, conn.requester.region, conn.requester.vpc_id):
-                neighbours.setdefault(c.connection_id, c)
-        except ClientError as exc:
-            # A member account without the member role: fall back to what the connection shows.
-            logger.warning("cannot read the requester side", extra={"account": requester.account, "error": str(exc)})
+        # Never decide on a view with holes: an error here (throttling, a 5xx, a missing member
+        # role) raises and the request is decided by the retry, with every check.
+        requester_vpc = describe_vpc(aws, requester.account, conn.requester.region, conn.requester.vpc_id)
+        for c in connections_touching(aws, requester.account, conn.requester.region, conn.requester.vpc_id):
+            neighbours.setdefault(c.connection_id, c)
     return AcceptObservation(
         connection=conn,
         accepter_vpc=accepter_vpc,
@@ -149,17 +147,18 @@ def is_reachable(aws: AwsClients, directory: OrganizationDirectory, account: str
 def observe_connection_sides(
     aws: AwsClients, conn: Connection, directory: OrganizationDirectory, *, with_subnets: bool
 ) -> tuple[SideNetwork | None, SideNetwork | None]:
-    """Both sides of a connection, each read by its owner; None for a side we cannot reach."""
+    """Both sides of a connection, each read by its owner.
+
+    None only for a side outside the organization (its owner configures it; the plan says so).
+    Any error reading a side we manage raises: configuring the other side alone and answering
+    "ok" would leave the work half done with nobody to finish it.
+    """
     sides: list[SideNetwork | None] = []
     for info in (conn.requester, conn.accepter):
         if not is_reachable(aws, directory, info.account, info.region):
             sides.append(None)
             continue
-        try:
-            sides.append(observe_side(aws, info.account, info.region, info.vpc_id, with_subnets=with_subnets))
-        except ClientError as exc:
-            logger.warning("cannot read a side", extra={"account": info.account, "error": str(exc)})
-            sides.append(None)
+        sides.append(observe_side(aws, info.account, info.region, info.vpc_id, with_subnets=with_subnets))
     return sides[0], sides[1]
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from peering.checks import SafetyFindings, run_safety_checks
-from peering.models import AcceptObservation, Connection, ConnectionStatus
+from peering.models import AcceptObservation, Connection, ConnectionStatus, LedgerState, Notice
 from peering.policy import PolicyDecision, Verdict
 
 
@@ -76,29 +76,46 @@ class TagConnection:
         return f"tag {self.connection_id} in {self.account}/{self.region}: {pairs}"
 
 
+def decision_key(outcome: str, policy_version: str | None, decided_by: str) -> str:
+    """Names one decision: the same key twice is the same decision (a redelivery, a race)."""
+    return f"decision|{outcome}|{policy_version or 'none'}|{decided_by}"
+
+
 @dataclass(frozen=True)
 class RecordDecision:
+    """The intent: the decision and the notice it owes, written before anything is changed."""
+
     connection_id: str
     decision: Decision
     status: str
     requester: str  # account/region/vpc
     accepter: str
     expiration_time: datetime | None
+    notice: Notice | None = None
+
+    @property
+    def key(self) -> str:
+        return decision_key(self.decision.outcome.value, self.decision.policy_version, self.decision.decided_by)
 
     def describe(self) -> str:
         return f"record {self.decision.outcome.value} for {self.connection_id} in the ledger"
 
 
 @dataclass(frozen=True)
-class Notify:
-    subject: str
-    message: str
+class CommitDecision:
+    """The decision was carried out: mark it applied and queue its notice (one transaction)."""
+
+    connection_id: str
+    key: str
+    notice: Notice | None = None
+    status: str | None = None  # the connection's status when it is already known
 
     def describe(self) -> str:
-        return f"notify: {self.subject}"
+        note = f" and notify: {self.notice.subject}" if self.notice else ""
+        return f"mark the decision carried out{note}"
 
 
-Action = AcceptConnection | RejectConnection | TagConnection | RecordDecision | Notify
+Action = AcceptConnection | RejectConnection | TagConnection | RecordDecision | CommitDecision
 
 
 @dataclass(frozen=True)
@@ -157,7 +174,7 @@ def decide(
     return Decision(VERDICT_OUTCOME[verdict], tuple(reasons), rule, policy.policy_version, decided_by)
 
 
-def _notification(conn: Connection, decision: Decision, operator_hint: str) -> Notify:
+def _notification(conn: Connection, decision: Decision, operator_hint: str) -> Notice:
     who = f"{_side_label(conn, True)} -> {_side_label(conn, False)}"
     expiry = conn.expiration_time.isoformat() if conn.expiration_time else "7 days after the request"
     because = "\n".join(f"- {r}" for r in decision.reasons)
@@ -168,7 +185,7 @@ def _notification(conn: Connection, decision: Decision, operator_hint: str) -> N
         subject = f"Peering request {conn.connection_id} was rejected"
         todo = "Nothing was accepted. Fix the cause and ask the requester to send a new request."
     message = f"{subject}.\nRequest: {who}\nBecause:\n{because}\n\n{todo}\n"
-    return Notify(subject=subject[:100], message=message)
+    return Notice(subject=subject[:100], message=message)
 
 
 def operator_hint(connection_id: str, bus_name: str = "peering-autopilot") -> str:
@@ -192,7 +209,11 @@ def plan_acceptance(
 ) -> Plan:
     """Pure: what to do with a peering request, given what was observed and the policy verdict."""
     conn = observation.connection
+    previous = observation.previous
     if conn.status is not ConnectionStatus.PENDING_ACCEPTANCE:
+        begun = previous.intent if previous is not None and not previous.applied else None
+        if previous is not None and begun is not None and begun.key.startswith("decision|"):
+            return _finish_decision(conn, previous, policy.policy_version)
         decision = Decision(
             Outcome.NOT_PENDING,
             (f"the connection is {conn.status.value}: there is nothing to accept or reject",),
@@ -204,11 +225,11 @@ def plan_acceptance(
 
     findings = run_safety_checks(observation, quota)
     decision = decide(policy, findings, quota, operator)
-    previous = observation.previous
     if (
         operator is None
         and decision.outcome is Outcome.HELD
         and previous is not None
+        and previous.applied
         and previous.decision == Outcome.HELD.value
         # The ledger stores a missing version (policy unavailable) as "none", like the tag does.
         and (previous.policy_version or "none") == (decision.policy_version or "none")
@@ -224,11 +245,18 @@ def plan_acceptance(
         return Plan(conn.connection_id, unchanged)
 
     accepter = conn.accepter
-    actions: list[Action] = []
-    if decision.outcome is Outcome.ACCEPTED:
-        actions.append(AcceptConnection(conn.connection_id, accepter.account, accepter.region))
-    elif decision.outcome is Outcome.REJECTED:
-        actions.append(RejectConnection(conn.connection_id, accepter.account, accepter.region))
+    notice = None
+    if decision.outcome in (Outcome.HELD, Outcome.REJECTED):
+        notice = _notification(conn, decision, operator_hint(conn.connection_id, bus_name))
+    record = RecordDecision(
+        connection_id=conn.connection_id,
+        decision=decision,
+        status=conn.status.value,
+        requester=_side_label(conn, True),
+        accepter=_side_label(conn, False),
+        expiration_time=conn.expiration_time,
+        notice=notice,
+    )
     tags = [
         (f"{tag_prefix}:decision", decision.outcome.value),
         (f"{tag_prefix}:decided-by", decision.decided_by[:256]),
@@ -236,18 +264,49 @@ def plan_acceptance(
     ]
     if decision.rule:
         tags.append((f"{tag_prefix}:rule", decision.rule[:256]))
-    # Tag first, while the connection is still pending: a rejected one cannot be changed after.
-    actions.insert(0, TagConnection(conn.connection_id, accepter.account, accepter.region, tuple(tags)))
-    actions.append(
-        RecordDecision(
-            connection_id=conn.connection_id,
-            decision=decision,
-            status=conn.status.value,
-            requester=_side_label(conn, True),
-            accepter=_side_label(conn, False),
-            expiration_time=conn.expiration_time,
-        )
-    )
-    if decision.outcome in (Outcome.HELD, Outcome.REJECTED):
-        actions.append(_notification(conn, decision, operator_hint(conn.connection_id, bus_name)))
+    # The intent first (a crash after any later step is finished by the retry or the sweep), then
+    # the tag while the connection is still pending (a rejected one cannot be changed after).
+    actions: list[Action] = [record, TagConnection(conn.connection_id, accepter.account, accepter.region, tuple(tags))]
+    if decision.outcome is Outcome.ACCEPTED:
+        actions.append(AcceptConnection(conn.connection_id, accepter.account, accepter.region))
+    elif decision.outcome is Outcome.REJECTED:
+        actions.append(RejectConnection(conn.connection_id, accepter.account, accepter.region))
+    actions.append(CommitDecision(conn.connection_id, record.key, notice))
     return Plan(conn.connection_id, decision, tuple(actions))
+
+
+# What the connection shows once each outcome was carried out.
+_CARRIED_OUT = {
+    Outcome.ACCEPTED.value: frozenset({ConnectionStatus.PROVISIONING, ConnectionStatus.ACTIVE}),
+    Outcome.REJECTED.value: frozenset({ConnectionStatus.REJECTED}),
+}
+
+
+def _finish_decision(conn: Connection, previous: LedgerState, policy_version: str | None) -> Plan:
+    """A run recorded a decision, then stopped (crash, timeout) before recording it carried out.
+
+    The connection has moved on since: if it shows the recorded outcome, the decision was carried
+    out and only its record and notice are missing; otherwise something else decided it, and the
+    notice (which would say otherwise) is dropped.
+    """
+    assert previous.intent is not None
+    status = conn.status.value
+    if conn.status in _CARRIED_OUT.get(previous.decision, frozenset()):
+        decision = Decision(
+            Outcome(previous.decision),
+            (f"finishing the {previous.decision} decision recorded by an interrupted run: the connection is {status}",),
+            None,
+            previous.policy_version,
+            previous.decided_by or "engine",
+        )
+        commit = CommitDecision(conn.connection_id, previous.intent.key, previous.intent.notice, status)
+    else:
+        decision = Decision(
+            Outcome.NOT_PENDING,
+            (f"the recorded {previous.decision} decision was overtaken: the connection is {status}",),
+            None,
+            policy_version,
+            "engine",
+        )
+        commit = CommitDecision(conn.connection_id, previous.intent.key, None, status)
+    return Plan(conn.connection_id, decision, (commit,))

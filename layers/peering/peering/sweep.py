@@ -19,11 +19,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from peering.apply import ActionResult, ConfigureApplier
-from peering.cleanup import CleanupOptions, SideLeftovers, is_stale_request, plan_cleanup, references_to
+from peering.cleanup import (
+    WITHDRAWN,
+    CleanupOptions,
+    SideLeftovers,
+    cleanup_key,
+    is_stale_request,
+    plan_cleanup,
+    references_to,
+)
 from peering.engine import ConvergeResult, Engine
 from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
 from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
-from peering.models import Connection, ConnectionStatus, LedgerState, Vpc
+from peering.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Vpc
 from peering.network import RouteTable, SideNetwork, Subnet
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import paginate, with_dns_attributes
@@ -128,7 +136,15 @@ def fan_out(engine: Engine, trigger: SweepTrigger, settings: SweepSettings | Non
         raise RuntimeError(f"{failed} sweep messages could not be queued")
     metrics.add_metric(name="SweepTargets", unit=MetricUnit.Count, value=len(messages))
     logger.info("sweep fanned out", extra={"targets": len(messages), "requested_by": trigger.requested_by})
-    return {"sweepId": trigger.sweep_id, "targets": len(messages), "dryRun": trigger.dry_run}
+    # The backstop of the outbox: notices whose run died before publishing them (one Query when
+    # there are none). A failure to publish raises, so the sweep itself is retried.
+    flushed = engine.outbox.flush()
+    return {
+        "sweepId": trigger.sweep_id,
+        "targets": len(messages),
+        "dryRun": trigger.dry_run,
+        "notificationsSent": flushed.sent,
+    }
 
 
 # --- the worker: one account+Region ---------------------------------------------------------
@@ -235,6 +251,7 @@ class _Pass:
     states: dict[str, LedgerState]
     now: datetime
     groups: list[dict[str, Any]] | None = None  # security groups, read once if a dead connection needs them
+    policy_version: str = "none"
 
     @property
     def dry(self) -> bool:
@@ -266,6 +283,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
         states=engine.ledger.states(needs_record) if needs_record else {},
         now=datetime.now(UTC),
     )
+    run.policy_version = engine.policy_version()
     failed: list[str] = []
     for conn in snapshot.connections:
         run.result.found[conn.status.value] += 1
@@ -287,10 +305,18 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
     return run.result
 
 
+def _needs_decision(state: LedgerState | None, policy_version: str) -> bool:
+    """Decide again: never decided, decided but not carried out, or decided under another policy."""
+    if state is None or not state.applied:
+        return True
+    # An operator's decision stands; a policy's is revisited when the policy changes.
+    return not state.decided_by.startswith("operator:") and (state.policy_version or "none") != policy_version
+
+
 def _pending(run: _Pass, conn: Connection) -> None:
     roles = run.snapshot.local_roles(conn)
     target = run.snapshot
-    if "accepter" in roles and conn.connection_id not in run.states:
+    if "accepter" in roles and _needs_decision(run.states.get(conn.connection_id), run.policy_version):
         decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
         _count(run.result, decided, f"request-{decided.outcome}")
     if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
@@ -357,21 +383,33 @@ def _leftovers(
 
 
 def _withdraw(engine: Engine, conn: Connection, dry: bool) -> ConvergeResult:
-    """Delete a request we sent that nobody answered: it holds one of 25 outstanding requests."""
+    """Delete a request we sent that nobody answered: it holds one of 25 outstanding requests.
+
+    The intent (with its notice) is recorded first: if the run stops after the delete, the
+    connection is then "deleted" and the cleanup that finds it closes it as withdrawn, notice
+    included.
+    """
     description = f"withdraw {conn.connection_id} (pending since before {conn.expiration_time})"
-    status = "dry-run"
-    if not dry:
+    requester, accepter = _label(conn, "requester"), _label(conn, "accepter")
+    if dry:
+        engine.ledger.record_configuration(conn.connection_id, [description], dry_run=True)
+        return ConvergeResult(
+            conn.connection_id, "withdrawn", (), dry, description, [ActionResult(description, "dry-run")]
+        )
+    notice = Notice(
+        f"Peering request {conn.connection_id} withdrawn"[:100],
+        f"The request {requester} -> {accepter} waited longer than the "
+        "policy's pendingRequestMaxAgeHours without an answer and was withdrawn, so the quota of 25 "
+        "outstanding requests does not fill. Send a new request when the accepter is ready.\n",
+    )
+    status = "already-done"
+    if engine.ledger.begin(conn.connection_id, Intent(cleanup_key(WITHDRAWN), notice), unless_closed_as=WITHDRAWN):
         engine.aws.client("ec2", conn.requester.account, conn.requester.region).delete_vpc_peering_connection(
             VpcPeeringConnectionId=conn.connection_id
         )
-        engine.ledger.close(conn.connection_id, "withdrawn", _label(conn, "requester"), _label(conn, "accepter"))
-        engine.notifier.send(
-            f"Peering request {conn.connection_id} withdrawn"[:100],
-            f"The request {_label(conn, 'requester')} -> {_label(conn, 'accepter')} waited longer than the "
-            "policy's pendingRequestMaxAgeHours without an answer and was withdrawn, so the quota of 25 "
-            "outstanding requests does not fill. Send a new request when the accepter is ready.\n",
-        )
+        engine.ledger.close(conn.connection_id, WITHDRAWN, requester, accepter, notice=notice)
         status = "done"
+    engine.outbox.flush(conn.connection_id)
     return ConvergeResult(conn.connection_id, "withdrawn", (), dry, description, [ActionResult(description, status)])
 
 
@@ -392,6 +430,9 @@ def _remove_orphan_blackholes(engine: Engine, snapshot: RegionSnapshot, result: 
                 )
                 status = applier.change_route(change)
                 logger.info("orphan blackhole route", extra={"action": change.describe(), "status": status})
+                if dry:
+                    # A dry run puts every change it would make in the ledger, to be reviewed.
+                    engine.ledger.record_configuration(route.target_id, [change.describe()], dry_run=True)
                 result.done["blackhole-removed"] += 1
                 result.plans.append(change.describe())
 
