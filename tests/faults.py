@@ -53,9 +53,9 @@ def _error_response(service: str, status: int, code: str, request: Any) -> AWSRe
             f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
         ).encode()
         headers = {"Content-Type": "text/xml"}
-    elif service == "dynamodb":
-        body = f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"{message}"}}'.encode()
-        headers = {"Content-Type": "application/x-amz-json-1.0"}
+    elif service in JSON_PROTOCOL:
+        body = f'{{"__type":"{JSON_PROTOCOL[service]}#{code}","message":"{message}"}}'.encode()
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
     else:  # the query protocol of SNS and STS
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
@@ -65,15 +65,25 @@ def _error_response(service: str, status: int, code: str, request: Any) -> AWSRe
     return AWSResponse(request.url, status, headers, _Raw(body))  # type: ignore[arg-type]
 
 
+# Services answering in the JSON protocol, with the namespace of their error types.
+JSON_PROTOCOL = {
+    "dynamodb": "com.amazonaws.dynamodb.v20120810",
+    "ssm": "com.amazonaws.ssm",
+    "organizations": "com.amazonaws.organizations.v20161128",
+}
 THROTTLE = {
     "ec2": (503, "RequestLimitExceeded"),
     "dynamodb": (400, "ThrottlingException"),
+    "ssm": (400, "ThrottlingException"),
+    "organizations": (400, "TooManyRequestsException"),
     "sns": (400, "Throttling"),
     "sts": (400, "Throttling"),
 }
 SERVER_ERROR = {
     "ec2": (500, "InternalError"),
     "dynamodb": (500, "InternalServerError"),
+    "ssm": (500, "InternalServerError"),
+    "organizations": (500, "ServiceException"),
     "sns": (500, "InternalError"),
     "sts": (500, "InternalFailure"),
 }
@@ -111,15 +121,24 @@ class Faults:
 
     handlers: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
     injected: Counter[str] = field(default_factory=Counter)
+    generation: int = 0
 
     def _register(self, event: str, handler: Callable[..., Any]) -> None:
-        shared_session().events.register_first(event, handler)
-        self.handlers.append((event, handler))
+        # Clients copy the session's hooks when they are made, and a cached client (Powertools'
+        # SSM provider keeps one across invocations) outlives clear(): a cleared hook stays inert.
+        generation = self.generation
+
+        def guarded(**kwargs: Any) -> Any:
+            return handler(**kwargs) if self.generation == generation else None
+
+        shared_session().events.register_first(event, guarded)
+        self.handlers.append((event, guarded))
 
     def clear(self) -> None:
         for event, handler in self.handlers:
             shared_session().events.unregister(event, handler)
         self.handlers.clear()
+        self.generation += 1
 
     def _wire(self, kind: str, table: dict[str, tuple[int, str]], service: str, operation: str, rule: Rule) -> Rule:
         status, code = table[service]

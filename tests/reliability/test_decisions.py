@@ -7,11 +7,13 @@ the way Lambda does, and asserts the connection in EC2, the ledger and the notif
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 import pytest
 
 from peering.config import Settings
@@ -264,6 +266,8 @@ CALLS = [
     ("dynamodb", "UpdateItem"),
     ("dynamodb", "TransactWriteItems"),
     ("sns", "Publish"),
+    ("ssm", "GetParameter"),  # the policy
+    ("organizations", "DescribeAccount"),  # the requester's OU path
 ]
 
 
@@ -339,3 +343,20 @@ def test_a_held_request_is_decided_again_by_the_sweep_when_the_policy_changes(
     assert result.done["request-accepted"] == 4
     assert_decided(pcx, "accepted", "active")
     assert organization.notifications() == []
+
+
+def test_a_notice_published_twice_by_a_killed_run_carries_the_same_notice_id(
+    organization: Organization, faults: Faults, sweep_now: Callable[[], dict[str, Any]]
+) -> None:
+    pcx, event = held_request(organization)
+    faults.crash_after("sns", "Publish")  # published, then killed before the outbox knew
+
+    assert invoke(accept, event) == "crashed"
+    sweep_now()
+
+    raw = boto3.client("sqs").receive_message(QueueUrl=organization.topic_queue_url, MaxNumberOfMessages=10)
+    bodies = [json.loads(m["Body"]) for m in raw["Messages"]]
+    ids = [b["MessageAttributes"]["noticeId"]["Value"] for b in bodies]
+    assert len(ids) == 2  # at least once: the one window a notice can repeat
+    assert ids[0] == ids[1]
+    assert ids[0].startswith(f"{pcx}#decision|held|")

@@ -6,11 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from peering.cleanup import CleanupOptions, SideLeftovers, is_stale_request, plan_cleanup, references_to
+from peering.cleanup import (
+    WITHDRAWN,
+    CleanupOptions,
+    SideLeftovers,
+    cleanup_key,
+    is_stale_request,
+    plan_cleanup,
+    references_to,
+)
 from peering.errors import ConfigurationError, InvalidEventError
-from peering.models import Connection, ConnectionStatus, LedgerState, Side
+from peering.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Side
 from peering.network import Route, RouteTable
-from peering.sweep import SweepSettings, SweepTarget
+from peering.sweep import SweepSettings, SweepTarget, _needs_decision
 
 PCX = "pcx-0a1b2c3d4e5f60718"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -105,6 +113,65 @@ def test_expiry_and_failure_are_notified_with_the_reason(status: str, why: str) 
     assert status in subject
     assert why in message
     assert "AWS says: Overlapping CIDRs" in message
+
+
+def test_a_record_closed_once_keeps_its_final_status() -> None:
+    # A late Delete for a connection closed as rejected (or withdrawn) rewrites nothing.
+    closed = LedgerState(PCX, "rejected", "v1", "rejected", closed=True)
+    plan = plan_cleanup(PCX, "deleted", [], options=CleanupOptions(), previous=closed)
+    assert plan.is_noop
+
+
+def test_the_intent_of_an_interrupted_cleanup_brings_its_notice_to_the_retry() -> None:
+    first = plan_cleanup(
+        PCX,
+        "deleted",
+        [leftovers(Route("10.1.0.0/16", "vpc-peering-connection", PCX, "blackhole"))],
+        options=CleanupOptions(),
+        previous=None,
+    )
+    assert first.notify is not None
+    assert first.intent == Intent(cleanup_key("deleted"), first.notify)
+    interrupted = LedgerState(PCX, "accepted", "v1", "pending-acceptance", intent=first.intent)
+
+    retry = plan_cleanup(PCX, "deleted", [leftovers()], options=CleanupOptions(), previous=interrupted)
+
+    assert retry.route_deletions == ()  # the first run removed the route...
+    assert retry.close_record
+    assert retry.notify == first.notify  # ...and its notice, which lists it, is the one sent
+
+
+def test_a_withdrawal_interrupted_after_its_delete_is_closed_as_withdrawn_with_its_notice() -> None:
+    notice = Notice("withdrawn", "it waited too long")
+    begun = LedgerState(PCX, "held", "v1", "pending-acceptance", intent=Intent(cleanup_key(WITHDRAWN), notice))
+    plan = plan_cleanup(PCX, "deleted", [], options=CleanupOptions(), previous=begun)
+    assert (plan.status, plan.close_record, plan.notify) == (WITHDRAWN, True, notice)
+
+
+def test_another_cleanups_intent_is_not_reused() -> None:
+    begun = LedgerState(
+        PCX, "held", "v1", "pending-acceptance", intent=Intent(cleanup_key("rejected"), Notice("a", "b"))
+    )
+    plan = plan_cleanup(PCX, "expired", [], options=CleanupOptions(), previous=begun)
+    assert plan.notify is not None
+    assert "expired" in plan.notify.subject
+
+
+@pytest.mark.parametrize(
+    ("state", "current", "again"),
+    [
+        (None, "v1", True),  # never decided
+        (LedgerState(PCX, "held", "v1", "pending-acceptance"), "v1", False),
+        (LedgerState(PCX, "held", "v1", "pending-acceptance"), "v2", True),  # a new policy version
+        (LedgerState(PCX, "held", "none", "pending-acceptance"), "v1", True),  # the policy was fixed
+        (LedgerState(PCX, "held", "v1", "pending-acceptance", applied=False), "v1", True),  # not carried out
+        (LedgerState(PCX, "held", "v1", "pending-acceptance", decided_by="operator:alice"), "v2", False),
+    ],
+)
+def test_the_sweep_decides_a_pending_request_again_only_when_something_changed(
+    state: LedgerState | None, current: str, again: bool
+) -> None:
+    assert _needs_decision(state, current) is again
 
 
 def test_a_rejection_with_nothing_left_is_closed_quietly() -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from peering.checks import SafetyFindings
-from peering.models import ConnectionStatus, LedgerState, Notice
+from peering.models import ConnectionStatus, Intent, LedgerState, Notice
 from peering.plan import (
     AcceptConnection,
     CommitDecision,
@@ -362,6 +362,54 @@ def test_a_connection_past_acceptance_gets_no_action(
         "v1",
         "engine",
     )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "status"),
+    [
+        ("accepted", ConnectionStatus.PROVISIONING),
+        ("accepted", ConnectionStatus.ACTIVE),
+        ("rejected", ConnectionStatus.REJECTED),
+    ],
+)
+def test_a_decision_carried_out_by_an_interrupted_run_is_finished(recorded: str, status: ConnectionStatus) -> None:
+    notice = Notice("s", "m") if recorded == "rejected" else None
+    key = f"decision|{recorded}|v1|policy"
+    previous = LedgerState(
+        "pcx-11111111",
+        recorded,
+        "v1",
+        "pending-acceptance",
+        decided_by="policy",
+        applied=False,
+        intent=Intent(key, notice),
+    )
+
+    plan = plan_acceptance(observation(connection(status=status), previous=previous), ACCEPT, quota=50)
+
+    assert plan.decision.outcome.value == recorded
+    assert "interrupted run" in plan.decision.reasons[0]
+    assert plan.actions == (CommitDecision("pcx-11111111", key, notice, status.value),)
+
+
+def test_a_decision_overtaken_by_someone_else_is_committed_without_its_notice() -> None:
+    key = "decision|rejected|v1|policy"
+    previous = LedgerState(
+        "pcx-11111111", "rejected", "v1", "pending-acceptance", applied=False, intent=Intent(key, Notice("s", "m"))
+    )
+
+    plan = plan_acceptance(observation(connection(status=ConnectionStatus.ACTIVE), previous=previous), ACCEPT, quota=50)
+
+    assert plan.decision.outcome is Outcome.NOT_PENDING
+    assert "overtaken" in plan.decision.reasons[0]
+    assert plan.actions == (CommitDecision("pcx-11111111", key, None, "active"),)
+
+
+def test_a_hold_recorded_but_not_carried_out_is_carried_out_again() -> None:
+    previous = LedgerState("pcx-11111111", "held", "v1", "pending-acceptance", applied=False)
+    plan = plan_acceptance(observation(previous=previous), HOLD, quota=50)
+    assert plan.decision.outcome is Outcome.HELD
+    assert [type(a) for a in plan.actions] == [RecordDecision, TagConnection, CommitDecision]
 
 
 def test_an_initiating_request_is_not_decided_yet() -> None:

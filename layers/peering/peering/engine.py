@@ -249,13 +249,17 @@ class Engine:
             )
         return self.apply_configuration(planned, dry)
 
-    def apply_configuration(self, plan: ConfigurePlan, dry: bool) -> ConvergeResult:
-        """Apply a configure plan, record it, report new findings once, count what changed."""
+    def apply_configuration(self, plan: ConfigurePlan, dry: bool, *, recheck: bool = True) -> ConvergeResult:
+        """Apply a configure plan, record it, report new findings once, count what changed.
+
+        ``recheck``: read the connection again after adding routes, to undo them if it died
+        meanwhile. The sweep passes False: it is the backstop that removes such routes itself.
+        """
         connection_id = plan.connection_id
         logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
         applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry)
         results = applier.apply(plan)
-        if not dry:
+        if recheck and not dry:
             results += self._undo_if_died(plan, results, applier)
         findings = list(plan.findings) + applier.late_findings
         if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)

@@ -99,7 +99,7 @@ class Outbox:
             raise
         subject, message = item["subject"]["S"], item["message"]["S"]
         try:
-            self._notifier.send(subject, message)
+            self._notifier.send(subject, message, notice_id=item["sk"]["S"])
         except Exception:
             # Give it back at once: the retry of this invocation publishes it.
             self._ddb().update_item(TableName=self._table, Key=key, UpdateExpression="REMOVE claimedUntil")

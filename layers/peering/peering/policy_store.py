@@ -7,12 +7,17 @@ first use (never at import time) and ``reset()`` drops it (tests, policy changes
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
 
 from peering.aws import AwsClients
 from peering.errors import PolicyError
 from peering.policy import PolicyDocument, parse_policy
 
 _providers: dict[str, parameters.SSMProvider] = {}
+# Errors that mean there is no usable policy (as opposed to an outage): everything is held.
+_NO_POLICY = frozenset(
+    {"ParameterNotFound", "ParameterVersionNotFound", "AccessDeniedException", "ValidationException"}
+)
 
 
 def reset() -> None:
@@ -27,5 +32,11 @@ def load_policy(aws: AwsClients, parameter_name: str, max_age: int) -> PolicyDoc
     try:
         text = provider.get(parameter_name, max_age=max_age)
     except parameters.exceptions.GetParameterError as exc:
-        raise PolicyError(f"cannot read the approval policy parameter {parameter_name}: {exc}") from exc
+        # Powertools wraps every error; the one it wraps tells a missing policy from an outage.
+        cause = exc.__context__
+        if isinstance(cause, ClientError) and cause.response["Error"]["Code"] in _NO_POLICY:
+            raise PolicyError(f"cannot read the approval policy parameter {parameter_name}: {exc}") from exc
+        # Throttling, a 5xx, the network: holding everything (and telling people so) would be a
+        # decision on a view with holes. Raise, so the invocation is retried.
+        raise (cause or exc) from None
     return parse_policy(text if isinstance(text, str) else None)

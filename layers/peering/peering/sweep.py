@@ -335,7 +335,7 @@ def _active(run: _Pass, conn: Connection) -> None:
         accepter = with_dns_attributes(run.engine.aws, accepter) if accepter else None
         plan = plan_configuration(conn, requester, accepter, run.options, scope=roles)
     if not plan.is_noop:
-        _count(run.result, run.engine.apply_configuration(plan, run.dry), "configured")
+        _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
     elif plan.findings and not run.dry:
         run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
 
