@@ -390,10 +390,10 @@ def test_one_failing_connection_does_not_stop_the_others(
     second = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, c))
     original = Engine.apply_configuration
 
-    def fail_for_first(self: Engine, plan: Any, dry: bool) -> Any:
+    def fail_for_first(self: Engine, plan: Any, dry: bool, **kwargs: Any) -> Any:
         if plan.connection_id == first:
             raise RuntimeError("throttled")
-        return original(self, plan, dry)
+        return original(self, plan, dry, **kwargs)
 
     monkeypatch.setattr(Engine, "apply_configuration", fail_for_first)
 

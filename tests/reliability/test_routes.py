@@ -7,7 +7,9 @@ the record closed once, and one notification per cleanup.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -270,3 +272,49 @@ def test_a_cleanup_notice_that_fails_to_publish_is_published_by_the_retry(
     assert len(organization.notifications()) == 1
     assert status(HUB_ACCOUNT, wiring.pcx) == "deleted"
     assert ledger_state(wiring.pcx)["status"]["S"] == "deleted"
+
+
+# --- findings: reported once, whatever the faults and races --------------------------------------
+
+
+def _conflicted(organization: Organization) -> tuple[Wiring, str]:
+    """A connection whose accepter table already routes the requester's block to a gateway."""
+    wiring = Wiring(organization)
+    client = ec2(HUB_ACCOUNT)
+    igw = client.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    client.attach_internet_gateway(InternetGatewayId=igw, VpcId=wiring.accepter_vpc)
+    table = client.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [wiring.accepter_vpc]}, {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"][0]["RouteTableId"]
+    client.create_route(RouteTableId=table, DestinationCidrBlock="10.0.0.0/16", GatewayId=igw)
+    return wiring, igw
+
+
+@pytest.mark.usefixtures("atomic_moto")
+def test_a_conflict_found_by_two_runs_at_once_is_notified_once(organization: Organization, faults: Faults) -> None:
+    wiring, igw = _conflicted(organization)
+    faults.rendezvous("dynamodb", "GetItem", threading.Barrier(2))  # both read "not reported yet"
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: invoke(configure, wiring.event), range(2)))
+
+    assert all(isinstance(r, dict) for r in results), results
+    notes = organization.notifications()
+    assert len(notes) == 1
+    assert igw in notes[0]["message"]
+
+
+def test_a_conflict_notice_that_fails_to_publish_is_published_by_the_retry(
+    organization: Organization, faults: Faults
+) -> None:
+    wiring, igw = _conflicted(organization)
+    faults.server_error("sns", "Publish", times=None)
+
+    assert str(invoke(configure, wiring.event)).startswith("raised")
+    faults.clear()
+    assert isinstance(invoke(configure, wiring.event), dict)
+    assert isinstance(invoke(configure, wiring.event), dict)
+
+    notes = organization.notifications()
+    assert len(notes) == 1
+    assert igw in notes[0]["message"]

@@ -229,7 +229,7 @@ class CleanupApplier:
         open_record = plan.close_record
         if open_record and not self._dry_run:
             # Before any change: an interrupted cleanup is finished by the retry, notice included.
-            open_record = self._ledger.begin(plan.connection_id, plan.intent, unless_closed_as=plan.status)
+            open_record = self._ledger.begin(plan.connection_id, plan.intent)
         results = [ActionResult(c.describe(), self._routes.change_route(c)) for c in plan.route_deletions]
         results += [ActionResult(f"revoke {r.describe()}", self._revoke(r)) for r in plan.revocations]
         if plan.close_record:

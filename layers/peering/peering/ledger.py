@@ -203,23 +203,18 @@ class Ledger:
         update = {"Update": body}
         return self._transact([update, *self._outbox_put(connection_id, key, notice)])
 
-    def begin(self, connection_id: str, intent: Intent, *, unless_closed_as: str) -> bool:
-        """Record a cleanup's intent (and its notice) before its first mutation.
+    def begin(self, connection_id: str, intent: Intent) -> bool:
+        """Record a cleanup's intent (and its notice) before its first change.
 
-        Returns False when the record is already closed with that status: the work is done.
+        Returns False when the record is already closed: another run finished this work.
         """
         try:
             self._ddb().update_item(
                 TableName=self._table,
                 Key={"pk": {"S": connection_id}, "sk": {"S": STATE}},
                 UpdateExpression="SET intent = :intent, updatedAt = :now",
-                ConditionExpression="attribute_not_exists(closedAt) OR #status <> :status",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":intent": _intent_value(intent),
-                    ":now": {"S": _now()},
-                    ":status": {"S": unless_closed_as},
-                },
+                ConditionExpression="attribute_not_exists(closedAt)",
+                ExpressionAttributeValues={":intent": _intent_value(intent), ":now": {"S": _now()}},
             )
         except ClientError as exc:
             if _cancelled_by_condition(exc):
@@ -273,8 +268,8 @@ class Ledger:
     ) -> bool:
         """Mark the record closed with the final status and queue its notice, in one transaction.
 
-        Creates the record if the engine never saw the connection. Returns False when another run
-        already closed it with this status (its notice was queued once, by that run).
+        Creates the record if the engine never saw the connection. Returns False when it is closed
+        already: closed once is closed, and its notice was queued once, by the run that closed it.
         """
         now = _now()
         names = {"#status": "status"}
@@ -297,7 +292,7 @@ class Ledger:
                 "TableName": self._table,
                 "Key": {"pk": {"S": connection_id}, "sk": {"S": STATE}},
                 "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE intent",
-                "ConditionExpression": "attribute_not_exists(closedAt) OR #status <> :status",
+                "ConditionExpression": "attribute_not_exists(closedAt)",
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
             }

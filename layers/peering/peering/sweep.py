@@ -403,7 +403,7 @@ def _withdraw(engine: Engine, conn: Connection, dry: bool) -> ConvergeResult:
         "outstanding requests does not fill. Send a new request when the accepter is ready.\n",
     )
     status = "already-done"
-    if engine.ledger.begin(conn.connection_id, Intent(cleanup_key(WITHDRAWN), notice), unless_closed_as=WITHDRAWN):
+    if engine.ledger.begin(conn.connection_id, Intent(cleanup_key(WITHDRAWN), notice)):
         engine.aws.client("ec2", conn.requester.account, conn.requester.region).delete_vpc_peering_connection(
             VpcPeeringConnectionId=conn.connection_id
         )
