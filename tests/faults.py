@@ -215,13 +215,14 @@ class Faults:
         self._register("after-call", die)
         return seen
 
-    def rendezvous(self, service: str, operation: str, barrier: threading.Barrier) -> None:
-        """Hold each caller at this call until all parties arrive: runs that planned together."""
+    def rendezvous(self, service: str, operation: str, barrier: threading.Barrier, *, after: bool = False) -> None:
+        """Hold each caller at this call (or, ``after``, once it answered) until all parties arrive:
+        runs that read the same state before either of them writes."""
 
         def wait(**_: Any) -> None:
             barrier.wait(timeout=30)
 
-        self._register(f"before-call.{service}.{operation}", wait)
+        self._register(f"{'after' if after else 'before'}-call.{service}.{operation}", wait)
 
     def before(self, service: str, operation: str, meddle: Callable[[], None], times: int = 1) -> None:
         """Run ``meddle`` (another actor's change) just before the engine's call, ``times`` times."""

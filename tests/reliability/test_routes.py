@@ -293,7 +293,7 @@ def _conflicted(organization: Organization) -> tuple[Wiring, str]:
 @pytest.mark.usefixtures("atomic_moto")
 def test_a_conflict_found_by_two_runs_at_once_is_notified_once(organization: Organization, faults: Faults) -> None:
     wiring, igw = _conflicted(organization)
-    faults.rendezvous("dynamodb", "GetItem", threading.Barrier(2))  # both read "not reported yet"
+    faults.rendezvous("dynamodb", "GetItem", threading.Barrier(2), after=True)  # both read "not reported yet"
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: invoke(configure, wiring.event), range(2)))

@@ -16,6 +16,7 @@ from tests.builders import ledger_items, make_vpc, status
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, ec2, load_function
 from tests.faults import Faults
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc
+from tests.integration.test_sweep import sqs_event as queue_event
 from tests.reliability.conftest import invoke, ledger_summary, outbox_items, routes_to
 
 worker = load_function("worker")
@@ -23,22 +24,8 @@ configure = load_function("configure")
 
 
 def sqs_event(*targets: SweepTarget) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"m-{t.account}-{t.region}",
-                "receiptHandle": "r",
-                "body": t.to_message(),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB_ACCOUNT}:sweep",
-                "awsRegion": REGION,
-            }
-            for t in targets
-        ]
-    }
+    """The worker's SQS event, one record per target (message ids m-0, m-1, ...)."""
+    return queue_event(*(t.to_message() for t in targets))
 
 
 def unconfigured(organization: Organization, account: str) -> tuple[str, str]:
@@ -63,7 +50,7 @@ def test_access_denied_in_one_member_account_fails_only_its_target(organization:
     )
 
     # That message goes back to the queue (and, after maxReceiveCount, to its dead-letter queue).
-    assert answer == {"batchItemFailures": [{"itemIdentifier": f"m-{member}-{REGION}"}]}
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert len(routes_to(HUB_ACCOUNT, ours)) == 2  # the other account converged anyway
     assert routes_to(member, theirs) == set()
     faults.clear()

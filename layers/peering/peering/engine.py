@@ -69,7 +69,7 @@ class Engine:
         self.ledger = Ledger(self.aws, settings.ledger_table)
         self.directory = OrganizationDirectory(self.aws)
         self.notifier = Notifier(self.aws, settings.topic_arn)
-        self.outbox = Outbox(self.aws, settings.ledger_table, self.notifier)
+        self.outbox = Outbox(self.aws, self.ledger, self.notifier)
         self._loaded_policy: PolicyDocument | PolicyError | None = None
 
     def _policy(self) -> PolicyDocument | PolicyError:

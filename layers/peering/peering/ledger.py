@@ -32,7 +32,8 @@ CLOSED_DAYS = 90
 FINDINGS_PER_WRITE = 40
 
 
-def _now() -> str:
+def now_text() -> str:
+    """Now, as the ledger writes times (ISO 8601, UTC, milliseconds)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -41,7 +42,7 @@ def _expires(days: int) -> dict[str, str]:
 
 
 def _log_key() -> dict[str, str]:
-    return {"S": f"LOG#{_now()}#{uuid.uuid4().hex[:8]}"}
+    return {"S": f"LOG#{now_text()}#{uuid.uuid4().hex[:8]}"}
 
 
 def _intent_from_item(item: dict[str, Any]) -> Intent | None:
@@ -93,6 +94,10 @@ class Ledger:
         self._aws = aws
         self._table = table_name
 
+    @property
+    def table_name(self) -> str:
+        return self._table
+
     def _ddb(self) -> Any:
         return self._aws.hub("dynamodb")
 
@@ -132,21 +137,13 @@ class Ledger:
             "status": {"S": record.status},
             "requester": {"S": record.requester},
             "accepter": {"S": record.accepter},
-            "updatedAt": {"S": _now()},
+            "updatedAt": {"S": now_text()},
         }
         if decision.rule:
             attributes["rule"] = {"S": decision.rule}
         if record.expiration_time is not None:
             attributes["expirationTime"] = {"S": record.expiration_time.isoformat()}
-        log_item = {
-            "pk": {"S": record.connection_id},
-            "sk": _log_key(),
-            "expiresAt": _expires(HISTORY_DAYS),
-            "kind": {"S": "decision"},
-            **attributes,
-            **({"dryRun": {"BOOL": True}} if dry_run else {}),
-        }
-        self._ddb().put_item(TableName=self._table, Item=log_item)
+        self.log(record.connection_id, "decision", {**attributes, **({"dryRun": {"BOOL": True}} if dry_run else {})})
         if dry_run:
             return True
         attributes.update(
@@ -183,7 +180,7 @@ class Ledger:
         values: dict[str, Any] = {
             ":yes": {"BOOL": True},
             ":no": {"BOOL": False},
-            ":now": {"S": _now()},
+            ":now": {"S": now_text()},
             ":key": {"S": key},
         }
         sets = "SET applied = :yes, updatedAt = :now"
@@ -214,7 +211,7 @@ class Ledger:
                 Key={"pk": {"S": connection_id}, "sk": {"S": STATE}},
                 UpdateExpression="SET intent = :intent, updatedAt = :now",
                 ConditionExpression="attribute_not_exists(closedAt)",
-                ExpressionAttributeValues={":intent": _intent_value(intent), ":now": {"S": _now()}},
+                ExpressionAttributeValues={":intent": _intent_value(intent), ":now": {"S": now_text()}},
             )
         except ClientError as exc:
             if _cancelled_by_condition(exc):
@@ -241,9 +238,20 @@ class Ledger:
             "noticeKey": {"S": key},
             "subject": {"S": notice.subject},
             "message": {"S": notice.message},
-            "queuedAt": {"S": _now()},
+            "queuedAt": {"S": now_text()},
         }
         return [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
+
+    def log(self, connection_id: str, kind: str, attributes: dict[str, Any]) -> None:
+        """Append one item to a connection's history (never overwritten; expires after HISTORY_DAYS)."""
+        item = {
+            "pk": {"S": connection_id},
+            "sk": _log_key(),
+            "expiresAt": _expires(HISTORY_DAYS),
+            "kind": {"S": kind},
+            **attributes,
+        }
+        self._ddb().put_item(TableName=self._table, Item=item)
 
     def history(self, connection_id: str) -> list[dict[str, Any]]:
         """Every item recorded for a connection, oldest log first, STATE last (for tests and tools)."""
@@ -271,7 +279,7 @@ class Ledger:
         Creates the record if the engine never saw the connection. Returns False when it is closed
         already: closed once is closed, and its notice was queued once, by the run that closed it.
         """
-        now = _now()
+        now = now_text()
         names = {"#status": "status"}
         values: dict[str, Any] = {":status": {"S": status}, ":now": {"S": now}}
         sets = [
@@ -325,7 +333,7 @@ class Ledger:
                 "region": {"S": region},
                 "routeTableId": {"S": route_table_id},
                 "destination": {"S": destination},
-                "installedAt": {"S": _now()},
+                "installedAt": {"S": now_text()},
             },
         )
 
@@ -370,7 +378,7 @@ class Ledger:
         recorded = False
         for start in range(0, len(findings), FINDINGS_PER_WRITE):
             chunk = findings[start : start + FINDINGS_PER_WRITE]
-            values: dict[str, Any] = {":keys": {"SS": [key for _, key, _ in chunk]}, ":now": {"S": _now()}}
+            values: dict[str, Any] = {":keys": {"SS": [key for _, key, _ in chunk]}, ":now": {"S": now_text()}}
             unknown = []
             for n, (_, key, _) in enumerate(chunk):
                 values[f":k{n}"] = {"S": key}
@@ -390,30 +398,14 @@ class Ledger:
                 continue
             recorded = True
             for kind, key, message in chunk:
-                self._ddb().put_item(
-                    TableName=self._table,
-                    Item={
-                        "pk": {"S": connection_id},
-                        "sk": _log_key(),
-                        "expiresAt": _expires(HISTORY_DAYS),
-                        "kind": {"S": kind},
-                        "findingKey": {"S": key},
-                        "message": {"S": message},
-                    },
-                )
+                self.log(connection_id, kind, {"findingKey": {"S": key}, "message": {"S": message}})
         return recorded
 
     def record_configuration(self, connection_id: str, plan_lines: list[str], *, dry_run: bool) -> None:
-        self._ddb().put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": connection_id},
-                "sk": _log_key(),
-                "expiresAt": _expires(HISTORY_DAYS),
-                "kind": {"S": "configure"},
-                "plan": {"L": [{"S": line} for line in plan_lines]},
-                "dryRun": {"BOOL": dry_run},
-            },
+        self.log(
+            connection_id,
+            "configure",
+            {"plan": {"L": [{"S": line} for line in plan_lines]}, "dryRun": {"BOOL": dry_run}},
         )
 
     def states(self, connection_ids: list[str]) -> dict[str, LedgerState]:

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from peering.aws import AwsClients
-from peering.ledger import HISTORY_DAYS, OUTBOX, _expires, _log_key, _now
+from peering.ledger import OUTBOX, Ledger, now_text
 from peering.notify import Notifier
 from peering.observability import MetricUnit, logger, metrics
 
@@ -39,9 +39,10 @@ class FlushResult:
 
 
 class Outbox:
-    def __init__(self, aws: AwsClients, table_name: str, notifier: Notifier) -> None:
+    def __init__(self, aws: AwsClients, ledger: Ledger, notifier: Notifier) -> None:
         self._aws = aws
-        self._table = table_name
+        self._ledger = ledger
+        self._table = ledger.table_name
         self._notifier = notifier
 
     def _ddb(self) -> Any:
@@ -106,17 +107,14 @@ class Outbox:
             raise
         self._ddb().delete_item(TableName=self._table, Key=key)
         connection_id = item["connectionId"]["S"]
-        self._ddb().put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": connection_id},
-                "sk": _log_key(),
-                "expiresAt": _expires(HISTORY_DAYS),
-                "kind": {"S": "notified"},
+        self._ledger.log(
+            connection_id,
+            "notified",
+            {
                 "noticeKey": item["noticeKey"],
                 "subject": {"S": subject},
                 "queuedAt": item["queuedAt"],
-                "sentAt": {"S": _now()},
+                "sentAt": {"S": now_text()},
             },
         )
         logger.info("notified", extra={"connection_id": connection_id, "subject": subject})
