@@ -40,6 +40,7 @@ __all__ = [
     "cloudtrail_event",
     "event_time",
     "is_read_only",
+    "owner_copy",
     "request_shape",
     "response_shape",
 ]
@@ -209,3 +210,18 @@ def api_call_event(
         user_identity=identity,
         request_id=request_id,
     )
+
+
+def owner_copy(event: Mapping[str, Any], owner_account: str) -> dict[str, Any]:
+    """The copy of a cross-account call that CloudTrail delivers to the resource owner's account.
+
+    CloudTrail records a call that acts on another account's resource in both accounts: the
+    owner's copy has ``recipientAccountId`` = the owner (and arrives on the owner's default bus),
+    keeps the caller in ``userIdentity.accountId``, and both copies share a ``sharedEventID``
+    (EventBridge user guide, "AWS service events"; CloudTrail user guide, "sharedEventID").
+    Returns the owner's copy; the caller's own event is left as it is.
+    """
+    detail = dict(event["detail"])
+    shared = str(detail.get("sharedEventID") or uuid.uuid4())
+    detail.update(recipientAccountId=owner_account, eventID=str(uuid.uuid4()), sharedEventID=shared)
+    return {**event, "id": str(uuid.uuid4()), "account": owner_account, "detail": detail}

@@ -128,7 +128,7 @@ def explain(connection_id: str, *, account: str, region: str, env: Mapping[str, 
             planned = engine.plan_configuration(connection_id, account, region)
             if isinstance(planned, ConfigurePlan):
                 out.plan_kind, out.plan = "configure", planned.render()
-            else:
+            elif planned is not None:
                 out.notes.append(f"the connection is {planned.status.value}: nothing to configure")
         else:
             out.reasons = recorded_reasons

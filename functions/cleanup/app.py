@@ -19,7 +19,9 @@ HANDLED_CALLS = frozenset({"RejectVpcPeeringConnection", "DeleteVpcPeeringConnec
 def clean_up(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
     hint = connection_call_hint(parse_api_call(event, HANDLED_CALLS))
     logger.append_keys(connection_id=hint.connection_id, event_id=hint.event_id)
-    return engine.cleanup_connection(hint.connection_id, hint.accepter_account, hint.accepter_region).as_dict()
+    return engine.cleanup_connection(
+        hint.connection_id, hint.accepter_account, hint.accepter_region, places=hint.places
+    ).as_dict()
 
 
 @logger.inject_lambda_context(clear_state=True)

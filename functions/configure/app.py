@@ -37,7 +37,9 @@ def configure(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
         return {"vpcId": vpc.vpc_id, "connections": [r.as_dict() for r in results]}
     hint = connection_call_hint(call)
     logger.append_keys(connection_id=hint.connection_id, event_id=hint.event_id)
-    return engine.converge_connection(hint.connection_id, hint.accepter_account, hint.accepter_region).as_dict()
+    return engine.converge_connection(
+        hint.connection_id, hint.accepter_account, hint.accepter_region, places=hint.places
+    ).as_dict()
 
 
 def _operator_converge(event: dict[str, Any], engine: Engine) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Worker function: converge every connection of one account+Region (one SQS message each).
 
 Powertools batch processing reports partial failures, so only the failed account+Regions are
-retried (and, after the queue's redrive limit, kept in its dead-letter queue).
+retried (and, after the queue's redrive limit, kept in its dead-letter queue). A message that is
+not a sweep target is answered (log line, InvalidEvents metric) and not retried: no retry could
+make it one.
 """
 
 from typing import Any
@@ -12,14 +14,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peering.config import Settings
 from peering.engine import Engine
-from peering.observability import logger, metrics, tracer
+from peering.errors import InvalidEventError
+from peering.observability import MetricUnit, logger, metrics, tracer
 from peering.sweep import SweepTarget, converge_target
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def converge_record(record: SQSRecord) -> dict[str, Any]:
-    target = SweepTarget.from_message(record.body)
+    try:
+        target = SweepTarget.from_message(record.body)
+    except InvalidEventError as exc:
+        logger.warning("sweep message refused", extra={"error": exc.kind, "reason": str(exc)})
+        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+        return {"ok": False, "error": exc.kind, "message": str(exc)}
     logger.append_keys(account=target.account, region=target.region, sweep_id=target.sweep_id)
     return converge_target(Engine(Settings.from_env()), target).as_dict()
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from emulation import cloudtrail
 from peering.errors import InvalidEventError, SkippedEventError
 from peering.events import (
     APPROVE_DETAIL_TYPE,
@@ -203,6 +204,7 @@ def test_create_sample_hint_matches_its_response(path: Path) -> None:
                 requester_region="us-east-1",
                 event_name="CreateVpcPeeringConnection",
                 event_id="bb16187c-2d63-49a8-9658-eb8df2a9978b",
+                places=((HUB, "us-east-1"),),
             ),
         ),
         (
@@ -215,6 +217,7 @@ def test_create_sample_hint_matches_its_response(path: Path) -> None:
                 requester_region="us-east-1",
                 event_name="CreateVpcPeeringConnection",
                 event_id="6be3ac56-d379-429e-94c5-f8f1b0aa2d1a",
+                places=((HUB, "us-east-1"),),
             ),
         ),
         (
@@ -227,6 +230,7 @@ def test_create_sample_hint_matches_its_response(path: Path) -> None:
                 requester_region="us-east-1",
                 event_name="CreateVpcPeeringConnection",
                 event_id="18784e90-e8f5-461c-a16d-2b7409165710",
+                places=((SANDBOX, "eu-west-1"),),
             ),
         ),
     ],
@@ -274,7 +278,7 @@ def test_connection_call_sample_hint_matches_its_request(path: Path) -> None:
 
 
 def _call_hint(connection_id: str, account: str, region: str, event_name: str, event_id: str) -> ConnectionHint:
-    return ConnectionHint(connection_id, account, region, account, region, event_name, event_id)
+    return ConnectionHint(connection_id, account, region, account, region, event_name, event_id, ((account, region),))
 
 
 @pytest.mark.parametrize(
@@ -397,7 +401,7 @@ def test_connection_call_with_a_malformed_connection_id_is_invalid(connection_id
         "requestParameters",
         "vpcPeeringConnectionId",
     )
-    with pytest.raises(InvalidEventError, match="vpcPeeringConnectionId"):
+    with pytest.raises(InvalidEventError, match="connection id"):
         connection_call_hint(parse_api_call(event, CONNECTION_CALLS))
 
 
@@ -695,3 +699,109 @@ def test_a_cloudtrail_event_is_not_an_operator_event() -> None:
 def test_an_operator_event_is_not_a_cloudtrail_event() -> None:
     with pytest.raises(InvalidEventError):
         parse_api_call(APPROVE, CREATE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ids wherever CloudTrail puts them; the caller's place for the owner's copy; strict formats
+# ---------------------------------------------------------------------------------------------
+
+PCX_ID = "pcx-0b22bb22bb22bb222"
+
+
+@pytest.mark.parametrize(
+    "request_parameters",
+    [
+        {"vpcPeeringConnectionId": PCX_ID},  # flat, as real records of Accept and Delete
+        {"VpcPeeringConnectionId": PCX_ID},  # another casing
+        {"DeleteVpcPeeringConnectionRequest": {"VpcPeeringConnectionId": PCX_ID}},  # wrapped
+        {"DelVpcPeerConnReq": {"vpcPeeringConnectionId": PCX_ID}},  # wrapped, abbreviated
+        {"RejectVpcPeeringConnectionRequest": {"inner": [{"VPCPEERINGCONNECTIONID": PCX_ID}]}},  # deeper
+    ],
+    ids=["flat", "upper-camel", "wrapped", "abbreviated", "nested-list"],
+)
+def test_the_connection_id_is_found_in_any_wrapper_and_casing(request_parameters: dict[str, Any]) -> None:
+    event = load("DeleteVpcPeeringConnection__requester-side.json")
+    event["detail"]["requestParameters"] = request_parameters
+    assert connection_call_hint(parse_api_call(event, CONNECTION_CALLS)).connection_id == PCX_ID
+
+
+def test_the_connection_id_is_found_in_a_wrapped_response_when_the_request_lacks_it() -> None:
+    event = load("DeleteVpcPeeringConnection__requester-side.json")
+    event["detail"]["requestParameters"] = {"DelVpcPeerConnReq": {}}
+    event["detail"]["responseElements"] = {"DeleteVpcPeeringConnectionResponse": {"vpcPeeringConnectionId": PCX_ID}}
+    assert connection_call_hint(parse_api_call(event, CONNECTION_CALLS)).connection_id == PCX_ID
+
+
+def test_a_wrapped_create_response_is_read() -> None:
+    event = load("CreateVpcPeeringConnection__cross-account.json")
+    connection = event["detail"]["responseElements"].pop("vpcPeeringConnection")
+    event["detail"]["responseElements"]["CreateVpcPeeringConnectionResponse"] = {"VpcPeeringConnection": connection}
+    hint = create_request_hint(parse_api_call(event, CREATE))
+    assert (hint.connection_id, hint.accepter_account) == ("pcx-0b22bb22bb22bb222", HUB)
+
+
+def test_a_wrapped_vpc_id_is_read() -> None:
+    event = load("AssociateVpcCidrBlock__ipv4.json")
+    vpc_id = event["detail"]["requestParameters"].pop("vpcId")
+    event["detail"]["requestParameters"]["AssociateVpcCidrBlockRequest"] = {"VpcId": vpc_id}
+    event["detail"]["responseElements"] = {"AssociateVpcCidrBlockResponse": {"requestId": "r"}}
+    assert vpc_call_hint(parse_api_call(event, frozenset({"AssociateVpcCidrBlock"}))).vpc_id == vpc_id
+
+
+def test_the_owners_copy_of_a_cross_account_call_points_at_the_caller() -> None:
+    """The owner's copy names the owner as recipient; the call was made, and is visible, at the caller."""
+    caller = load("AcceptVpcPeeringConnection__inter-region.json")
+    owner = "999999999999"
+    copy = cloudtrail.owner_copy(caller, owner)
+    assert copy["detail"]["recipientAccountId"] == owner
+    assert copy["detail"]["sharedEventID"]
+
+    original = connection_call_hint(parse_api_call(caller, CONNECTION_CALLS))
+    copied = connection_call_hint(parse_api_call(copy, CONNECTION_CALLS))
+
+    assert copied.places[0] == original.places[0]  # the same place first: one decision, no retry storm
+    assert copied.places[1] == (owner, caller["detail"]["awsRegion"])  # then the owner's own account
+
+
+FULLWIDTH_DIGITS = "".join(chr(0xFF10 + int(d)) for d in "123456789012")
+ARABIC_INDIC_DIGITS = "".join(chr(0x0660 + int(d)) for d in "123456789012")
+
+
+@pytest.mark.parametrize("account", [FULLWIDTH_DIGITS, ARABIC_INDIC_DIGITS, "12345678901", "1234567890123"])
+def test_account_ids_are_twelve_ascii_digits(account: str) -> None:
+    event = load("AcceptVpcPeeringConnection__same-account.json")
+    event["account"] = account
+    with pytest.raises(InvalidEventError):
+        parse_api_call(event, CONNECTION_CALLS)
+
+
+@pytest.mark.parametrize("region", ["xx-nowhere-1", "us-east-0", "US-EAST-1", "moon-base-1", "us-middle-1"])
+def test_made_up_regions_are_refused(region: str) -> None:
+    event = load("AcceptVpcPeeringConnection__same-account.json")
+    event["detail"]["awsRegion"] = region
+    with pytest.raises(InvalidEventError):
+        parse_api_call(event, CONNECTION_CALLS)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "ap-southeast-5", "us-gov-west-1", "il-central-1"])
+def test_real_regions_are_accepted(region: str) -> None:
+    event = load("AcceptVpcPeeringConnection__same-account.json")
+    event["detail"]["awsRegion"] = region
+    assert parse_api_call(event, CONNECTION_CALLS).detail.aws_region == region
+
+
+@pytest.mark.parametrize("requested_by", ["alice\x00", "bob\nsmith", "\x1b[31mred", "", "x" * 129, "a;b"])
+def test_requested_by_must_be_a_plain_name(requested_by: str) -> None:
+    event = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Approve Peering Request",
+        "source": "peering-autopilot.operator",
+        "account": HUB,
+        "time": "2026-11-26T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"connectionId": PCX_ID, "requestedBy": requested_by},
+    }
+    with pytest.raises(InvalidEventError):
+        parse_operator_event(event)

@@ -210,20 +210,51 @@ class Engine:
             return base
         return policy.routing.to_options(base)  # the policy's routing section over the deployment's defaults
 
-    def _wait_until_active(self, connection_id: str, account: str, region: str) -> Connection:
+    def locate(
+        self, connection_id: str, places: Sequence[tuple[str, str]]
+    ) -> tuple[Connection | None, list[tuple[str, str]]]:
+        """The connection as the first of ``places`` that shows it, and the places actually read.
+
+        Places outside the organization are never read (no role to assume there). Raises
+        OutsideOrganizationError when none of them is reachable: nothing here is ours to act on.
+        """
+        reachable = [p for p in dict.fromkeys(places) if is_reachable(self.aws, self.directory, *p)]
+        if not reachable:
+            raise OutsideOrganizationError(
+                f"{connection_id}: none of {', '.join('/'.join(p) for p in places)} is in the organization"
+            )
+        read: list[tuple[str, str]] = []
+        for account, region in reachable:
+            read.append((account, region))
+            try:
+                return find_connection(self.aws, connection_id, account, region), read
+            except UnknownConnectionError:
+                continue
+        return None, read
+
+    def _wait_until_active(self, connection_id: str, places: Sequence[tuple[str, str]]) -> Connection | None:
+        conn, _ = self.locate(connection_id, places)
+        if conn is None:
+            return None
+        here = (conn.accepter.account, conn.accepter.region)
+        if not is_reachable(self.aws, self.directory, *here):
+            here = (conn.requester.account, conn.requester.region)
         deadline = time.monotonic() + self.settings.activation_wait_seconds
-        conn = find_connection(self.aws, connection_id, account, region)
         while conn.status is ConnectionStatus.PROVISIONING and time.monotonic() < deadline:
             time.sleep(min(2.0, self.settings.activation_wait_seconds / 4))
-            conn = find_connection(self.aws, connection_id, account, region)
+            conn = find_connection(self.aws, connection_id, *here)
         if conn.status is ConnectionStatus.PROVISIONING:
             raise NotReadyError(f"{connection_id} is still provisioning; it will be retried")
         return conn
 
-    def plan_configuration(self, connection_id: str, account: str, region: str) -> ConfigurePlan | Connection:
-        """The configure plan, or the connection itself when it is not active (nothing to plan)."""
-        conn = self._wait_until_active(connection_id, account, region)
-        if conn.status is not ConnectionStatus.ACTIVE:
+    def plan_configuration(
+        self, connection_id: str, account: str, region: str, *, places: Sequence[tuple[str, str]] = ()
+    ) -> ConfigurePlan | Connection | None:
+        """The configure plan; the connection itself when it is not active (nothing to plan); None
+        when no place the event or the ledger names shows it (nothing to look at: a forged or
+        misplaced event, answered without a retry)."""
+        conn = self._wait_until_active(connection_id, [*places, (account, region), *self._recorded(connection_id)])
+        if conn is None or conn.status is not ConnectionStatus.ACTIVE:
             return conn
         options = self.routing_options()
         with_subnets = options.selection is TableSelection.SUBNETS
@@ -237,10 +268,18 @@ class Engine:
         return plan
 
     def converge_connection(
-        self, connection_id: str, account: str, region: str, dry_run: bool | None = None
+        self,
+        connection_id: str,
+        account: str,
+        region: str,
+        dry_run: bool | None = None,
+        *,
+        places: Sequence[tuple[str, str]] = (),
     ) -> ConvergeResult:
         dry = self.settings.dry_run if dry_run is None else dry_run
-        planned = self.plan_configuration(connection_id, account, region)
+        planned = self.plan_configuration(connection_id, account, region, places=places)
+        if planned is None:
+            return self._not_found(connection_id, dry)
         if isinstance(planned, Connection):
             logger.info("not active: nothing to configure", extra={"status": planned.status.value})
             metrics.add_metric(name="ConnectionsNotActive", unit=MetricUnit.Count, value=1)
@@ -344,6 +383,8 @@ class Engine:
 
     def converge_vpc(self, vpc_id: str, account: str, region: str, dry_run: bool | None = None) -> list[ConvergeResult]:
         """A VPC's CIDR blocks changed: re-converge every active connection it has."""
+        if not is_reachable(self.aws, self.directory, account, region):
+            raise OutsideOrganizationError(f"{vpc_id}'s account {account} is outside the organization")
         touching = connections_touching(self.aws, account, region, vpc_id)
         active = [c for c in touching if c.status is ConnectionStatus.ACTIVE]
         logger.info("re-converging the VPC's active connections", extra={"vpc_id": vpc_id, "count": len(active)})
@@ -362,21 +403,40 @@ class Engine:
             return replace(options, revoke_stale_security_group_rules=False)
         return options
 
-    def plan_cleanup(self, connection_id: str, account: str, region: str) -> CleanupPlan | Connection:
-        """The cleanup plan for a dead connection (changes nothing), or the connection if it lives.
+    def _recorded(self, connection_id: str) -> list[tuple[str, str]]:
+        """(account, Region) of each side the ledger recorded, read from EC2 when it was decided."""
+        recorded = self.ledger.sides(connection_id)
+        if recorded is None:
+            return []
+        return [(label.split("/")[0], label.split("/")[1]) for label in recorded]
 
-        The connection is read where the event says; once AWS no longer shows it (a deleted
-        connection is visible 2 h to the deleter), the ledger remembers both sides.
+    def _not_found(self, connection_id: str, dry: bool) -> ConvergeResult:
+        """Nothing shows the connection where the event and the ledger say: look, never write."""
+        logger.warning("the connection is not visible where the event or the ledger says: nothing done")
+        metrics.add_metric(name="UnknownConnections", unit=MetricUnit.Count, value=1)
+        return ConvergeResult(
+            connection_id, "not-found", ("no place named by the event or the ledger shows it",), dry, ""
+        )
+
+    def plan_cleanup(
+        self, connection_id: str, account: str, region: str, *, places: Sequence[tuple[str, str]] = ()
+    ) -> CleanupPlan | Connection | None:
+        """The cleanup plan for a dead connection (changes nothing); the connection if it lives;
+        None when its death cannot be proved.
+
+        Death is proved by EC2 only: the connection shown dead anywhere it is looked for (the
+        places the event names, then each side the ledger recorded, each in its owner's account
+        and Region), or absent from every recorded side that can be read. Absence where an event
+        says is never proof: an event naming the wrong account or Region must not tear down a
+        live connection, and an id nobody knows gets no record.
         """
-        try:
-            conn: Connection | None = find_connection(self.aws, connection_id, account, region)
-        except UnknownConnectionError:
-            conn = None
+        recorded = self.ledger.sides(connection_id)
+        recorded_places = self._recorded(connection_id)
+        conn, read = self.locate(connection_id, [*places, (account, region), *recorded_places])
         if conn is not None and not conn.status.is_dead:
-            return conn  # a failed or stale Delete/Reject: the connection lives on
+            return conn  # a failed, stale or misplaced Delete/Reject: the connection lives on
         sides: Sequence[tuple[str, str, str | None, str | None]]
         labels: tuple[str | None, str | None]
-        recorded = self.ledger.sides(connection_id)
         if conn is not None:
             sides = [
                 (conn.requester.account, conn.requester.region, conn.requester.vpc_id, conn.accepter.vpc_id),
@@ -387,13 +447,14 @@ class Engine:
                 f"{conn.requester.account}/{conn.requester.region}/{conn.requester.vpc_id}",
                 f"{conn.accepter.account}/{conn.accepter.region}/{conn.accepter.vpc_id}",
             )
-        elif recorded is not None:
+        elif recorded is not None and any(place in read for place in recorded_places):
+            # Gone from every recorded side we can read (AWS shows a dead connection for hours
+            # to days; after that it is gone for good): what it left behind is ours to clean.
             req, acc = (label.split("/", 2) for label in recorded)
             sides = [(req[0], req[1], req[2], acc[2]), (acc[0], acc[1], acc[2], req[2])]
             status, message, labels = ConnectionStatus.DELETED.value, "", recorded
         else:
-            sides = [(account, region, None, None)]  # only where the event was seen
-            status, message, labels = ConnectionStatus.DELETED.value, "", (None, None)
+            return None
         leftovers = [
             observe_leftovers(self.aws, connection_id, side_account, side_region, vpc_id=vpc_id, peer_vpc_id=peer)
             for side_account, side_region, vpc_id, peer in sides
@@ -410,11 +471,19 @@ class Engine:
         )
 
     def cleanup_connection(
-        self, connection_id: str, account: str, region: str, dry_run: bool | None = None
+        self,
+        connection_id: str,
+        account: str,
+        region: str,
+        dry_run: bool | None = None,
+        *,
+        places: Sequence[tuple[str, str]] = (),
     ) -> ConvergeResult:
         """A connection was rejected or deleted: clean both sides, each in its owner's account."""
         dry = self.settings.dry_run if dry_run is None else dry_run
-        planned = self.plan_cleanup(connection_id, account, region)
+        planned = self.plan_cleanup(connection_id, account, region, places=places)
+        if planned is None:
+            return self._not_found(connection_id, dry)
         if isinstance(planned, Connection):
             logger.info("connection is not dead: nothing to clean", extra={"status": planned.status.value})
             metrics.add_metric(name="CleanupSkipped", unit=MetricUnit.Count, value=1)

@@ -27,8 +27,17 @@ DECISION_DETAIL_TYPES = frozenset({APPROVE_DETAIL_TYPE, REJECT_DETAIL_TYPE})
 
 CONNECTION_ID = r"^pcx-(?:[0-9a-f]{8}|[0-9a-f]{17})$"  # AWS ids have 8 or 17 hex digits
 VPC_ID = r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$"
-ACCOUNT_ID = r"^\d{12}$"
-REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+ACCOUNT_ID = r"^[0-9]{12}$"  # ASCII digits only (\d would take any Unicode digit)
+# A Region name as AWS forms them (geography, optional partition qualifier, direction, number);
+# a made-up name never reaches an API call (it would fail as a connection error, and be retried).
+REGION = (
+    r"^(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso|-isob|-isoe|-isof)?"
+    r"-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$"
+)
+# What a person may write as "requested by" (it becomes an EC2 tag value): letters, digits,
+# spaces and the few punctuation marks EC2 tags allow; never control characters.
+PRINCIPAL_NAME = r"^[\w .:/=+@-]{1,128}$"
+FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control characters but newline and tab
 
 
 class CloudTrailDetail(BaseModel):
@@ -39,6 +48,10 @@ class CloudTrailDetail(BaseModel):
     aws_region: str = Field(alias="awsRegion", pattern=REGION)
     event_id: str | None = Field(default=None, alias="eventID")
     recipient_account_id: str | None = Field(default=None, alias="recipientAccountId", pattern=ACCOUNT_ID)
+    # Who called: for a cross-account call CloudTrail also delivers a copy to the resource owner,
+    # whose recipientAccountId is the owner, not the caller (the copy has a sharedEventID).
+    user_identity: dict[str, Any] | None = Field(default=None, alias="userIdentity")
+    shared_event_id: str | None = Field(default=None, alias="sharedEventID")
     error_code: str | None = Field(default=None, alias="errorCode")
     error_message: str | None = Field(default=None, alias="errorMessage")
     request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
@@ -59,8 +72,8 @@ class OperatorDetail(BaseModel):
     # Where the accepter side lives. Optional: the ledger remembers it for requests it has seen.
     account_id: str | None = Field(default=None, alias="accountId", pattern=ACCOUNT_ID)
     region: str | None = Field(default=None, pattern=REGION)
-    requested_by: str = Field(default="unknown", alias="requestedBy", max_length=128)
-    comment: str = Field(default="", max_length=1024)
+    requested_by: str = Field(default="unknown", alias="requestedBy", pattern=PRINCIPAL_NAME)
+    comment: str = Field(default="", max_length=1024, pattern=FREE_TEXT)
     dry_run: bool | None = Field(default=None, alias="dryRun")  # None: the deployment's setting
 
 
@@ -75,7 +88,11 @@ class OperatorEvent(EventBridgeModel):
 
 @dataclass(frozen=True)
 class ConnectionHint:
-    """Where an event says a connection is. Verified against the EC2 API before any use."""
+    """Where an event says a connection is. Verified against the EC2 API before any use.
+
+    ``places`` are the (account, Region) pairs to look in, in order: where the call was made (its
+    caller sees the connection), then the account the record was delivered to, if another.
+    """
 
     connection_id: str
     accepter_account: str
@@ -84,6 +101,7 @@ class ConnectionHint:
     requester_region: str
     event_name: str
     event_id: str | None
+    places: tuple[tuple[str, str], ...] = ()
 
 
 def _describe(exc: ValidationError) -> str:
@@ -118,11 +136,60 @@ def parse_api_call(event: Any, expected: frozenset[str]) -> CloudTrailApiCallEve
 
 
 def _dig(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]...``, keys compared without case, or None."""
     for key in path:
         if not isinstance(data, dict):
             return None
-        data = data.get(key)
+        data = next((v for k, v in data.items() if isinstance(k, str) and k.lower() == key.lower()), None)
     return data
+
+
+def _find(data: Any, key: str, *, depth: int = 6) -> Any:
+    """The first value under ``key`` (any case) anywhere in nested objects and lists.
+
+    CloudTrail logs some EC2 calls flat (``requestParameters.vpcPeeringConnectionId``) and newer
+    ones wrapped under internal, sometimes abbreviated names (``DelTGwVpcAttachReq``,
+    ``...Response``): the id is found wherever it is, in whatever case.
+    """
+    if depth < 0:
+        return None
+    if isinstance(data, dict):
+        direct = _dig(data, key)
+        if direct is not None:
+            return direct
+        children: Any = data.values()
+    elif isinstance(data, list):
+        children = data
+    else:
+        return None
+    for child in children:
+        found = _find(child, key, depth=depth - 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _caller_account(event: CloudTrailApiCallEvent) -> str:
+    """The account that made the call: it, in ``awsRegion``, sees the connection.
+
+    A copy delivered to the resource owner names the owner as recipient; ``userIdentity``
+    still names the caller. Calls by an AWS service carry no account: the recipient is it.
+    """
+    detail = event.detail
+    caller = _dig(detail.user_identity, "accountId")
+    if _valid(ACCOUNT_ID, caller):
+        return str(caller)
+    return detail.recipient_account_id or event.account
+
+
+def _places(event: CloudTrailApiCallEvent) -> tuple[tuple[str, str], ...]:
+    detail = event.detail
+    caller = _caller_account(event)
+    recipient = detail.recipient_account_id or event.account
+    places = [(caller, detail.aws_region)]
+    if recipient != caller:
+        places.append((recipient, detail.aws_region))
+    return tuple(places)
 
 
 def _valid(pattern: str, value: Any) -> bool:
@@ -136,18 +203,20 @@ def create_request_hint(event: CloudTrailApiCallEvent) -> ConnectionHint:
     malformed id or Region must be refused, not passed on to an API call.
     """
     detail = event.detail
-    connection = _dig(detail.response_elements, "vpcPeeringConnection")
+    connection = _find(detail.response_elements, "vpcPeeringConnection")
     if not isinstance(connection, dict):
         raise InvalidEventError("responseElements.vpcPeeringConnection is missing")
-    connection_id = connection.get("vpcPeeringConnectionId")
+    connection_id = _dig(connection, "vpcPeeringConnectionId")
     if not _valid(CONNECTION_ID, connection_id):
         raise InvalidEventError(
             f"responseElements.vpcPeeringConnection.vpcPeeringConnectionId {connection_id!r} is not a connection id"
         )
     params = detail.request_parameters or {}
-    requester_account = detail.recipient_account_id or event.account
-    accepter_account = _dig(connection, "accepterVpcInfo", "ownerId") or params.get("peerOwnerId") or requester_account
-    accepter_region = _dig(connection, "accepterVpcInfo", "region") or params.get("peerRegion") or detail.aws_region
+    requester_account = _caller_account(event)  # who created the request
+    accepter_account = (
+        _dig(connection, "accepterVpcInfo", "ownerId") or _find(params, "peerOwnerId") or requester_account
+    )
+    accepter_region = _dig(connection, "accepterVpcInfo", "region") or _find(params, "peerRegion") or detail.aws_region
     if not _valid(ACCOUNT_ID, accepter_account):
         raise InvalidEventError(f"accepter account {accepter_account!r} is not a 12-digit account id")
     if not _valid(REGION, accepter_region):
@@ -160,6 +229,7 @@ def create_request_hint(event: CloudTrailApiCallEvent) -> ConnectionHint:
         requester_region=detail.aws_region,
         event_name=detail.event_name,
         event_id=detail.event_id,
+        places=((str(accepter_account), str(accepter_region)),),
     )
 
 
@@ -177,24 +247,22 @@ def connection_call_hint(event: CloudTrailApiCallEvent) -> ConnectionHint:
     where the engine looks first (it then reads each side in its owner's account).
     """
     detail = event.detail
-    params = detail.request_parameters or {}
-    # Some newer EC2 calls are logged with their request wrapped (e.g. ModifyVpcPeeringConnection-
-    # OptionsRequest.VpcPeeringConnectionId); accept both spellings.
-    wrapped = params.get(f"{detail.event_name}Request")
-    connection_id = params.get("vpcPeeringConnectionId") or (
-        wrapped.get("VpcPeeringConnectionId") if isinstance(wrapped, dict) else None
+    connection_id = _find(detail.request_parameters, "vpcPeeringConnectionId") or _find(
+        detail.response_elements, "vpcPeeringConnectionId"
     )
     if not _valid(CONNECTION_ID, connection_id):
-        raise InvalidEventError(f"requestParameters.vpcPeeringConnectionId {connection_id!r} is not a connection id")
-    account = detail.recipient_account_id or event.account
+        raise InvalidEventError(f"the connection id {connection_id!r} in the event is not a connection id")
+    places = _places(event)
+    account, region = places[0]
     return ConnectionHint(
         connection_id=str(connection_id),
         accepter_account=account,
-        accepter_region=detail.aws_region,
+        accepter_region=region,
         requester_account=account,
-        requester_region=detail.aws_region,
+        requester_region=region,
         event_name=detail.event_name,
         event_id=detail.event_id,
+        places=places,
     )
 
 
@@ -208,10 +276,11 @@ class VpcHint:
 def vpc_call_hint(event: CloudTrailApiCallEvent) -> VpcHint:
     """The VPC whose CIDR blocks changed (Associate/DisassociateVpcCidrBlock)."""
     detail = event.detail
-    vpc_id = (detail.request_parameters or {}).get("vpcId") or (detail.response_elements or {}).get("vpcId")
+    vpc_id = _find(detail.request_parameters, "vpcId") or _find(detail.response_elements, "vpcId")
     if not _valid(VPC_ID, vpc_id):
         raise InvalidEventError("the VPC id is missing from requestParameters and responseElements")
-    return VpcHint(vpc_id=str(vpc_id), account=detail.recipient_account_id or event.account, region=detail.aws_region)
+    # Only the VPC's owner can associate blocks with it: the caller's account is the owner's.
+    return VpcHint(vpc_id=str(vpc_id), account=_caller_account(event), region=detail.aws_region)
 
 
 class SweepRequestDetail(BaseModel):
@@ -219,7 +288,7 @@ class SweepRequestDetail(BaseModel):
 
     account_id: str = Field(alias="accountId", pattern=ACCOUNT_ID)
     region: str = Field(pattern=REGION)
-    requested_by: str = Field(default="unknown", alias="requestedBy", max_length=128)
+    requested_by: str = Field(default="unknown", alias="requestedBy", pattern=PRINCIPAL_NAME)
     dry_run: bool | None = Field(default=None, alias="dryRun")
 
 

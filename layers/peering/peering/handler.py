@@ -16,6 +16,7 @@ from peering.engine import Engine
 from peering.errors import (
     InvalidEventError,
     NotReadyError,
+    OutsideOrganizationError,
     PeeringError,
     SkippedEventError,
     UnauthorizedOperatorError,
@@ -23,13 +24,15 @@ from peering.errors import (
 )
 from peering.observability import MetricUnit, logger, metrics
 
-_ANSWERED = (InvalidEventError, SkippedEventError, UnauthorizedOperatorError)
+# What the event itself makes impossible: a retry could never help.
+_ANSWERED = (InvalidEventError, SkippedEventError, UnauthorizedOperatorError, OutsideOrganizationError)
 _RETRIED = (UnknownConnectionError, NotReadyError)
 
 METRIC_BY_KIND = {
     InvalidEventError.kind: "InvalidEvents",
     SkippedEventError.kind: "SkippedEvents",
     UnauthorizedOperatorError.kind: "UnauthorizedOperatorEvents",
+    OutsideOrganizationError.kind: "OutsideOrganizationEvents",
     UnknownConnectionError.kind: "UnknownConnections",
     NotReadyError.kind: "ConnectionsNotReady",
 }
