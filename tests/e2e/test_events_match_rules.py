@@ -36,6 +36,7 @@ _SWEEP = {"SweepFunctionSweepOnDefaultBus", "SweepFunctionSweepOnPeeringBus"}
 #: kind of sample -> the rules (SAM's <Function><EventId> logical ids) it must meet, on either bus
 EXPECTED: dict[str, set[str]] = {
     "CreateVpcPeeringConnection": _ACCEPT,
+    "failed": set(),
     "AcceptVpcPeeringConnection": _ACTIVATION,
     "AssociateVpcCidrBlock": _ACTIVATION,
     "DisassociateVpcCidrBlock": _ACTIVATION,
@@ -69,6 +70,8 @@ def kind_of(path: Path, event: dict[str, Any]) -> str:
         return "scheduled"
     assert event["detail-type"] == "AWS API Call via CloudTrail", path.name
     assert event["detail"]["eventName"] == prefix, f"{path.name}: the name says {prefix}"
+    if "errorCode" in event["detail"]:
+        return "failed"  # a failed call changed nothing: no rule forwards or delivers it
     return prefix
 
 

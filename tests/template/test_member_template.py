@@ -232,6 +232,7 @@ def test_forwarding_rule(member_resources: Resources) -> None:
     assert pattern["source"] == ["aws.ec2"]
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
     assert pattern["detail"]["eventSource"] == ["ec2.amazonaws.com"]
+    assert pattern["detail"]["errorCode"] == [{"exists": False}]  # failed calls are not forwarded
     assert set(pattern["detail"]["eventName"]) == FORWARDED
     assert len(pattern["detail"]["eventName"]) == len(FORWARDED)
     (target,) = rule["Targets"]

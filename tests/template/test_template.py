@@ -65,7 +65,11 @@ def cloudtrail_pattern(*event_names: str) -> dict[str, Any]:
     return {
         "source": ["aws.ec2"],
         "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {"eventSource": ["ec2.amazonaws.com"], "eventName": list(event_names)},
+        "detail": {
+            "eventSource": ["ec2.amazonaws.com"],
+            "errorCode": [{"exists": False}],  # failed calls changed nothing: never delivered
+            "eventName": list(event_names),
+        },
     }
 
 
@@ -407,9 +411,15 @@ def test_rules_match_what_the_handler_accepts(resources: Resources, name: str) -
 def matches(pattern: Any, event: Any, account: str) -> bool:
     """EventBridge matching for the pattern forms the templates use (value lists, nesting)."""
     if isinstance(pattern, dict):
-        return isinstance(event, dict) and all(
-            key in event and matches(value, event[key], account) for key, value in pattern.items()
-        )
+        if not isinstance(event, dict):
+            return False
+        for key, value in pattern.items():
+            if value == [{"exists": False}]:
+                if key in event:
+                    return False
+            elif key not in event or not matches(value, event[key], account):
+                return False
+        return True
     allowed = [account if value == THIS_ACCOUNT else value for value in pattern]
     return event in allowed
 
@@ -453,6 +463,9 @@ def test_the_matcher() -> None:
 def test_every_sample_event_reaches_exactly_one_function(resources: Resources, path: Path) -> None:
     event = json.loads(path.read_text())
     reached = receivers(resources, event, HUB_ACCOUNT)
+    if "errorCode" in event.get("detail", {}):
+        assert reached == set(), f"{path.name}: a failed call reaches {sorted(reached)}"
+        return
     assert len(reached) == 1, f"{path.name} reaches {sorted(reached) or 'no function'}"
     if event["source"] == OPERATOR_SOURCE:
         # The same request put by a member account reaches nothing.
