@@ -29,9 +29,10 @@ HUB_REGION = "us-east-1"
 _ACCEPT = {"AcceptFunctionCreateOnDefaultBus", "AcceptFunctionCreateOnPeeringBus"}
 _ACTIVATION = {"ConfigureFunctionActivationOnDefaultBus", "ConfigureFunctionActivationOnPeeringBus"}
 _END = {"CleanupFunctionEndOnDefaultBus", "CleanupFunctionEndOnPeeringBus"}
-_DECISION = {"OperatorFunctionDecisionOnDefaultBus", "OperatorFunctionDecisionOnPeeringBus"}
-_CONVERGE = {"ConfigureFunctionConvergeOnDefaultBus", "ConfigureFunctionConvergeOnPeeringBus"}
-_SWEEP = {"SweepFunctionSweepOnDefaultBus", "SweepFunctionSweepOnPeeringBus"}
+# Operator events are honoured on the peering bus only (its policy says who may put them).
+_DECISION = {"OperatorFunctionDecisionOnPeeringBus"}
+_CONVERGE = {"ConfigureFunctionConvergeOnPeeringBus"}
+_SWEEP = {"SweepFunctionSweepOnPeeringBus"}
 
 #: kind of sample -> the rules (SAM's <Function><EventId> logical ids) it must meet, on either bus
 EXPECTED: dict[str, set[str]] = {

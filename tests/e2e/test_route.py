@@ -75,7 +75,7 @@ def test_a_call_no_rule_wants_exits_1(tmp_path: Path, capsys: pytest.CaptureFixt
     code, out = route(capsys, write(tmp_path, event), "--account", HUB)
 
     assert code == 1
-    assert "none of the 13 rules matches" in out
+    assert "none of the 10 rules matches" in out
 
 
 def test_operator_events_count_only_from_the_hub_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +94,7 @@ def test_template_parameters_are_validated(capsys: pytest.CaptureFixture[str]) -
 
 def test_the_template_has_the_thirteen_rules_sam_generates() -> None:
     found = {r.rule_id: (r.bus, r.function) for r in rules(Stack.load(account=HUB, region="us-east-1"))}
-    assert len(found) == 13
+    assert len(found) == 10
     assert found["SweepFunctionScheduled"] == ("default", "SweepFunction")
     assert found["ConfigureFunctionConvergeOnPeeringBus"] == ("peering-autopilot", "ConfigureFunction")
 

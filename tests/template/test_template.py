@@ -383,12 +383,18 @@ def test_timeouts(hub_template: dict[str, Any], resources: Resources) -> None:
 
 @pytest.mark.parametrize("name", sorted(TRIGGERS))
 def test_rules_match_the_triggers_on_both_buses(resources: Resources, name: str) -> None:
+    """CloudTrail events on both buses (the hub's own calls and the members' forwarded ones);
+    operator events on the peering bus only, whose policy names the operators."""
     events = events_of(resources[name], "EventBridgeRule")
     found = sorted((bus_of(p), json.dumps(normalized(p["Pattern"]), sort_keys=True)) for p in events.values())
     expected = sorted(
         (bus, json.dumps(normalized(pattern), sort_keys=True))
         for pattern in TRIGGERS[name]
-        for bus in (bus_of({}), bus_of({"EventBusName": PEERING_BUS}))
+        for bus in (
+            (bus_of({"EventBusName": PEERING_BUS}),)
+            if pattern["source"] == [OPERATOR_SOURCE]
+            else (bus_of({}), bus_of({"EventBusName": PEERING_BUS}))
+        )
     )
     assert found == expected
 
@@ -494,13 +500,35 @@ def test_sweep_runs_on_the_schedule_parameter(resources: Resources) -> None:
 def test_peering_bus_admits_only_the_organization(resources: Resources) -> None:
     bus = resources["PeeringEventBus"]
     assert bus["Properties"]["Name"] == "peering-autopilot"
-    policy = resources["PeeringEventBusPolicy"]
-    assert policy["Condition"] == "HasOrganization"
-    statement = policy["Properties"]["Statement"]
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == "events:PutEvents"
-    assert statement["Resource"] == {"Fn::GetAtt": ["PeeringEventBus", "Arn"]}
+    assert "PeeringEventBusPolicy" not in resources  # one policy, on the bus itself
+    allow, _ = bus["Properties"]["Policy"]["Statement"]
+    assert allow["Fn::If"][0] == "HasOrganization"
+    statement = allow["Fn::If"][1]
+    assert (statement["Effect"], statement["Action"], statement["Principal"]) == ("Allow", "events:PutEvents", "*")
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+    assert allow["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def test_only_the_operator_principals_can_put_operator_events(hub_template: dict[str, Any], resources: Resources) -> None:
+    _, deny = resources["PeeringEventBus"]["Properties"]["Policy"]["Statement"]
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "events:PutEvents", "*")
+    assert deny["Condition"]["StringEquals"] == {"events:source": OPERATOR_SOURCE}
+    principals = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"]
+    assert principals[0] == "HasOperatorPrincipals"
+    assert principals[1] == {"Ref": "OperatorPrincipalArns"}
+    # Nobody configured: the deny covers every real principal (no role has that name).
+    assert "no-operator-configured" in principals[2][0]["Fn::Sub"]
+    assert hub_template["Parameters"]["OperatorPrincipalArns"]["Default"] == ""
+    assert hub_template["Conditions"]["HasOperatorPrincipals"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "OperatorPrincipalArns"}]}, ""]}]
+    }
+
+
+def test_operator_events_are_honoured_on_the_peering_bus_only(resources: Resources) -> None:
+    for name, function in functions(resources).items():
+        for event, props in events_of(function, "EventBridgeRule").items():
+            if props["Pattern"].get("source") == [OPERATOR_SOURCE]:
+                assert props.get("EventBusName") == {"Ref": "PeeringEventBus"}, f"{name}.{event}"
 
 
 # ---------------------------------------------------------------- failures
