@@ -16,7 +16,7 @@ from moto.ec2.models import ec2_backends
 
 from emulation import moto_fidelity
 from peering import policy_store
-from peering.errors import NotReadyError, UnknownConnectionError
+from peering.errors import NotReadyError
 from tests.builders import (
     ACCEPT_TAG,
     cloudtrail_event,
@@ -399,7 +399,7 @@ def test_non_object_event_is_refused(organization: Organization, context: FakeCo
     assert run(["not", "an", "event"], context)["error"] == "invalid_event"
 
 
-def test_unknown_connection_id_raises_for_retry_and_changes_nothing(
+def test_unknown_connection_id_is_answered_not_retried_and_changes_nothing(
     organization: Organization, context: FakeContext, capsys: Any
 ) -> None:
     requester = make_vpc(HUB_ACCOUNT, "10.0.0.0/16")
@@ -407,8 +407,9 @@ def test_unknown_connection_id_raises_for_retry_and_changes_nothing(
     pcx, event = request_peering(HUB_ACCOUNT, requester, HUB_ACCOUNT, accepter)
     event["detail"]["responseElements"]["vpcPeeringConnection"]["vpcPeeringConnectionId"] = "pcx-0123456789abcdef0"
 
-    with pytest.raises(UnknownConnectionError):
-        run(event, context)
+    result = run(event, context)  # a retry could not make it exist: no retry, no dead letter
+
+    assert (result["ok"], result["error"]) == (False, "unknown_connection")
     assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
     assert ledger_items("pcx-0123456789abcdef0") == []
     assert emitted_metrics(capsys.readouterr().out)["UnknownConnections"] == 1

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from peering.errors import UnknownConnectionError
 from tests.builders import ledger_state, make_vpc, operator_event, request_peering, status
 from tests.conftest import (
     HUB_ACCOUNT,
@@ -107,11 +106,11 @@ def test_unknown_connection_without_location_is_refused(organization: Organizati
     assert "accountId and region" in result["message"]
 
 
-def test_unknown_connection_with_location_raises(organization: Organization, context: FakeContext) -> None:
-    with pytest.raises(UnknownConnectionError):
-        operator.lambda_handler(
-            operator_event(APPROVE, "pcx-0123456789abcdef0", accountId=HUB_ACCOUNT, region=REGION), context
-        )
+def test_unknown_connection_with_location_is_answered(organization: Organization, context: FakeContext) -> None:
+    result = operator.lambda_handler(
+        operator_event(APPROVE, "pcx-0123456789abcdef0", accountId=HUB_ACCOUNT, region=REGION), context
+    )
+    assert (result["ok"], result["error"]) == (False, "unknown_connection")
 
 
 @pytest.mark.parametrize(

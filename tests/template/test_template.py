@@ -509,7 +509,9 @@ def test_peering_bus_admits_only_the_organization(resources: Resources) -> None:
     assert allow["Fn::If"][2] == {"Ref": "AWS::NoValue"}
 
 
-def test_only_the_operator_principals_can_put_operator_events(hub_template: dict[str, Any], resources: Resources) -> None:
+def test_only_the_operator_principals_can_put_operator_events(
+    hub_template: dict[str, Any], resources: Resources
+) -> None:
     _, deny = resources["PeeringEventBus"]["Properties"]["Policy"]["Statement"]
     assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "events:PutEvents", "*")
     assert deny["Condition"]["StringEquals"] == {"events:source": OPERATOR_SOURCE}

@@ -1,9 +1,10 @@
 """What every function does around its work: settings, engine, typed errors -> log + metric.
 
-Bad input (invalid or skipped events, unauthorized operators) is answered with a typed result
-and changes nothing: retrying it could not help. Anything that may succeed later (AWS errors, a
-connection not yet visible or not yet ready) is raised, so Lambda retries it and, when retries
-are exhausted, the event lands in the function's dead-letter queue.
+Bad input (invalid or skipped events, unauthorized operators, connections no place shows, accounts
+outside the organization) is answered with a typed result and changes nothing: retrying it could
+not help. Anything that may succeed later (AWS errors, a connection not yet ready) is raised, so
+Lambda retries it and, when retries are exhausted, the event lands in the function's dead-letter
+queue.
 """
 
 from __future__ import annotations
@@ -24,9 +25,17 @@ from peering.errors import (
 )
 from peering.observability import MetricUnit, logger, metrics
 
-# What the event itself makes impossible: a retry could never help.
-_ANSWERED = (InvalidEventError, SkippedEventError, UnauthorizedOperatorError, OutsideOrganizationError)
-_RETRIED = (UnknownConnectionError, NotReadyError)
+# What the event itself makes impossible: a retry could never help. A connection no place shows
+# is one of them: CloudTrail delivers a call after it succeeded, so its connection is visible to
+# the caller; one that is not is forged, misplaced or long gone (the sweep is the backstop).
+_ANSWERED = (
+    InvalidEventError,
+    SkippedEventError,
+    UnauthorizedOperatorError,
+    OutsideOrganizationError,
+    UnknownConnectionError,
+)
+_RETRIED = (NotReadyError,)
 
 METRIC_BY_KIND = {
     InvalidEventError.kind: "InvalidEvents",
