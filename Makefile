@@ -12,7 +12,7 @@ CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 TEMPLATES := template.yaml member-template.yaml
 
-.PHONY: help dev lint validate test unit build demo bench lock clean
+.PHONY: help dev lint validate test unit fuzz build demo bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ validate: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate --li
 
 unit: $(VENV)/.installed ## the tests with the coverage gate (no lint)
 	$(PY) -m pytest --cov --cov-report=term-missing
+
+fuzz: $(VENV)/.installed ## hostile events through every handler, deeper than make test (50,000 examples)
+	FUZZ_EXAMPLES=50000 $(PY) -m pytest tests/fuzz -q
 
 test: lint validate build unit ## everything CI runs: lint, template validation, sam build, tests with coverage
 

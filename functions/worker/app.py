@@ -16,6 +16,7 @@ from peering.config import Settings
 from peering.engine import Engine
 from peering.errors import InvalidEventError
 from peering.observability import MetricUnit, logger, metrics, tracer
+from peering.observe import is_reachable
 from peering.sweep import SweepTarget, converge_target
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -29,7 +30,13 @@ def converge_record(record: SQSRecord) -> dict[str, Any]:
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
         return {"ok": False, "error": exc.kind, "message": str(exc)}
     logger.append_keys(account=target.account, region=target.region, sweep_id=target.sweep_id)
-    return converge_target(Engine(Settings.from_env()), target).as_dict()
+    engine = Engine(Settings.from_env())
+    if not is_reachable(engine.aws, engine.directory, target.account, target.region):
+        # Only the organization's accounts are swept; no role could be assumed anywhere else.
+        logger.warning("sweep target outside the organization refused")
+        metrics.add_metric(name="OutsideOrganizationEvents", unit=MetricUnit.Count, value=1)
+        return {"ok": False, "error": "outside_organization"}
+    return converge_target(engine, target).as_dict()
 
 
 @logger.inject_lambda_context(clear_state=True)

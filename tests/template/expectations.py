@@ -159,7 +159,11 @@ EC2_RESOURCE_TYPES: dict[str, frozenset[str]] = {
 }
 
 # The engine's tags on connections: peering-autopilot:decision, :decided-by, :policy-version, :rule.
-TAG_KEYS_CONDITION = {"ForAllValues:StringLike": {"aws:TagKeys": ["peering-autopilot:*"]}}
+# ForAllValues alone holds for a request without tag keys: the Null guard requires some.
+TAG_KEYS_CONDITION = {
+    "ForAllValues:StringLike": {"aws:TagKeys": ["peering-autopilot:*"]},
+    "Null": {"aws:TagKeys": "false"},
+}
 
 
 def assumes_member_role(function: str) -> bool:

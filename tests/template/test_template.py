@@ -946,3 +946,22 @@ def test_outputs_for_the_member_stack(hub_template: dict[str, Any], resources: R
     assert outputs["SweepQueueUrl"]["Value"] == {"Ref": "SweepQueue"}
     for queue in dead_letter_queues(resources):
         assert outputs[f"{queue}Url"]["Value"] == {"Ref": queue}
+
+
+def test_member_roles_are_assumed_only_in_the_organization(resources: Resources) -> None:
+    for name, function in functions(resources).items():
+        for grant in function_grants(function):
+            if "sts:AssumeRole" not in grant.actions:
+                continue
+            organization_only, single_account = grant.statement["Condition"]["Fn::If"][1:]
+            assert grant.statement["Condition"]["Fn::If"][0] == "HasOrganization", name
+            assert organization_only == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}, name
+            assert single_account == {"Ref": "AWS::NoValue"}, name
+
+
+def test_the_topic_takes_tls_only(resources: Resources) -> None:
+    policy = resources["NotificationTopicPolicy"]["Properties"]
+    assert policy["Topics"] == [TOPIC]
+    deny = policy["PolicyDocument"]["Statement"][0]
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "sns:Publish", "*")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
