@@ -66,6 +66,7 @@ def test_parameters(member_template: dict[str, Any]) -> None:
         "ExternalId",
         "MemberRoleName",
         "AllowSecurityGroupRevocation",
+        "AlarmTopicArn",
         "CreateMemberRole",
     }
     assert params["HubFunctionRoleArns"]["Type"] == "CommaDelimitedList"
@@ -129,6 +130,7 @@ def test_every_resource_is_conditional(member_resources: Resources) -> None:
         "ForwardingRole": "ShouldForward",
         "ForwardingDeadLetterQueue": "ShouldForward",
         "ForwardingDeadLetterQueuePolicy": "ShouldForward",
+        "ForwardingDeadLetterAlarm": "ShouldForward",
     }
     assert {name: body.get("Condition") for name, body in member_resources.items()} == expected
 
@@ -298,3 +300,15 @@ def test_plain_cloudformation_validated_by_make(member_template: dict[str, Any])
     makefile = (ROOT / "Makefile").read_text()
     (line,) = re.findall(r"^TEMPLATES :=(.*)$", makefile, re.MULTILINE)
     assert set(line.split()) == {"template.yaml", "member-template.yaml"}
+
+
+def test_undeliverable_forwarded_events_raise_an_alarm(member_resources: Resources) -> None:
+    alarm = member_resources["ForwardingDeadLetterAlarm"]
+    assert alarm["Condition"] == "ShouldForward"
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert props["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ForwardingDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert props["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
