@@ -163,8 +163,11 @@ def alarms_on(resources: Resources, namespace: str, metric: str, dimension: dict
 def dead_letter_queues(resources: Resources) -> set[str]:
     """Every queue that holds dead letters: functions' on-failure queues and redrive targets."""
     queues = {dead_letter_queue(f) for f in functions(resources).values()}
-    for queue in of_type(resources, "AWS::SQS::Queue").values():
-        redrive = queue["Properties"].get("RedrivePolicy")
+    for holder in [
+        *of_type(resources, "AWS::SQS::Queue").values(),
+        *of_type(resources, "AWS::SNS::Subscription").values(),
+    ]:
+        redrive = holder["Properties"].get("RedrivePolicy")
         if redrive:
             queues.add(getatt(redrive["deadLetterTargetArn"])[0])
     return queues
