@@ -28,6 +28,7 @@ from tests.conftest import (
     emitted_metrics,
     load_function,
 )
+from tests.faults import Faults
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, peer_routes
 
 sweep = load_function("sweep")
@@ -167,8 +168,14 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
 
 def test_worker_reports_only_the_failed_records(organization: Organization, context: FakeContext) -> None:
     good = SweepTarget(HUB_ACCOUNT, REGION, "s1").to_message()
-
-    result = worker.lambda_handler(sqs_event(good, "not json", good), context)
+    member = SweepTarget(organization.platform_account, REGION, "s1").to_message()
+    faults = Faults()
+    faults.deny("sts", "AssumeRole", when=lambda text: organization.platform_account in text)
+    try:
+        # A target that fails is retried; a body that is no target is dropped (no retry can help).
+        result = worker.lambda_handler(sqs_event(good, member, "not json", good), context)
+    finally:
+        faults.clear()
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
 

@@ -403,9 +403,9 @@ class Engine:
             return replace(options, revoke_stale_security_group_rules=False)
         return options
 
-    def _recorded(self, connection_id: str) -> list[tuple[str, str]]:
+    def _recorded(self, connection_id: str, recorded: tuple[str, str] | None = None) -> list[tuple[str, str]]:
         """(account, Region) of each side the ledger recorded, read from EC2 when it was decided."""
-        recorded = self.ledger.sides(connection_id)
+        recorded = recorded or self.ledger.sides(connection_id)
         if recorded is None:
             return []
         return [(label.split("/")[0], label.split("/")[1]) for label in recorded]
@@ -431,7 +431,7 @@ class Engine:
         live connection, and an id nobody knows gets no record.
         """
         recorded = self.ledger.sides(connection_id)
-        recorded_places = self._recorded(connection_id)
+        recorded_places = self._recorded(connection_id, recorded)
         conn, read = self.locate(connection_id, [*places, (account, region), *recorded_places])
         if conn is not None and not conn.status.is_dead:
             return conn  # a failed, stale or misplaced Delete/Reject: the connection lives on
