@@ -35,6 +35,7 @@ from peering.observability import logger
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, ec2, load_function
 from tests.integration.test_configure import accept_event, dns_ready_vpc
+from tests.integration.test_sweep import sqs_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLES = {p.name: json.loads(p.read_text()) for p in sorted(EVENTS.glob("*.json"))}
@@ -217,22 +218,7 @@ def sqs_batch(data: st.DataObject, world: World) -> dict[str, Any]:
         ),
         label="bodies",
     )
-    return {
-        "Records": [
-            {
-                "messageId": f"m-{n}",
-                "receiptHandle": "r",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB_ACCOUNT}:sweep",
-                "awsRegion": REGION,
-            }
-            for n, body in enumerate(bodies)
-        ]
-    }
+    return sqs_event(*bodies)
 
 
 def authorized_operator_event(event: Any) -> bool:
