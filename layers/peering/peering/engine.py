@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -60,6 +60,11 @@ class ConvergeResult:
             "plan": self.plan,
             "actions": [{"action": a.action, "status": a.status} for a in self.actions],
         }
+
+
+def _places_of(recorded: tuple[str, str] | None) -> list[tuple[str, str]]:
+    """(account, Region) of each side the ledger recorded ("account/Region/VPC" labels)."""
+    return [(label.split("/")[0], label.split("/")[1]) for label in recorded or ()]
 
 
 class Engine:
@@ -211,29 +216,34 @@ class Engine:
         return policy.routing.to_options(base)  # the policy's routing section over the deployment's defaults
 
     def locate(
-        self, connection_id: str, places: Sequence[tuple[str, str]]
+        self,
+        connection_id: str,
+        places: Sequence[tuple[str, str]],
+        recorded: Callable[[], Sequence[tuple[str, str]]] | None = None,
     ) -> tuple[Connection | None, list[tuple[str, str]]]:
-        """The connection as the first of ``places`` that shows it, and the places actually read.
+        """The connection as the first place that shows it, and the places actually read.
 
+        ``places`` (where the event says) are read first; ``recorded`` (the sides the ledger
+        recorded) only when none of them shows it, so the usual event costs no ledger read.
         Places outside the organization are never read (no role to assume there). Raises
-        OutsideOrganizationError when none of them is reachable: nothing here is ours to act on.
+        OutsideOrganizationError when no place at all is reachable: nothing here is ours.
         """
-        reachable = [p for p in dict.fromkeys(places) if is_reachable(self.aws, self.directory, *p)]
-        if not reachable:
-            raise OutsideOrganizationError(
-                f"{connection_id}: none of {', '.join('/'.join(p) for p in places)} is in the organization"
-            )
         read: list[tuple[str, str]] = []
-        for account, region in reachable:
-            read.append((account, region))
-            try:
-                return find_connection(self.aws, connection_id, account, region), read
-            except UnknownConnectionError:
-                continue
+        for candidates in (places, recorded):
+            for place in dict.fromkeys(candidates() if callable(candidates) else candidates or ()):
+                if place in read or not is_reachable(self.aws, self.directory, *place):
+                    continue
+                read.append(place)
+                try:
+                    return find_connection(self.aws, connection_id, *place), read
+                except UnknownConnectionError:
+                    continue
+        if not read:
+            raise OutsideOrganizationError(f"{connection_id}: no place it could be is in the organization")
         return None, read
 
     def _wait_until_active(self, connection_id: str, places: Sequence[tuple[str, str]]) -> Connection | None:
-        conn, _ = self.locate(connection_id, places)
+        conn, _ = self.locate(connection_id, places, lambda: _places_of(self.ledger.sides(connection_id)))
         if conn is None:
             return None
         here = (conn.accepter.account, conn.accepter.region)
@@ -253,7 +263,7 @@ class Engine:
         """The configure plan; the connection itself when it is not active (nothing to plan); None
         when no place the event or the ledger names shows it (nothing to look at: a forged or
         misplaced event, answered without a retry)."""
-        conn = self._wait_until_active(connection_id, [*places, (account, region), *self._recorded(connection_id)])
+        conn = self._wait_until_active(connection_id, [*places, (account, region)])
         if conn is None or conn.status is not ConnectionStatus.ACTIVE:
             return conn
         options = self.routing_options()
@@ -403,13 +413,6 @@ class Engine:
             return replace(options, revoke_stale_security_group_rules=False)
         return options
 
-    def _recorded(self, connection_id: str, recorded: tuple[str, str] | None = None) -> list[tuple[str, str]]:
-        """(account, Region) of each side the ledger recorded, read from EC2 when it was decided."""
-        recorded = recorded or self.ledger.sides(connection_id)
-        if recorded is None:
-            return []
-        return [(label.split("/")[0], label.split("/")[1]) for label in recorded]
-
     def _not_found(self, connection_id: str, dry: bool) -> ConvergeResult:
         """Nothing shows the connection where the event and the ledger say: look, never write."""
         logger.warning("the connection is not visible where the event or the ledger says: nothing done")
@@ -431,8 +434,8 @@ class Engine:
         live connection, and an id nobody knows gets no record.
         """
         recorded = self.ledger.sides(connection_id)
-        recorded_places = self._recorded(connection_id, recorded)
-        conn, read = self.locate(connection_id, [*places, (account, region), *recorded_places])
+        recorded_places = _places_of(recorded)
+        conn, read = self.locate(connection_id, [*places, (account, region)], lambda: recorded_places)
         if conn is not None and not conn.status.is_dead:
             return conn  # a failed, stale or misplaced Delete/Reject: the connection lives on
         sides: Sequence[tuple[str, str, str | None, str | None]]
