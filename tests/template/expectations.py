@@ -82,8 +82,17 @@ FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
 # Granted only under a template condition (Fn::If), never unconditionally.
 ACTION_CONDITIONS = {action: "CanRevokeSecurityGroupRules" for action in REVOKE}
 
-# Every function sends its failed async invocations to its dead-letter queue (EventInvokeConfig).
-SUPPORT_ACTIONS = frozenset({"sqs:SendMessage"})
+# Every function sends its failed async invocations to its dead-letter queue (EventInvokeConfig),
+# writes to its own log group and sends X-Ray traces (Tracing: Active).
+SUPPORT_ACTIONS = frozenset(
+    {
+        "sqs:SendMessage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+)
 
 # Where each action shows up in the package (boto3 snake_case, a paginator name, or the Powertools
 # provider). None: needed by the infrastructure, not by a line of code (see the reason beside it).
@@ -124,6 +133,10 @@ CODE_EVIDENCE: dict[str, str | None] = {
     "sqs:ReceiveMessage": None,  # the worker's event source mapping polls with the worker's role
     "sqs:DeleteMessage": None,  # idem
     "sqs:GetQueueAttributes": None,  # idem
+    "logs:CreateLogStream": None,  # the Lambda service writes the function's logs with its role
+    "logs:PutLogEvents": None,  # idem
+    "xray:PutTraceSegments": None,  # the Lambda service sends traces with the role (Tracing: Active)
+    "xray:PutTelemetryRecords": None,  # idem
 }
 
 # Read-only actions with no resource-level permissions (or no resource at all): "*" is allowed.
@@ -142,6 +155,10 @@ STAR_RESOURCE_ALLOWED = frozenset(
         "organizations:ListAccounts",
     }
 )
+
+# Write actions whose service offers no resource-level permissions: "*" is their only valid
+# Resource. The template names the reason beside the statement. Nothing else writes on "*".
+STAR_RESOURCE_WRITES = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
 # The EC2 resource type each mutating EC2 action may be granted on (in the stack's own account).
 EC2_RESOURCE_TYPES: dict[str, frozenset[str]] = {

@@ -89,8 +89,16 @@ def policy_grants(policies: list[Any]) -> list[Grant]:
     return grants
 
 
-def function_grants(function: dict[str, Any]) -> list[Grant]:
-    return policy_grants(function["Properties"]["Policies"])
+def function_role(resources: Resources, name: str) -> dict[str, Any]:
+    """The execution role a function runs under: its own, declared in the template."""
+    assert getatt(resources[name]["Properties"]["Role"]) == (f"{name}Role", "Arn"), name
+    role = resources[f"{name}Role"]
+    assert role["Type"] == "AWS::IAM::Role"
+    return role
+
+
+def function_grants(resources: Resources, name: str) -> list[Grant]:
+    return role_grants(function_role(resources, name))
 
 
 def role_grants(role: dict[str, Any]) -> list[Grant]:

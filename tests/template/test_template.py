@@ -31,6 +31,7 @@ from tests.template.expectations import (
     EC2_RESOURCE_TYPES,
     FUNCTION_ACTIONS,
     STAR_RESOURCE_ALLOWED,
+    STAR_RESOURCE_WRITES,
     SUPPORT_ACTIONS,
     TAG_KEYS_CONDITION,
     assumes_member_role,
@@ -43,6 +44,7 @@ from tests.template.helpers import (
     ec2_arn,
     events_of,
     function_grants,
+    function_role,
     functions,
     getatt,
     granted,
@@ -690,11 +692,18 @@ def test_alarms_can_publish_to_the_encrypted_topic(resources: Resources) -> None
 
 
 def test_every_function_has_a_log_group_with_retention(resources: Resources) -> None:
-    groups = of_type(resources, "AWS::Logs::LogGroup").values()
-    for name in functions(resources):
-        mine = [g for g in groups if g["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}]
-        assert len(mine) == 1, f"{name} has no explicit log group"
-        assert mine[0]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    groups = of_type(resources, "AWS::Logs::LogGroup")
+    names = set()
+    for name, function in functions(resources).items():
+        # Named from the stack, not the function: the role scopes logging to it without a cycle
+        # (function -> role -> log group), and the group exists before the function's first log.
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]
+        assert group == {"Ref": name.removesuffix("Function") + "LogGroup"}, name
+        properties = groups[group["Ref"]]["Properties"]
+        assert sub_text(properties["LogGroupName"]).startswith("/aws/lambda/${AWS::StackName}-"), name
+        assert properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        names.add(sub_text(properties["LogGroupName"]))
+    assert len(names) == len(functions(resources))
 
 
 def test_dashboard_shows_the_engine_metrics(hub_template: dict[str, Any], resources: Resources) -> None:
@@ -799,7 +808,7 @@ def test_every_aws_call_in_the_code_is_mapped() -> None:
 
 @pytest.mark.parametrize("name", sorted(FUNCTION_ACTIONS))
 def test_functions_get_exactly_what_their_code_calls(resources: Resources, name: str) -> None:
-    grants = function_grants(resources[name])
+    grants = function_grants(resources, name)
     expected = FUNCTION_ACTIONS[name] | SUPPORT_ACTIONS
     everything = granted(grants)
     assert everything - expected == set(), f"{name} is granted more than its code calls"
@@ -814,20 +823,37 @@ def test_functions_get_exactly_what_their_code_calls(resources: Resources, name:
             assert {ACTION_CONDITIONS[a] for a in grant.actions} == {grant.condition}
 
 
-def test_sam_attaches_nothing_broad(resources: Resources) -> None:
-    """SAM adds logs and X-Ray (Tracing: Active) managed policies; nothing else may sneak in."""
+def test_every_function_runs_under_a_role_of_its_own(resources: Resources) -> None:
+    """A role SAM generates carries AWSLambdaBasicExecutionRole (logs on every log group) and,
+    with Tracing: Active, AWSXrayWriteOnlyAccess: each function names a role declared here."""
+    roles = of_type(resources, "AWS::IAM::Role")
+    used = [getatt(f["Properties"]["Role"])[0] for f in functions(resources).values()]
+    assert sorted(used) == sorted(set(used)), "a role is shared by two functions"
     for name, function in functions(resources).items():
-        events = function["Properties"].get("Events", {})
-        # Poller events make SAM attach execution-role managed policies on every resource.
-        kinds = {event["Type"] for event in events.values()}
+        role = function_role(resources, name)["Properties"]
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+        assert not {"ManagedPolicyArns", "PermissionsBoundary", "Path"} & set(role), name
+        assert not {"Policies", "PermissionsBoundary"} & set(function["Properties"]), name
+        # Poller events would have SAM add execution-role policies; with a role given it cannot,
+        # and the function would fail to poll: the worker's queue has a mapping of its own.
+        kinds = {event["Type"] for event in function["Properties"].get("Events", {}).values()}
         assert kinds <= {"EventBridgeRule", "Schedule"}, f"{name}: {kinds}"
-        assert "Role" not in function["Properties"], f"{name}: SAM must build the role from Policies"
-        assert "PermissionsBoundary" not in function["Properties"]
+    function_roles = {f"{name}Role" for name in functions(resources)}
+    assert function_roles <= set(roles)
+
+
+def test_no_function_may_create_log_groups_or_write_to_others(resources: Resources) -> None:
+    for name in functions(resources):
+        logs = [g for g in function_grants(resources, name) if any(a.startswith("logs:") for a in g.actions)]
+        assert len(logs) == 1, name
+        assert logs[0].actions == {"logs:CreateLogStream", "logs:PutLogEvents"}, name
 
 
 def test_only_the_worker_deletes_connections_and_only_its_own_requests(resources: Resources) -> None:
-    for name, function in functions(resources).items():
-        grants = [g for g in function_grants(function) if "ec2:DeleteVpcPeeringConnection" in g.actions]
+    for name in functions(resources):
+        grants = [g for g in function_grants(resources, name) if "ec2:DeleteVpcPeeringConnection" in g.actions]
         if name != "WorkerFunction":
             assert grants == [], name
             continue
@@ -839,7 +865,7 @@ def test_only_the_worker_deletes_connections_and_only_its_own_requests(resources
 
 
 def test_functions_cannot_do_each_others_work(resources: Resources) -> None:
-    grants = {name: granted(function_grants(f)) for name, f in functions(resources).items()}
+    grants = {name: granted(function_grants(resources, name)) for name in functions(resources)}
     assert "ec2:DeleteRoute" not in grants["AcceptFunction"]
     assert "ec2:DeleteRoute" not in grants["OperatorFunction"]
     assert "ec2:AcceptVpcPeeringConnection" not in grants["ConfigureFunction"]
@@ -861,9 +887,7 @@ def test_revocation_is_opt_in(hub_template: dict[str, Any], resources: Resources
         "Fn::Equals": [{"Ref": "AllowSecurityGroupRevocation"}, "true"]
     }
     revoking = {
-        name
-        for name, function in functions(resources).items()
-        if granted(function_grants(function)) & set(ACTION_CONDITIONS)
+        name for name in functions(resources) if granted(function_grants(resources, name)) & set(ACTION_CONDITIONS)
     }
     assert revoking == {"CleanupFunction", "WorkerFunction"}
 
@@ -871,7 +895,7 @@ def test_revocation_is_opt_in(hub_template: dict[str, Any], resources: Resources
 @pytest.mark.parametrize("name", sorted(FUNCTION_ACTIONS))
 def test_resources_are_scoped(resources: Resources, name: str) -> None:
     queue = dead_letter_queue(resources[name])
-    for grant in function_grants(resources[name]):
+    for grant in function_grants(resources, name):
         assert_scoped(grant, name, queue)
 
 
@@ -879,7 +903,10 @@ def assert_scoped(grant: Grant, name: str, queue: str) -> None:  # noqa: PLR0912
     actions, targets = grant.actions, grant.targets
     if "*" in targets:
         assert targets == ["*"]
-        assert actions <= STAR_RESOURCE_ALLOWED, f"{name}: {sorted(actions - STAR_RESOURCE_ALLOWED)} on '*'"
+        allowed_on_star = STAR_RESOURCE_ALLOWED | STAR_RESOURCE_WRITES
+        assert actions <= allowed_on_star, f"{name}: {sorted(actions - allowed_on_star)} on '*'"
+        # A write on "*" stands alone in its statement, so nothing else hides behind its reason.
+        assert actions <= STAR_RESOURCE_ALLOWED or actions <= STAR_RESOURCE_WRITES, f"{name}: {sorted(actions)}"
         return
     services = {a.split(":")[0] for a in actions}
     assert len(services) == 1, f"{name}: one service per statement"
@@ -904,6 +931,13 @@ def assert_scoped(grant: Grant, name: str, queue: str) -> None:  # noqa: PLR0912
         assert [sub_text(t) for t in targets] == [
             "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameter}"
         ]
+    elif service == "logs":
+        # Streams and events of its own log group, which the stack creates: no CreateLogGroup.
+        assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"}, name
+        group = name.removesuffix("Function") + "LogGroup"
+        assert [sub_text(t) for t in targets] == [
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{group}}}:*"
+        ], name
     elif service == "sqs":
         queues = {getatt(t) for t in targets}
         if actions == {"sqs:SendMessage"}:
@@ -924,8 +958,8 @@ def test_the_engine_tag_prefix_matches_the_tag_condition() -> None:
 def test_conditions_on_peering_keys_name_only_connections(resources: Resources) -> None:
     """ec2:AccepterVpc / ec2:RequesterVpc exist only on the connection: a VPC resource in the same
     statement would never match, silently denying the action."""
-    for name, function in functions(resources).items():
-        for grant in function_grants(function):
+    for name in functions(resources):
+        for grant in function_grants(resources, name):
             keys = json.dumps(grant.statement.get("Condition", {}))
             if "ec2:AccepterVpc" in keys or "ec2:RequesterVpc" in keys:
                 assert {sub_text(t) for t in grant.targets} == {ec2_arn("vpc-peering-connection")}, name
@@ -952,8 +986,8 @@ def test_outputs_for_the_member_stack(hub_template: dict[str, Any], resources: R
 
 
 def test_member_roles_are_assumed_only_in_the_organization(resources: Resources) -> None:
-    for name, function in functions(resources).items():
-        for grant in function_grants(function):
+    for name in functions(resources):
+        for grant in function_grants(resources, name):
             if "sts:AssumeRole" not in grant.actions:
                 continue
             organization_only, single_account = grant.statement["Condition"]["Fn::If"][1:]
