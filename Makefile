@@ -12,7 +12,7 @@ CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 TEMPLATES := template.yaml member-template.yaml
 
-.PHONY: help dev lint validate test unit fuzz build demo bench lock clean
+.PHONY: help dev lint validate test test-runtime unit fuzz build demo bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,16 @@ $(VENV)/.installed: requirements/dev.txt
 $(SAM_VENV)/.installed: requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	touch $@
+
+# The Lambda runtime's Python (pyenv's 3.13 on the development machines), when there is one.
+PYTHON313 := $(shell for py in "env PYENV_VERSION=3.13.0 python3.13" python3.13; do \
+	$$py -c 'import sys; assert sys.version_info[:2] == (3, 13); print(sys.executable)' 2>/dev/null && break; done)
+RUNTIME_VENV := .venv-313
+
+$(RUNTIME_VENV)/.installed: requirements/dev.txt
+	"$(PYTHON313)" -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
@@ -52,6 +62,15 @@ fuzz: $(VENV)/.installed ## hostile events through every handler, deeper than ma
 
 test: lint validate build unit ## everything CI runs: lint, template validation, sam build, tests with coverage
 
+# The same tests on the runtime's Python (fewer fuzz examples: the full count ran on 3.11 above).
+test-runtime: ## the tests on python3.13, the Lambda runtime's version (skipped when there is none)
+ifeq ($(PYTHON313),)
+	@echo "no python3.13 on this machine: the tests ran on $$($(PYTHON) --version) only"
+else
+	@$(MAKE) --no-print-directory $(RUNTIME_VENV)/.installed
+	FUZZ_EXAMPLES=2000 $(RUNTIME_VENV)/bin/python -m pytest -q -p no:cacheprovider
+endif
+
 build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions build with Makefiles)
 	$(SAM) build --template template.yaml
 	@# The layer must hold the Lambda runtime's binaries (python3.13 on arm64), not this machine's.
@@ -59,6 +78,8 @@ build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions b
 	  || { echo "layer lacks python3.13/arm64 pydantic_core" >&2; exit 1; }
 	@for fn in Accept Operator Configure Cleanup Sweep Worker; do \
 	  test -f .aws-sam/build/$${fn}Function/app.py || { echo "$${fn}Function not built" >&2; exit 1; }; done
+	@if find .aws-sam/build/PeeringLayer/python/peering/__pycache__ -name '*.cpython-313.pyc' 2>/dev/null | grep -q .; \
+	  then echo "layer bytecode: python3.13, hash-based"; else echo "layer bytecode: none (no python3.13 found)"; fi
 	@echo "build checked: layer for python3.13/arm64, six functions"
 
 demo: $(VENV)/.installed ## the lifecycle on a local AWS emulation (moto server)
@@ -75,4 +96,4 @@ lock: ## re-resolve the pinned requirements from requirements/*.in
 	done
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) .aws-sam .coverage .pytest_cache .mypy_cache .ruff_cache

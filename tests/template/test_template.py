@@ -262,7 +262,8 @@ def test_builds_need_neither_docker_nor_python313(resources: Resources) -> None:
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     layer_make = (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
     assert re.search(r"^build-PeeringLayer:", layer_make, re.MULTILINE)
-    assert "--platform manylinux2014_aarch64" in layer_make
+    assert re.search(r"^PLATFORM \?= manylinux2014_aarch64$", layer_make, re.MULTILINE)
+    assert "--platform $(PLATFORM)" in layer_make
     assert "--python-version 3.13" in layer_make
 
     for name, function in functions(resources).items():
