@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
+C7N_VENV := .venv-c7n
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
@@ -35,6 +36,12 @@ RUNTIME_VENV := .venv-313
 $(RUNTIME_VENV)/.installed: requirements/dev.txt
 	"$(PYTHON313)" -m venv $(RUNTIME_VENV)
 	$(RUNTIME_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+# Cloud Custodian, only for the side-by-side benchmark.
+$(C7N_VENV)/.installed: requirements/c7n.txt
+	$(PYTHON) -m venv $(C7N_VENV)
+	$(C7N_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/c7n.txt
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
@@ -85,15 +92,15 @@ build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions b
 demo: $(VENV)/.installed ## the lifecycle on a local AWS emulation (moto server)
 	$(PY) -m runner demo
 
-bench: $(VENV)/.installed ## AWS API calls per operation: sweep vs per-connection, event paths
+bench: $(VENV)/.installed $(C7N_VENV)/.installed ## AWS API calls per operation: sweep vs per-connection, event paths
 	$(PY) scripts/bench.py
 
 lock: ## re-resolve the pinned requirements from requirements/*.in
-	@for name in dev sam checkov; do \
+	@for name in dev sam checkov c7n; do \
 	  rm -rf /tmp/lock-$$name && $(PYTHON) -m venv /tmp/lock-$$name && \
 	  /tmp/lock-$$name/bin/pip install --quiet -r requirements/$$name.in && \
 	  { echo "# Locked from $$name.in with pip freeze; regenerate with 'make lock'."; /tmp/lock-$$name/bin/pip freeze; } > requirements/$$name.txt; \
 	done
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) .aws-sam .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) $(C7N_VENV) .aws-sam .coverage .pytest_cache .mypy_cache .ruff_cache
