@@ -18,25 +18,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from peering.apply import ActionResult, ConfigureApplier
-from peering.cleanup import (
-    WITHDRAWN,
-    CleanupOptions,
-    SideLeftovers,
-    cleanup_key,
-    is_stale_request,
-    plan_cleanup,
-    references_to,
-)
-from peering.engine import ConvergeResult, Engine
+from peering.apply import ConfigureApplier
+from peering.cleanup import CleanupOptions, SideLeftovers, is_stale_request, plan_cleanup, references_to
+from peering.cleanup_lifecycle import labels_of
+from peering.context import ConvergeResult
+from peering.engine import Engine
 from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
 from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
-from peering.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Vpc
+from peering.models import Connection, ConnectionStatus, LedgerState, Vpc
 from peering.network import RouteTable, SideNetwork, Subnet
 from peering.observability import MetricUnit, logger, metrics
-from peering.observe import paginate, with_dns_attributes
+from peering.observe import paginate
 from peering.operator import ensure_hub_account
-from peering.routing import RouteChange, RoutingOptions, TableSelection, plan_configuration
+from peering.routing import RouteChange, RoutingOptions, TableSelection
 
 SQS_BATCH = 10
 
@@ -264,7 +258,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
     One connection failing does not stop the others; the run then fails at the end, so the
     queue retries the target (convergence is idempotent, the converged ones cost nothing).
     """
-    dry = engine.settings.dry_run if target.dry_run is None else target.dry_run
+    dry = engine.is_dry_run(target.dry_run)
     options = engine.routing_options()
     snapshot = observe_region(
         engine, target.account, target.region, with_subnets=options.selection is TableSelection.SUBNETS
@@ -320,7 +314,7 @@ def _pending(run: _Pass, conn: Connection) -> None:
         decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
         _count(run.result, decided, f"request-{decided.outcome}")
     if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
-        _count(run.result, _withdraw(run.engine, conn, run.dry), "request-withdrawn")
+        _count(run.result, run.engine.withdraw(conn, run.dry), "request-withdrawn")
 
 
 def _active(run: _Pass, conn: Connection) -> None:
@@ -328,12 +322,7 @@ def _active(run: _Pass, conn: Connection) -> None:
     roles = run.snapshot.local_roles(conn)
     requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
     accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
-    plan = plan_configuration(conn, requester, accepter, run.options, scope=roles)
-    if plan.dns_changes and run.options.dns_resolution:
-        # Only now pay for the DNS attribute reads: they decide whether enabling is possible.
-        requester = with_dns_attributes(run.engine.aws, requester) if requester else None
-        accepter = with_dns_attributes(run.engine.aws, accepter) if accepter else None
-        plan = plan_configuration(conn, requester, accepter, run.options, scope=roles)
+    plan = run.engine.plan_sides(conn, requester, accepter, run.options, scope=roles)
     if not plan.is_noop:
         _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
     elif plan.findings and not run.dry:
@@ -353,15 +342,10 @@ def _dead(run: _Pass, conn: Connection) -> None:
         options=run.cleanup_options,
         previous=run.states.get(conn.connection_id),
         status_message=conn.status_message,
-        labels=(_label(conn, "requester"), _label(conn, "accepter")),
+        labels=labels_of(conn),
     )
     if not cleanup.is_noop:
         _count(run.result, run.engine.apply_cleanup(cleanup, run.dry), "cleaned")
-
-
-def _label(conn: Connection, role: str) -> str:
-    side = conn.requester if role == "requester" else conn.accepter
-    return f"{side.account}/{side.region}/{side.vpc_id}"
 
 
 def _leftovers(
@@ -380,37 +364,6 @@ def _leftovers(
         references = references_to(own_groups, side.account, side.region, conn.connection_id, peer.vpc_id)
         out.append(SideLeftovers(side.account, side.region, side.vpc_id, tables, references))
     return out
-
-
-def _withdraw(engine: Engine, conn: Connection, dry: bool) -> ConvergeResult:
-    """Delete a request we sent that nobody answered: it holds one of 25 outstanding requests.
-
-    The intent (with its notice) is recorded first: if the run stops after the delete, the
-    connection is then "deleted" and the cleanup that finds it closes it as withdrawn, notice
-    included.
-    """
-    description = f"withdraw {conn.connection_id} (pending since before {conn.expiration_time})"
-    requester, accepter = _label(conn, "requester"), _label(conn, "accepter")
-    if dry:
-        engine.ledger.record_configuration(conn.connection_id, [description], dry_run=True)
-        return ConvergeResult(
-            conn.connection_id, "withdrawn", (), dry, description, [ActionResult(description, "dry-run")]
-        )
-    notice = Notice(
-        f"Peering request {conn.connection_id} withdrawn"[:100],
-        f"The request {requester} -> {accepter} waited longer than the "
-        "policy's pendingRequestMaxAgeHours without an answer and was withdrawn, so the quota of 25 "
-        "outstanding requests does not fill. Send a new request when the accepter is ready.\n",
-    )
-    status = "already-done"
-    if engine.ledger.begin(conn.connection_id, Intent(cleanup_key(WITHDRAWN), notice)):
-        engine.aws.client("ec2", conn.requester.account, conn.requester.region).delete_vpc_peering_connection(
-            VpcPeeringConnectionId=conn.connection_id
-        )
-        engine.ledger.close(conn.connection_id, WITHDRAWN, requester, accepter, notice=notice)
-        status = "done"
-    engine.outbox.flush(conn.connection_id)
-    return ConvergeResult(conn.connection_id, "withdrawn", (), dry, description, [ActionResult(description, status)])
 
 
 def _remove_orphan_blackholes(engine: Engine, snapshot: RegionSnapshot, result: SweepResult, dry: bool) -> None:
