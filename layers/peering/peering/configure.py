@@ -71,18 +71,19 @@ class ConfigureLifecycle(EngineContext):
             return conn
         options = self.routing_options()
         with_subnets = options.selection is TableSelection.SUBNETS
-        requester, accepter = observe_connection_sides(self.aws, conn, self.directory, with_subnets=with_subnets)
-        return self.plan_sides(conn, requester, accepter, options)
+        sides = observe_connection_sides(self.aws, conn, self.directory, with_subnets=with_subnets)
+        return self.plan_sides(conn, sides, options)
 
     def plan_sides(
         self,
         conn: Connection,
-        requester: SideNetwork | None,
-        accepter: SideNetwork | None,
+        sides: tuple[SideNetwork | None, SideNetwork | None],
         options: RoutingOptions,
         scope: frozenset[str] = BOTH_SIDES,
     ) -> ConfigurePlan:
-        """Plan on the sides observed; read the DNS attributes only if DNS options must change."""
+        """Plan on the (requester, accepter) sides observed; read their DNS attributes only if the
+        DNS options must change."""
+        requester, accepter = sides
         plan = plan_configuration(conn, requester, accepter, options, scope)
         if plan.dns_changes and options.dns_resolution:
             # Only now pay for the DNS attribute reads: they decide whether enabling is possible.
