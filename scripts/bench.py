@@ -40,7 +40,8 @@ from emulation import moto_fidelity  # noqa: E402
 from peering import policy_store  # noqa: E402
 from peering.config import Settings  # noqa: E402
 from peering.engine import Engine  # noqa: E402
-from peering.sweep import SweepTarget, converge_target  # noqa: E402
+from peering.sweep import SweepTarget  # noqa: E402
+from peering.sweep_region import converge_target  # noqa: E402
 
 REGION = "us-east-1"
 POLICY = "schemaVersion: 1\nversion: bench\nrules:\n  - {name: all, action: accept}\n"

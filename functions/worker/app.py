@@ -17,7 +17,8 @@ from peering.engine import Engine
 from peering.errors import InvalidEventError
 from peering.observability import MetricUnit, logger, metrics, tracer
 from peering.observe import is_reachable
-from peering.sweep import SweepTarget, converge_target
+from peering.sweep import SweepTarget
+from peering.sweep_region import converge_target
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -17,7 +17,8 @@ from emulation import moto_fidelity
 from peering.aws import AwsClients
 from peering.config import Settings
 from peering.engine import Engine
-from peering.sweep import SweepTarget, converge_target
+from peering.sweep import SweepTarget
+from peering.sweep_region import converge_target
 from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, status
 from tests.conftest import (
     HUB_ACCOUNT,

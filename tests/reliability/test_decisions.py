@@ -18,7 +18,8 @@ import pytest
 
 from peering.config import Settings
 from peering.engine import Engine
-from peering.sweep import SweepTarget, converge_target
+from peering.sweep import SweepTarget
+from peering.sweep_region import converge_target
 from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, status, tags
 from tests.conftest import HUB_ACCOUNT, Organization, default_policy, ec2, load_function, put_policy
 from tests.faults import Faults

@@ -18,7 +18,8 @@ from peering.cleanup import (
 from peering.errors import ConfigurationError, InvalidEventError
 from peering.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Side
 from peering.network import Route, RouteTable
-from peering.sweep import SweepSettings, SweepTarget, _needs_decision
+from peering.sweep import SweepSettings, SweepTarget
+from peering.sweep_region import _needs_decision
 
 PCX = "pcx-0a1b2c3d4e5f60718"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)

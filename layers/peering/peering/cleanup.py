@@ -3,6 +3,7 @@
 A dead connection (rejected, deleted, expired, failed) keeps its routes as blackholes (they count
 against the route-table quota) and security-group rules that reference the peer's groups become
 stale. Routes targeting it are deleted; rules are reported, and revoked only when the policy says.
+The lifecycle that observes a dead connection and applies this plan is cleanup_lifecycle.py.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
-"""Observation: read connections and VPCs from the EC2 API, in each owner's account and Region."""
+"""Observation: read connections and VPCs from the EC2 API, in each owner's account and Region.
+
+Per connection (what an event's lifecycle reads), or a whole account+Region at once with
+paginated describes (``observe_region``: what the sweep reads).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -186,3 +190,73 @@ def observe_leftovers(
         )
         references = references_to(groups, account, region, connection_id, peer_vpc_id)
     return SideLeftovers(account, region, vpc_id or "", tuple(tables), references)
+
+
+@dataclass(frozen=True)
+class RegionSnapshot:
+    """Everything in one account+Region that the sweep needs, read with paginated describes."""
+
+    account: str
+    region: str
+    connections: tuple[Connection, ...]
+    vpcs: dict[str, Vpc]
+    route_tables: tuple[RouteTable, ...]
+    subnets: tuple[Subnet, ...] = ()
+
+    def side(self, vpc_id: str) -> SideNetwork | None:
+        vpc = self.vpcs.get(vpc_id)
+        if vpc is None:
+            return None
+        return SideNetwork(
+            account=self.account,
+            region=self.region,
+            vpc=vpc,
+            route_tables=tuple(t for t in self.route_tables if t.vpc_id == vpc_id),
+            subnets=tuple(s for s in self.subnets if s.vpc_id == vpc_id),
+        )
+
+    def local_roles(self, conn: Connection) -> frozenset[str]:
+        roles = set()
+        if (conn.requester.account, conn.requester.region) == (self.account, self.region):
+            roles.add("requester")
+        if (conn.accepter.account, conn.accepter.region) == (self.account, self.region):
+            roles.add("accepter")
+        return frozenset(roles)
+
+    def leftovers(self, conn: Connection, groups: list[dict[str, Any]]) -> list[SideLeftovers]:
+        """What a dead connection left on the sides that live here, from the snapshot and ``groups``."""
+        out = []
+        for role in sorted(self.local_roles(conn)):
+            side = conn.requester if role == "requester" else conn.accepter
+            peer = conn.accepter if role == "requester" else conn.requester
+            tables = tuple(
+                t
+                for t in self.route_tables
+                if t.vpc_id == side.vpc_id and any(r.target_id == conn.connection_id for r in t.routes)
+            )
+            own_groups = [g for g in groups if g.get("VpcId") == side.vpc_id]
+            references = references_to(own_groups, side.account, side.region, conn.connection_id, peer.vpc_id)
+            out.append(SideLeftovers(side.account, side.region, side.vpc_id, tables, references))
+        return out
+
+
+def observe_region(aws: AwsClients, account: str, region: str, *, with_subnets: bool) -> RegionSnapshot:
+    connections = [
+        Connection.from_api(c, region)
+        for c in paginate(aws, account, region, "describe_vpc_peering_connections", "VpcPeeringConnections")
+    ]
+    vpcs = [Vpc.from_api(v, account, region) for v in paginate(aws, account, region, "describe_vpcs", "Vpcs")]
+    tables = [RouteTable.from_api(t) for t in paginate(aws, account, region, "describe_route_tables", "RouteTables")]
+    subnets = (
+        [Subnet.from_api(s) for s in paginate(aws, account, region, "describe_subnets", "Subnets")]
+        if with_subnets
+        else []
+    )
+    return RegionSnapshot(
+        account=account,
+        region=region,
+        connections=tuple(connections),
+        vpcs={v.vpc_id: v for v in vpcs},
+        route_tables=tuple(tables),
+        subnets=tuple(subnets),
+    )

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from peering.engine import Engine
+from peering.context import EngineContext
 from peering.errors import InvalidEventError, UnauthorizedOperatorError
 from peering.events import OperatorEvent
 from peering.observability import logger
 
 
-def ensure_hub_account(sender: str, engine: Engine) -> None:
+def ensure_hub_account(sender: str, engine: EngineContext) -> None:
     """EventBridge sets an event's ``account`` to the sender's account, so only the hub
     account's own principals (allowed to PutEvents there) can approve, reject, converge or sweep."""
     if sender != engine.aws.own_account:
         raise UnauthorizedOperatorError(f"operator events are honoured only from the hub account, not from {sender}")
 
 
-def authorize_and_locate(request: OperatorEvent, engine: Engine) -> tuple[str, str]:
+def authorize_and_locate(request: OperatorEvent, engine: EngineContext) -> tuple[str, str]:
     """(account, Region) to act in, for an operator event sent from the hub account."""
     ensure_hub_account(request.account, engine)
     detail = request.detail

@@ -1,6 +1,7 @@
 """The plan: a pure, typed, printable list of actions derived from observation + policy.
 
-Nothing here talks to AWS. ``apply`` executes a plan; a dry run prints it instead.
+Nothing here talks to AWS. ``apply`` executes a plan; a dry run prints it instead. The lifecycle
+that observes a request and applies its plan is request.py.
 """
 
 from __future__ import annotations

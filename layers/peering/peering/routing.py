@@ -7,6 +7,8 @@ Rules (README "Routes and DNS"):
   live target is a conflict, reported and left alone; a full table is reported, others go on;
 - routes to this connection for blocks the peer no longer has are removed (only those);
 - DNS: each side sets its own AllowDnsResolutionFromRemoteVpc, only when both VPCs resolve DNS.
+
+The lifecycle that observes the sides and applies this plan is configure.py.
 """
 
 from __future__ import annotations

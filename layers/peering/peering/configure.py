@@ -1,0 +1,216 @@
+"""The configure lifecycle: routes and DNS options on both sides of an active connection.
+
+observe (both sides, each by its owner: observe.py) -> plan (which tables, which routes, DNS:
+routing.py) -> apply (a route record before each route, then the route; DNS options:
+apply.ConfigureApplier). Also: a VPC whose CIDR blocks changed re-converges its connections, a
+connection that died while routes were being added gets them removed, and findings (conflicts,
+full tables, DNS prerequisites) are notified once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from peering.apply import ActionResult, ConfigureApplier
+from peering.context import ConvergeResult, EngineContext, places_of
+from peering.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
+from peering.models import Connection, ConnectionStatus, Notice
+from peering.network import SideNetwork
+from peering.observability import MetricUnit, logger, metrics
+from peering.observe import (
+    connections_touching,
+    find_connection,
+    is_reachable,
+    observe_connection_sides,
+    with_dns_attributes,
+)
+from peering.routing import (
+    BOTH_SIDES,
+    ConfigurePlan,
+    Finding,
+    RouteChange,
+    RoutingOptions,
+    TableSelection,
+    plan_configuration,
+)
+
+
+class ConfigureLifecycle(EngineContext):
+    def routing_options(self) -> RoutingOptions:
+        policy = self._policy()
+        base = RoutingOptions(routes_per_table=self.settings.routes_per_table)
+        if isinstance(policy, PolicyError):
+            # Routes for an accepted connection are still wanted; only the defaults are used.
+            return base
+        return policy.routing.to_options(base)  # the policy's routing section over the deployment's defaults
+
+    def _wait_until_active(self, connection_id: str, places: Sequence[tuple[str, str]]) -> Connection | None:
+        conn, _ = self.locate(connection_id, places, lambda: places_of(self.ledger.sides(connection_id)))
+        if conn is None:
+            return None
+        here = (conn.accepter.account, conn.accepter.region)
+        if not is_reachable(self.aws, self.directory, *here):
+            here = (conn.requester.account, conn.requester.region)
+        deadline = time.monotonic() + self.settings.activation_wait_seconds
+        while conn.status is ConnectionStatus.PROVISIONING and time.monotonic() < deadline:
+            time.sleep(min(2.0, self.settings.activation_wait_seconds / 4))
+            conn = find_connection(self.aws, connection_id, *here)
+        if conn.status is ConnectionStatus.PROVISIONING:
+            raise NotReadyError(f"{connection_id} is still provisioning; it will be retried")
+        return conn
+
+    def plan_configuration(
+        self, connection_id: str, account: str, region: str, *, places: Sequence[tuple[str, str]] = ()
+    ) -> ConfigurePlan | Connection | None:
+        """The configure plan; the connection itself when it is not active (nothing to plan); None
+        when no place the event or the ledger names shows it (nothing to look at: a forged or
+        misplaced event, answered without a retry)."""
+        conn = self._wait_until_active(connection_id, [*places, (account, region)])
+        if conn is None or conn.status is not ConnectionStatus.ACTIVE:
+            return conn
+        options = self.routing_options()
+        with_subnets = options.selection is TableSelection.SUBNETS
+        sides = observe_connection_sides(self.aws, conn, self.directory, with_subnets=with_subnets)
+        return self.plan_sides(conn, sides, options)
+
+    def plan_sides(
+        self,
+        conn: Connection,
+        sides: tuple[SideNetwork | None, SideNetwork | None],
+        options: RoutingOptions,
+        scope: frozenset[str] = BOTH_SIDES,
+    ) -> ConfigurePlan:
+        """Plan on the (requester, accepter) sides observed; read their DNS attributes only if the
+        DNS options must change."""
+        requester, accepter = sides
+        plan = plan_configuration(conn, requester, accepter, options, scope)
+        if plan.dns_changes and options.dns_resolution:
+            # Only now pay for the DNS attribute reads: they decide whether enabling is possible.
+            requester = with_dns_attributes(self.aws, requester) if requester else None
+            accepter = with_dns_attributes(self.aws, accepter) if accepter else None
+            plan = plan_configuration(conn, requester, accepter, options, scope)
+        return plan
+
+    def converge_connection(
+        self,
+        connection_id: str,
+        account: str,
+        region: str,
+        dry_run: bool | None = None,
+        *,
+        places: Sequence[tuple[str, str]] = (),
+    ) -> ConvergeResult:
+        dry = self.is_dry_run(dry_run)
+        planned = self.plan_configuration(connection_id, account, region, places=places)
+        if planned is None:
+            return self._not_found(connection_id, dry)
+        if isinstance(planned, Connection):
+            logger.info("not active: nothing to configure", extra={"status": planned.status.value})
+            metrics.add_metric(name="ConnectionsNotActive", unit=MetricUnit.Count, value=1)
+            return ConvergeResult(
+                connection_id, "not-active", (f"the connection is {planned.status.value}",), dry, "", []
+            )
+        return self.apply_configuration(planned, dry)
+
+    def converge_vpc(self, vpc_id: str, account: str, region: str, dry_run: bool | None = None) -> list[ConvergeResult]:
+        """A VPC's CIDR blocks changed: re-converge every active connection it has."""
+        if not is_reachable(self.aws, self.directory, account, region):
+            raise OutsideOrganizationError(f"{vpc_id}'s account {account} is outside the organization")
+        touching = connections_touching(self.aws, account, region, vpc_id)
+        active = [c for c in touching if c.status is ConnectionStatus.ACTIVE]
+        logger.info("re-converging the VPC's active connections", extra={"vpc_id": vpc_id, "count": len(active)})
+        return [self.converge_connection(c.connection_id, account, region, dry_run) for c in active]
+
+    def apply_configuration(self, plan: ConfigurePlan, dry: bool, *, recheck: bool = True) -> ConvergeResult:
+        """Apply a configure plan, record it, report new findings once, count what changed.
+
+        ``recheck``: read the connection again after adding routes, to undo them if it died
+        meanwhile. The sweep passes False: it is the backstop that removes such routes itself.
+        """
+        connection_id = plan.connection_id
+        logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
+        applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry)
+        results = applier.apply(plan)
+        if recheck and not dry:
+            results += self._undo_if_died(plan, results, applier)
+        findings = list(plan.findings) + applier.late_findings
+        if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
+            self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
+        if not dry:
+            self.report_findings(connection_id, findings)
+        _count_configuration(results, findings)
+        outcome = "configured" if not plan.is_noop else "unchanged"
+        metrics.add_metric(
+            name="ConnectionsConfigured" if not plan.is_noop else "ConnectionsUnchanged", unit=MetricUnit.Count, value=1
+        )
+        return ConvergeResult(
+            connection_id=connection_id,
+            outcome=outcome,
+            reasons=tuple(f"{f.kind}: {f.message}" for f in findings),
+            dry_run=dry,
+            plan=plan.render(),
+            actions=results,
+        )
+
+    def _undo_if_died(
+        self, plan: ConfigurePlan, results: list[ActionResult], applier: ConfigureApplier
+    ) -> list[ActionResult]:
+        """Routes just added to a connection that died meanwhile would stay as blackholes.
+
+        The cleanup of a Delete that overtook this run saw none of them; so once routes were
+        added, read the connection again and, if it is dead, remove what this run added.
+        """
+        added = [
+            change
+            for change, result in zip(plan.route_changes, results, strict=False)
+            if change.kind in ("create", "replace") and result.status == "done"
+        ]
+        if not added:
+            return []
+        try:
+            status = find_connection(self.aws, plan.connection_id, added[0].account, added[0].region).status
+        except UnknownConnectionError:
+            status = ConnectionStatus.DELETED
+        if not status.is_dead:
+            return []
+        logger.warning("the connection died while configuring: removing the routes just added")
+        metrics.add_metric(name="ConfigureOvertaken", unit=MetricUnit.Count, value=1)
+        undo = [
+            RouteChange("delete", c.account, c.region, c.route_table_id, c.destination, c.connection_id) for c in added
+        ]
+        return [ActionResult(c.describe(), applier.change_route(c)) for c in undo]
+
+    def report_findings(self, connection_id: str, findings: list[Finding]) -> None:
+        """Notify each finding once: recorded and queued in one conditional transaction."""
+        if not findings:
+            return
+        seen = self.ledger.findings_seen(connection_id)
+        new = list({f.key: f for f in findings if f.key not in seen}.values())
+        if new:
+            lines = "\n".join(f"- {f.kind}: {f.message}" for f in new)
+            notice = Notice(
+                f"Peering {connection_id}: {len(new)} item(s) need attention"[:100],
+                f"While configuring routes and DNS for {connection_id}:\n{lines}\n\n"
+                "Nothing was forced: fix the cause (or adjust the policy), then send a "
+                "'Converge Peering Connection' operator event or wait for the sweep.\n",
+            )
+            if self.ledger.record_findings(connection_id, [(f.kind, f.key, f.message) for f in new], notice):
+                for finding in new:
+                    logger.warning("finding", extra={"kind": finding.kind, "detail": finding.message})
+        self.outbox.flush(connection_id)
+
+
+def _count_configuration(results: list[ActionResult], findings: list[Finding]) -> None:
+    counts = {
+        "RoutesInstalled": sum(1 for r in results if r.action.startswith("create route") and r.status == "done"),
+        "RoutesReplaced": sum(1 for r in results if r.action.startswith("replace") and r.status == "done"),
+        "RoutesRemoved": sum(1 for r in results if r.action.startswith("delete route") and r.status == "done"),
+        "DnsOptionsSet": sum(1 for r in results if r.action.startswith("set AllowDns") and r.status == "done"),
+        "RouteConflicts": sum(1 for f in findings if f.kind == "route-conflict"),
+        "RouteTablesFull": sum(1 for f in findings if f.kind == "route-quota-full"),
+        "DnsPrerequisiteMissing": sum(1 for f in findings if f.kind == "dns-prerequisite"),
+    }
+    for name, value in counts.items():
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -1,0 +1,220 @@
+"""The sweep of one account+Region (the worker's message): every connection there converged.
+
+observe (one snapshot, a constant number of paginated describes: observe.observe_region) -> for
+each connection, the lifecycle its status calls for, planned on the snapshot and applied by the
+engine: a pending request decided again (request.py) or withdrawn when stale
+(cleanup_lifecycle.py), an active one's local sides configured (configure.py), a dead one's
+leftovers cleaned (cleanup_lifecycle.py); then blackhole routes to connections AWS no longer
+shows are removed. sweep.py fans the targets out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from peering.apply import ConfigureApplier
+from peering.cleanup import CleanupOptions, is_stale_request, plan_cleanup
+from peering.cleanup_lifecycle import labels_of
+from peering.context import ConvergeResult
+from peering.engine import Engine
+from peering.errors import SweepIncompleteError
+from peering.models import Connection, ConnectionStatus, LedgerState
+from peering.observability import MetricUnit, logger, metrics
+from peering.observe import RegionSnapshot, observe_region, paginate
+from peering.routing import RouteChange, RoutingOptions, TableSelection
+from peering.sweep import SweepTarget
+
+
+@dataclass
+class SweepResult:
+    account: str
+    region: str
+    sweep_id: str
+    dry_run: bool
+    found: Counter[str] = field(default_factory=Counter)  # connections by status
+    done: Counter[str] = field(default_factory=Counter)  # what was decided or changed, by kind
+    plans: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> int:
+        return sum(self.done.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "region": self.region,
+            "sweepId": self.sweep_id,
+            "dryRun": self.dry_run,
+            "found": dict(self.found),
+            "done": dict(self.done),
+            "drift": self.drift,
+            "plans": self.plans,
+        }
+
+
+def _count(result: SweepResult, converged: ConvergeResult, kind: str) -> None:
+    changed = [a for a in converged.actions if a.status in ("done", "dry-run")]
+    if changed:
+        result.done[kind] += len(changed)
+        result.plans.append(converged.plan)
+
+
+@dataclass
+class _Pass:
+    """What one worker run knows while it walks the snapshot."""
+
+    engine: Engine
+    snapshot: RegionSnapshot
+    result: SweepResult
+    options: RoutingOptions
+    cleanup_options: CleanupOptions
+    states: dict[str, LedgerState]
+    now: datetime
+    groups: list[dict[str, Any]] | None = None  # security groups, read once if a dead connection needs them
+    policy_version: str = "none"
+
+    @property
+    def dry(self) -> bool:
+        return self.result.dry_run
+
+
+def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
+    """Converge every connection visible in one account+Region, from one snapshot.
+
+    One connection failing does not stop the others; the run then fails at the end, so the
+    queue retries the target (convergence is idempotent, the converged ones cost nothing).
+    """
+    dry = engine.is_dry_run(target.dry_run)
+    options = engine.routing_options()
+    snapshot = observe_region(
+        engine.aws, target.account, target.region, with_subnets=options.selection is TableSelection.SUBNETS
+    )
+    needs_record = [
+        c.connection_id
+        for c in snapshot.connections
+        if c.status is ConnectionStatus.PENDING_ACCEPTANCE or c.status.is_dead
+    ]
+    run = _Pass(
+        engine=engine,
+        snapshot=snapshot,
+        result=SweepResult(target.account, target.region, target.sweep_id, dry),
+        options=options,
+        cleanup_options=engine.cleanup_options(),
+        states=engine.ledger.states(needs_record) if needs_record else {},
+        now=datetime.now(UTC),
+    )
+    run.policy_version = engine.policy_version()
+    failed: list[str] = []
+    for conn in snapshot.connections:
+        run.result.found[conn.status.value] += 1
+        try:
+            if conn.status is ConnectionStatus.PENDING_ACCEPTANCE:
+                _pending(run, conn)
+            elif conn.status is ConnectionStatus.ACTIVE:
+                _active(run, conn)
+            elif conn.status.is_dead:
+                _dead(run, conn)
+        except Exception:  # isolate one connection; the target is retried below
+            logger.exception("could not converge a connection", extra={"connection_id": conn.connection_id})
+            failed.append(conn.connection_id)
+    _remove_orphan_blackholes(engine, snapshot, run.result, dry)
+    _publish(run.result)
+    if failed:
+        metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=len(failed))
+        raise SweepIncompleteError(f"{len(failed)} connection(s) could not be converged: {', '.join(failed)}")
+    return run.result
+
+
+def _needs_decision(state: LedgerState | None, policy_version: str) -> bool:
+    """Decide again: never decided, decided but not carried out, or decided under another policy."""
+    if state is None or not state.applied:
+        return True
+    # An operator's decision stands; a policy's is revisited when the policy changes.
+    return not state.decided_by.startswith("operator:") and (state.policy_version or "none") != policy_version
+
+
+def _pending(run: _Pass, conn: Connection) -> None:
+    roles = run.snapshot.local_roles(conn)
+    target = run.snapshot
+    if "accepter" in roles and _needs_decision(run.states.get(conn.connection_id), run.policy_version):
+        decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
+        _count(run.result, decided, f"request-{decided.outcome}")
+    if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
+        _count(run.result, run.engine.withdraw(conn, run.dry), "request-withdrawn")
+
+
+def _active(run: _Pass, conn: Connection) -> None:
+    """Routes and DNS for the sides that live here; the peer's own sweep does its side."""
+    roles = run.snapshot.local_roles(conn)
+    requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
+    accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
+    plan = run.engine.plan_sides(conn, (requester, accepter), run.options, scope=roles)
+    if not plan.is_noop:
+        _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
+    elif plan.findings and not run.dry:
+        run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _dead(run: _Pass, conn: Connection) -> None:
+    if run.groups is None:
+        target = run.snapshot
+        run.groups = paginate(
+            run.engine.aws, target.account, target.region, "describe_security_groups", "SecurityGroups"
+        )
+    cleanup = plan_cleanup(
+        conn.connection_id,
+        conn.status.value,
+        run.snapshot.leftovers(conn, run.groups),
+        options=run.cleanup_options,
+        previous=run.states.get(conn.connection_id),
+        status_message=conn.status_message,
+        labels=labels_of(conn),
+    )
+    if not cleanup.is_noop:
+        _count(run.result, run.engine.apply_cleanup(cleanup, run.dry), "cleaned")
+
+
+def _remove_orphan_blackholes(engine: Engine, snapshot: RegionSnapshot, result: SweepResult, dry: bool) -> None:
+    """Blackhole routes to connections AWS no longer shows at all (gone after 2 h / 2 days)."""
+    visible = {c.connection_id for c in snapshot.connections}
+    applier = ConfigureApplier(engine.aws, engine.ledger, dry_run=dry)
+    for table in snapshot.route_tables:
+        for route in table.routes:
+            if route.target_kind == "vpc-peering-connection" and route.is_blackhole and route.target_id not in visible:
+                change = RouteChange(
+                    "delete",
+                    snapshot.account,
+                    snapshot.region,
+                    table.route_table_id,
+                    route.destination,
+                    route.target_id,
+                )
+                status = applier.change_route(change)
+                logger.info("orphan blackhole route", extra={"action": change.describe(), "status": status})
+                if dry:
+                    # A dry run puts every change it would make in the ledger, to be reviewed.
+                    engine.ledger.record_configuration(route.target_id, [change.describe()], dry_run=True)
+                result.done["blackhole-removed"] += 1
+                result.plans.append(change.describe())
+
+
+def _publish(result: SweepResult) -> None:
+    metrics.add_metric(name="SweepConnections", unit=MetricUnit.Count, value=sum(result.found.values()))
+    metrics.add_metric(name="SweepDrift", unit=MetricUnit.Count, value=result.drift)
+    for kind, count in result.done.items():
+        metric = "Sweep" + "".join(part.capitalize() for part in kind.split("-"))
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)
+    logger.info(
+        "sweep summary",
+        extra={
+            "account": result.account,
+            "region": result.region,
+            "found": dict(result.found),
+            "done": dict(result.done),
+            "drift": result.drift,
+            "dry_run": result.dry_run,
+        },
+    )
