@@ -211,7 +211,8 @@ def run_worker(endpoint: str) -> Run:
     from peering import policy_store  # noqa: PLC0415
     from peering.config import Settings  # noqa: PLC0415
     from peering.engine import Engine  # noqa: PLC0415
-    from peering.sweep import SweepTarget, converge_target  # noqa: PLC0415
+    from peering.sweep import SweepTarget  # noqa: PLC0415
+    from peering.sweep_region import converge_target  # noqa: PLC0415
 
     _client("dynamodb", endpoint).create_table(
         TableName="bench-c7n-ledger",
