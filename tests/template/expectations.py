@@ -8,7 +8,7 @@ Read from the code (functions/<name>/app.py and the peering package it calls):
   with_dns_attributes, apply.ConfigureApplier), and the operator converge (ledger location);
 - cleanup: Engine.cleanup_connection (observe_leftovers, apply.CleanupApplier);
 - sweep: sweep.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch);
-- worker: sweep.converge_target, which runs every path above on a snapshot of one account+Region
+- worker: sweep_region.converge_target, which runs every path above on a snapshot of one account+Region
   and withdraws this account's stale requests.
 
 The member role (member-template.yaml) must allow, in each member account, exactly the EC2 actions
