@@ -41,7 +41,7 @@ FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control characters but
 
 
 class CloudTrailDetail(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
 
     event_source: Literal["ec2.amazonaws.com"] = Field(alias="eventSource")
     event_name: str = Field(alias="eventName")
@@ -59,6 +59,7 @@ class CloudTrailDetail(BaseModel):
 
 
 class CloudTrailApiCallEvent(EventBridgeModel):
+    model_config = ConfigDict(defer_build=True)
     source: Literal["aws.ec2"]
     detail_type: Literal["AWS API Call via CloudTrail"] = Field(alias="detail-type")
     account: str = Field(pattern=ACCOUNT_ID)
@@ -66,7 +67,7 @@ class CloudTrailApiCallEvent(EventBridgeModel):
 
 
 class OperatorDetail(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     connection_id: str = Field(alias="connectionId", pattern=CONNECTION_ID)
     # Where the accepter side lives. Optional: the ledger remembers it for requests it has seen.
@@ -78,6 +79,7 @@ class OperatorDetail(BaseModel):
 
 
 class OperatorEvent(EventBridgeModel):
+    model_config = ConfigDict(defer_build=True)
     source: Literal["peering-autopilot.operator"]
     detail_type: Literal["Approve Peering Request", "Reject Peering Request", "Converge Peering Connection"] = Field(
         alias="detail-type"
@@ -284,7 +286,7 @@ def vpc_call_hint(event: CloudTrailApiCallEvent) -> VpcHint:
 
 
 class SweepRequestDetail(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     account_id: str = Field(alias="accountId", pattern=ACCOUNT_ID)
     region: str = Field(pattern=REGION)
@@ -293,6 +295,7 @@ class SweepRequestDetail(BaseModel):
 
 
 class SweepRequestEvent(EventBridgeModel):
+    model_config = ConfigDict(defer_build=True)
     """Operator asks for one account+Region to be swept now (optionally as a dry run)."""
 
     source: Literal["peering-autopilot.operator"]
@@ -302,6 +305,7 @@ class SweepRequestEvent(EventBridgeModel):
 
 
 class ScheduledEvent(EventBridgeModel):
+    model_config = ConfigDict(defer_build=True)
     source: Literal["aws.events", "aws.scheduler"]
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
 

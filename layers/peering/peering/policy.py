@@ -16,7 +16,6 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from peering.cleanup import CleanupOptions
@@ -39,7 +38,7 @@ _PRECEDENCE = {Verdict.REJECT: 0, Verdict.HOLD: 1, Verdict.ACCEPT: 2}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class TagMatch(_Strict):
@@ -204,35 +203,23 @@ class PolicyDecision:
     policy_version: str | None
 
 
+def _yaml(text: str) -> Any:
+    from peering.policy_yaml import load_strict  # noqa: PLC0415 - PyYAML only for documents that are YAML
+
+    return load_strict(text)
+
+
 def _load(text: str) -> Any:
     """JSON when it looks like JSON, else YAML; a YAML flow mapping ({key: value}) also starts with "{"."""
     if not text.lstrip().startswith("{"):
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return _yaml(text)
     try:
         return json.loads(text)
     except ValueError as json_error:
         try:
-            return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError:
+            return _yaml(text)
+        except ValueError:
             raise json_error from None
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: a second ``requester:`` in a rule must not
-    silently replace the first (PyYAML keeps the last one)."""
-
-
-def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 def parse_policy(text: str | None) -> PolicyDocument:
@@ -241,7 +228,7 @@ def parse_policy(text: str | None) -> PolicyDocument:
         raise PolicyError("the approval policy is empty or missing")
     try:
         raw = _load(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except ValueError as exc:
         raise PolicyError(f"the approval policy is not valid YAML/JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise PolicyError("the approval policy must be a mapping with schemaVersion, version, rules")
