@@ -1,9 +1,9 @@
 """Local runner for Peering Autopilot: ``python -m runner <command>`` (see docs/try-it.md).
 
 Runs the functions of template.yaml in-process with the environment the template gives them,
-routes events through the template's own EventBridge rules, explains what the engine would do for
-one connection, creates the hub resources in an endpoint, and plays the whole lifecycle on a local
-AWS emulation (``demo``).
+routes events through the EventBridge rules ``sam deploy`` would create (the SAM translator's
+output), explains what the engine would do for one connection, creates the hub resources in an
+endpoint, and plays the whole lifecycle on a local AWS emulation (``demo``).
 """
 
 from __future__ import annotations

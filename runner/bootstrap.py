@@ -7,7 +7,8 @@ names (``runner.cfn.Stack.physical_name``), the same ``invoke`` resolves the Ref
 resources are left as they are (a policy already put in the parameter is not overwritten).
 
 Not created locally: IAM roles, KMS key (the topic is created unencrypted), alarms, log groups,
-dashboard, Lambda functions, rules (``route`` and ``demo`` evaluate the template's rules directly).
+dashboard, Lambda functions, rules (``route`` and ``demo`` evaluate the stack's rules, as the SAM
+translator emits them, in-process: ``runner.model``).
 """
 
 from __future__ import annotations

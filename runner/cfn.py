@@ -1,16 +1,16 @@
-"""template.yaml as data, with its intrinsic functions resolved the way CloudFormation would locally.
+"""A template deployed locally: its parameters, conditions and intrinsic functions, resolved.
 
-The YAML loader is ``runner/cfn_yaml.py`` (shared with the template tests: short-form tags such as
-``!Ref`` become their long form). On top of it, ``Stack`` resolves parameters (defaults, or
-overrides validated against AllowedValues/AllowedPattern), conditions, and ``Ref``/``Fn::GetAtt``
-/``Fn::Sub``/``Fn::Join``/``Fn::If``/``Fn::Select``/``Fn::Split`` and friends, with local names for
-the stack's resources: a resource with an explicit name property keeps it; any other gets
-``<stack name>-<logical id>``, the name ``bootstrap`` creates it under.
+``Stack.load`` reads a template (``runner.template``: cfn-lint's decoder, then the SAM translator,
+so the resources are those ``sam deploy`` creates) and resolves what the translator leaves to
+CloudFormation: parameters (defaults, or overrides validated against AllowedValues/AllowedPattern/
+MinValue/MaxValue), conditions, and ``Ref``/``Fn::GetAtt``/``Fn::Sub``/``Fn::Join``/``Fn::If``
+(with ``Fn::Equals``/``Fn::Not``/``Fn::And``/``Fn::Or``/``Fn::Select``/``Fn::Split`` for
+conditions). Resources get local names: a resource with an explicit name property keeps it; any
+other gets ``<stack name>-<logical id>``, the name ``bootstrap`` creates it under.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,15 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from runner import HUB_TEMPLATE
-from runner.cfn_yaml import load_cfn_yaml
+from runner.template import TemplateError, load_template, translate
 
-__all__ = ["NO_VALUE", "Stack", "TemplateError", "load_template"]
+__all__ = ["DEFAULT_STACK_NAME", "NO_VALUE", "Stack"]
 
 DEFAULT_STACK_NAME = "peering-autopilot"
-
-
-class TemplateError(ValueError):
-    """The template uses something this local resolver cannot resolve, or a parameter is invalid."""
 
 
 class _NoValue:
@@ -45,8 +41,8 @@ NAME_PROPERTY = {
     "AWS::SSM::Parameter": "Name",
     "AWS::Events::EventBus": "Name",
     "AWS::Events::Rule": "Name",
-    "AWS::Serverless::Function": "FunctionName",
     "AWS::Lambda::Function": "FunctionName",
+    "AWS::Lambda::LayerVersion": "LayerName",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::IAM::Role": "RoleName",
     "AWS::CloudWatch::Alarm": "AlarmName",
@@ -54,13 +50,12 @@ NAME_PROPERTY = {
 }
 
 
-def load_template(path: Path = HUB_TEMPLATE) -> dict[str, Any]:
-    return load_cfn_yaml(path)
-
-
 @dataclass
 class Stack:
-    """One template deployed (locally) as ``stack_name`` in ``account``/``region``."""
+    """One template deployed (locally) as ``stack_name`` in ``account``/``region``.
+
+    ``template`` is CloudFormation (a SAM template after ``runner.template.translate``).
+    """
 
     template: dict[str, Any]
     account: str
@@ -83,9 +78,13 @@ class Stack:
         stack_name: str = DEFAULT_STACK_NAME,
         queue_url: Callable[[str], str] | None = None,
     ) -> Stack:
-        template = load_template(path)
         return cls.from_template(
-            template, account=account, region=region, overrides=overrides, stack_name=stack_name, queue_url=queue_url
+            load_template(path),
+            account=account,
+            region=region,
+            overrides=overrides,
+            stack_name=stack_name,
+            queue_url=queue_url,
         )
 
     @classmethod
@@ -99,6 +98,7 @@ class Stack:
         stack_name: str = DEFAULT_STACK_NAME,
         queue_url: Callable[[str], str] | None = None,
     ) -> Stack:
+        """The stack of a template as read (a SAM template is translated once its parameters are valid)."""
         declared: dict[str, Any] = template.get("Parameters") or {}
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(declared))
@@ -117,7 +117,7 @@ class Stack:
                 continue
             values[name] = _parameter_value(name, spec, raw, explicit=name in overrides)
         return cls(
-            template=template,
+            template=translate(template, region=region, parameters=overrides),
             account=account,
             region=region,
             parameters=values,
@@ -143,14 +143,16 @@ class Stack:
         condition = self.resource(logical_id).get("Condition")
         return condition is None or self.condition(str(condition))
 
-    def physical_name(self, logical_id: str) -> str:
+    def given_name(self, logical_id: str) -> str | None:
+        """The name the template gives the resource (its name property), if any."""
         body = self.resource(logical_id)
         prop = NAME_PROPERTY.get(str(body.get("Type")))
-        if prop:
-            value = (body.get("Properties") or {}).get(prop)
-            if value is not None:
-                return str(self.resolve(value))
-        return f"{self.stack_name}-{logical_id}"
+        value = (body.get("Properties") or {}).get(prop) if prop else None
+        return None if value is None else str(self.resolve(value))
+
+    def physical_name(self, logical_id: str) -> str:
+        """The given name, else ``<stack>-<logical id>`` (CloudFormation adds a random suffix to it)."""
+        return self.given_name(logical_id) or f"{self.stack_name}-{logical_id}"
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         where = f"{self.region if region else ''}:{self.account if account else ''}"
@@ -187,7 +189,7 @@ class Stack:
         by_type: dict[str, Callable[[], Any]] = {
             "AWS::SNS::Topic": lambda: self.arn("sns", physical),
             "AWS::SQS::Queue": lambda: self._queue_url(physical),
-            "AWS::Serverless::LayerVersion": lambda: self.arn("lambda", f"layer:{physical}:1"),
+            "AWS::Lambda::LayerVersion": lambda: self.arn("lambda", f"layer:{physical}:1"),
             "AWS::KMS::Key": lambda: f"local-{name}",
         }
         return by_type[kind]() if kind in by_type else physical
@@ -202,7 +204,6 @@ class Stack:
                 "AWS::SNS::Topic": lambda: self.arn("sns", physical),
                 "AWS::Events::EventBus": lambda: self.arn("events", f"event-bus/{physical}"),
                 "AWS::Events::Rule": lambda: self.arn("events", f"rule/{physical}"),
-                "AWS::Serverless::Function": lambda: self.arn("lambda", f"function:{physical}"),
                 "AWS::Lambda::Function": lambda: self.arn("lambda", f"function:{physical}"),
                 "AWS::KMS::Key": lambda: self.arn("kms", f"key/{self.ref(name)}"),
                 "AWS::IAM::Role": lambda: self.arn("iam", f"role/{physical}", region=False),
@@ -219,17 +220,12 @@ class Stack:
             return physical
         raise TemplateError(f"cannot resolve Fn::GetAtt {name}.{attribute} ({kind}) locally")
 
-    def _implicit(self, name: str, attribute: str) -> Any:
-        """Resources SAM generates from a function: <Function>Role and <Function><EventId> rules."""
-        for logical_id, body in self.resources.items():
-            if body.get("Type") != "AWS::Serverless::Function" or attribute != "Arn":
-                continue
-            if name == f"{logical_id}Role":
-                return self.arn("iam", f"role/{self.stack_name}-{logical_id}Role", region=False)
-            for event_id in (body.get("Properties") or {}).get("Events") or {}:
-                if name == f"{logical_id}{event_id}":
-                    return self.arn("events", f"rule/{self.stack_name}-{logical_id}{event_id}")
-        raise TemplateError(f"no resource {name!r} in the template")
+    def output(self, name: str) -> Any:
+        """The value of one of the template's Outputs."""
+        outputs: dict[str, Any] = self.template.get("Outputs") or {}
+        if name not in outputs:
+            raise TemplateError(f"no output {name!r} in the template")
+        return self.resolve(outputs[name]["Value"])
 
     # -- conditions -------------------------------------------------------------------------
 
@@ -273,14 +269,11 @@ class Stack:
             "Condition": lambda arg: self.condition(str(arg)),
             "Fn::Select": lambda arg: self.resolve(arg[1])[int(self.resolve(arg[0]))],
             "Fn::Split": lambda arg: str(self.resolve(arg[1])).split(str(arg[0])),
-            "Fn::ToJsonString": lambda arg: _json(self.resolve(arg)),
         }
 
     def _fn_get_att(self, arg: Any) -> Any:
         name, attribute = arg.split(".", 1) if isinstance(arg, str) else [str(arg[0]), str(self.resolve(arg[1]))]
-        if name in self.resources:
-            return self.get_att(name, attribute)
-        return self._implicit(name, attribute)
+        return self.get_att(name, attribute)
 
     def _fn_join(self, arg: Any) -> str:
         separator, items = arg
@@ -306,8 +299,7 @@ class Stack:
             if expression in variables:
                 return str(_scalar(variables[expression]))
             if "." in expression:
-                name, attribute = expression.split(".", 1)
-                return str(self._fn_get_att(f"{name}.{attribute}"))
+                return str(self._fn_get_att(expression))
             return str(_scalar(self.ref(expression)))
 
         return re.sub(r"\$\{([^}]+)\}", substitute, text)
@@ -316,10 +308,6 @@ class Stack:
 def _scalar(value: Any) -> Any:
     """Comma-delimited lists compare and join as their text, as CloudFormation does."""
     return ",".join(str(v) for v in value) if isinstance(value, list) else value
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _parameter_value(name: str, spec: Mapping[str, Any], raw: Any, *, explicit: bool) -> Any:

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from botocore.exceptions import ClientError
 
 from runner import HUB_TEMPLATE
 from runner.bootstrap import bootstrap
-from runner.cfn import DEFAULT_STACK_NAME, Stack, TemplateError
+from runner.cfn import DEFAULT_STACK_NAME, Stack
 from runner.demo import run_demo
 from runner.invoke import captured_output, function_environment, invoke, patched_environ
 from runner.model import find_function, rules
 from runner.routing import deliver, describe_event, matching_rules
+from runner.template import TemplateError
 
 __all__ = ["main"]
 
@@ -111,7 +111,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     matched = matching_rules(every, event, args.bus)
     is_cloudtrail = event.get("detail-type") == "AWS API Call via CloudTrail"
     arrival = deliver(event, stack) if is_cloudtrail else None
-    functions = sorted({r.function for r in matched})
+    functions = sorted({f for r in matched for f in r.functions})
     if args.json:
         print(
             json.dumps(
@@ -124,8 +124,17 @@ def cmd_route(args: argparse.Namespace) -> int:
                             "rule": r.rule_id,
                             "bus": r.bus,
                             "kind": r.kind,
-                            "function": r.function,
+                            "function": ", ".join(r.functions),
                             "schedule": r.schedule,
+                            "targets": [
+                                {
+                                    "id": t.target_id,
+                                    "arn": t.arn,
+                                    "retryPolicy": t.retry_policy,
+                                    "deadLetterArn": t.dead_letter_arn,
+                                }
+                                for t in r.targets
+                            ],
                         }
                         for r in matched
                     ],
@@ -152,7 +161,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     for rule in matched:
         where = f"schedule {rule.schedule}" if rule.schedule else f"bus {rule.bus}"
         mark = "  <- where it arrives" if arrival is not None and arrival.bus == rule.bus else ""
-        print(f"  {rule.rule_id:{width}}  {where:28} -> {rule.function}{mark}")
+        print(f"  {rule.rule_id:{width}}  {where:28} -> {', '.join(rule.functions)}{mark}")
     print(f"runs:    {', '.join(functions)}")
     return 0
 
@@ -248,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (TemplateError, yaml.YAMLError, FileNotFoundError, json.JSONDecodeError) as exc:
+    except (TemplateError, FileNotFoundError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ClientError as exc:  # the endpoint refused a call of the runner itself (not of a function)

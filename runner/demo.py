@@ -126,19 +126,22 @@ class Demo:
         self.world.run()
 
     def schedule(self) -> None:
-        rule_arn = self.stack.arn("events", f"rule/{self.stack.stack_name}-SweepFunctionScheduled")
-        event = {
-            "version": "0",
-            "id": "scheduled-sweep",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": self.hub,
-            "time": event_time(),
-            "region": HUB_REGION,
-            "resources": [rule_arn],
-            "detail": {},
-        }
-        self.world.put(event, "default", cause=SCHEDULE)
+        """Every schedule rule of the stack fires once (each delivers its own event to its targets)."""
+        for rule in self.world.rules:
+            if rule.schedule is None:
+                continue
+            event = {
+                "version": "0",
+                "id": f"scheduled-{rule.rule_id}",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": self.hub,
+                "time": event_time(),
+                "region": HUB_REGION,
+                "resources": [self.stack.get_att(rule.rule_id, "Arn")],
+                "detail": {},
+            }
+            self.world.put(event, rule.bus, cause=SCHEDULE)
         self.world.run()
 
     # -- reading state ----------------------------------------------------------------------
@@ -295,7 +298,7 @@ class Timeline:
 
     def ran(self, trigger: RuleSpec | QueueMapping, event: dict[str, Any], invocation: Invocation) -> None:
         if isinstance(trigger, RuleSpec):
-            self.out(f"      rule {trigger.rule_id} -> {trigger.function}")
+            self.out(f"      rule {trigger.rule_id} -> {invocation.function}")
         else:
             records = len(event.get("Records", []))
             self.out(

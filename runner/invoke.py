@@ -1,10 +1,11 @@
 """Run a function's handler in-process, the way Lambda would run it, against the current AWS endpoint.
 
-The handler is the template's (CodeUri + Handler), its environment is the template's (Globals and
-the function's own Variables, parameters at their defaults unless overridden, Refs and GetAtts to
-the stack's resources resolved to the names ``bootstrap`` creates), plus what the Lambda runtime
-adds (AWS_REGION, AWS_LAMBDA_FUNCTION_NAME...). Calls go wherever the standard AWS environment
-points: real credentials, or ``AWS_ENDPOINT_URL`` for an emulator.
+The handler is the deployed function's (its code folder + Handler), its environment is the
+function's (``runner.model``: SAM's Globals merged with its own Variables, parameters at their
+defaults unless overridden, Refs and GetAtts to the stack's resources resolved to the names
+``bootstrap`` creates), plus what the Lambda runtime adds (AWS_REGION, AWS_LAMBDA_FUNCTION_NAME,
+the log group of its LoggingConfig...). Calls go wherever the standard AWS environment points: real
+credentials, or ``AWS_ENDPOINT_URL`` for an emulator.
 
 Locally there is no X-Ray daemon, so POWERTOOLS_TRACE_DISABLED=true is added (override it with
 ``--env`` if you run one). Function logs and metrics (Powertools writes both to stdout in Lambda)
@@ -55,7 +56,7 @@ class LambdaContext:
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{spec.function_name}"
         self.memory_limit_in_mb = spec.memory
         self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{spec.function_name}"
+        self.log_group_name = spec.log_group
         self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         self.identity: Any = None
         self.client_context: Any = None
@@ -73,7 +74,7 @@ def runtime_environment(spec: FunctionSpec, *, account: str, region: str) -> dic
         "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
         **LOCAL_DEFAULTS,
     }
 

@@ -1,25 +1,28 @@
-"""Which rules of the template an event meets, and on which bus it reaches the hub.
+"""Which rules of the stack an event meets, and on which bus it reaches the hub.
 
 Two sources of truth, both templates:
 
-- template.yaml: the functions' rules (``runner.model.rules``), on the hub's default bus and on the
-  peering bus;
+- template.yaml: the hub's rules (``runner.model.rules``: the translator's ``AWS::Events::Rule``
+  resources), on the hub's default bus and on the peering bus;
 - member-template.yaml: where an EC2 API call made in another account or Region ends up. CloudTrail
-  delivers it to the default bus of the caller's account and Region; there the member stack's
-  ``ForwardingRule`` (created when its ``ShouldForward`` condition holds: not the hub account in
-  the hub Region) forwards matching events to the hub's peering bus. Calls made by the hub account
-  in the hub Region land directly on the hub's default bus.
+  delivers it to the default bus of the caller's account and Region; there the member stack (its
+  parameters the hub's outputs, as its template says) forwards what its rules match to the rules'
+  bus targets: the hub's peering bus. Its ``ForwardingRule`` exists when its ``ShouldForward``
+  condition holds: not the hub account in the hub Region, whose calls land directly on the hub's
+  default bus.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from runner import MEMBER_TEMPLATE
-from runner.cfn import Stack, load_template
-from runner.model import DEFAULT_BUS, RuleSpec
+from runner.cfn import Stack
+from runner.model import DEFAULT_BUS, RuleSpec, rules
+from runner.template import load_template
 
 __all__ = ["Delivery", "deliver", "describe_event", "matching_rules"]
 
@@ -39,53 +42,22 @@ class Delivery:
     how: str
 
 
-_member_template_cache: dict[str, dict[str, Any]] = {}
-
-
+@functools.cache
 def _member_template() -> dict[str, Any]:
-    if "t" not in _member_template_cache:
-        _member_template_cache["t"] = load_template(MEMBER_TEMPLATE)
-    return _member_template_cache["t"]
+    """member-template.yaml as read (once; it is not changed by anyone)."""
+    return load_template(MEMBER_TEMPLATE)
 
 
-def _forwarding(hub: Stack, account: str, region: str) -> tuple[bool, RuleSpec | None]:
-    """(does the member stack in account/region forward, its forwarding rule as a RuleSpec)."""
-    template = _member_template()
-    bus_name = str(hub.ref(_peering_bus_logical_id(hub)))
-    bus_arn = f"arn:{hub.partition}:events:{hub.region}:{hub.account}:event-bus/{bus_name}"
+def _forwarding(hub: Stack, account: str, region: str) -> list[RuleSpec]:
+    """The rules of the member stack in account/region that put events of its default bus on a bus."""
     member = Stack.from_template(
-        template,
+        _member_template(),
         account=account,
         region=region,
-        overrides={"HubAccountId": hub.account, "HubEventBusArn": bus_arn},
+        overrides={"HubAccountId": hub.output("HubAccountId"), "HubEventBusArn": hub.output("PeeringEventBusArn")},
         stack_name="peering-autopilot-member",
     )
-    for logical_id, body in member.resources.items():
-        if body.get("Type") != "AWS::Events::Rule":
-            continue
-        if not member.is_created(logical_id):
-            return False, None
-        props = body.get("Properties") or {}
-        targets = [str(member.resolve(t.get("Arn"))) for t in props.get("Targets") or []]
-        target_bus = next((t.split("event-bus/", 1)[1] for t in targets if "event-bus/" in t), None)
-        rule = RuleSpec(
-            rule_id=logical_id,
-            function="",
-            event_id=logical_id,
-            kind="EventBridgeRule",
-            bus=target_bus or "",
-            pattern=member.resolve(props["EventPattern"]),
-            enabled=str(props.get("State", "ENABLED")).upper() == "ENABLED",
-        )
-        return True, rule
-    return False, None
-
-
-def _peering_bus_logical_id(hub: Stack) -> str:
-    for logical_id, body in hub.resources.items():
-        if body.get("Type") == "AWS::Events::EventBus":
-            return logical_id
-    raise LookupError("the hub template declares no event bus")
+    return [r for r in rules(member) if r.bus == DEFAULT_BUS and any(t.bus for t in r.targets)]
 
 
 def deliver(event: dict[str, Any], hub: Stack) -> Delivery:
@@ -93,16 +65,17 @@ def deliver(event: dict[str, Any], hub: Stack) -> Delivery:
     account, region = str(event.get("account", "")), str(event.get("region", ""))
     if (account, region) == (hub.account, hub.region):
         return Delivery(DEFAULT_BUS, f"CloudTrail -> default bus of the hub ({account}/{region})")
-    forwards, rule = _forwarding(hub, account, region)
-    if forwards and rule is not None:
+    forwarding = _forwarding(hub, account, region)
+    if not forwarding:
+        return Delivery(None, f"CloudTrail -> default bus of {account}/{region}; no member stack forwards from there")
+    for rule in forwarding:
+        bus = next(t.bus for t in rule.targets if t.bus)
         if rule.matches(event):
             return Delivery(
-                rule.bus, f"CloudTrail -> default bus of {account}/{region} -> member {rule.rule_id} -> bus {rule.bus}"
+                bus, f"CloudTrail -> default bus of {account}/{region} -> member {rule.rule_id} -> bus {bus}"
             )
-        return Delivery(
-            None, f"CloudTrail -> default bus of {account}/{region}; the member {rule.rule_id} does not forward it"
-        )
-    return Delivery(None, f"CloudTrail -> default bus of {account}/{region}; no member stack forwards from there")
+    names = ", ".join(r.rule_id for r in forwarding)
+    return Delivery(None, f"CloudTrail -> default bus of {account}/{region}; the member {names} does not forward it")
 
 
 def describe_event(event: dict[str, Any]) -> str:

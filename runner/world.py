@@ -5,9 +5,9 @@
 - every mutating EC2 call made through a recorded boto3 session becomes the CloudTrail event AWS
   would deliver (``emulation.cloudtrail``), in the caller's account and Region;
 - each event reaches the hub's bus the way member-template.yaml and template.yaml say
-  (``runner.routing.deliver``), and every rule of the template that matches it runs its target
-  function (``runner.invoke``), whose own API calls are recorded and delivered in turn;
-- SQS event source mappings of the template (the sweep queue -> worker) are polled like Lambda
+  (``runner.routing.deliver``), and every rule of the stack that matches it runs its target
+  functions (``runner.invoke``), whose own API calls are recorded and delivered in turn;
+- SQS event source mappings of the stack (the sweep queue -> worker) are polled like Lambda
   does: batches of BatchSize, partial batch failures left on the queue.
 
 It talks to whatever endpoint boto3 is configured for; the demo points it at the moto server.
@@ -216,11 +216,12 @@ class World:
         for listener in self.listeners:
             listener(item)
         for rule in matched:
-            invocation = self._invoke(self.functions[rule.function], event)
-            item.invocations.append((rule, invocation))
-            for hook in self.after_invocation:
-                hook(rule, event, invocation)
-            self.emit_calls(self.recorder.drain(), cause=rule.function)
+            for function in rule.functions:
+                invocation = self._invoke(self.functions[function], event)
+                item.invocations.append((rule, invocation))
+                for hook in self.after_invocation:
+                    hook(rule, event, invocation)
+                self.emit_calls(self.recorder.drain(), cause=function)
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Invocation:
         invocation = invoke(spec, event, account=self.stack.account, region=self.stack.region, overrides=self.overrides)

@@ -93,10 +93,10 @@ def test_template_parameters_are_validated(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_the_template_has_the_thirteen_rules_sam_generates() -> None:
-    found = {r.rule_id: (r.bus, r.function) for r in rules(Stack.load(account=HUB, region="us-east-1"))}
+    found = {r.rule_id: (r.bus, r.functions) for r in rules(Stack.load(account=HUB, region="us-east-1"))}
     assert len(found) == 10
-    assert found["SweepFunctionScheduled"] == ("default", "SweepFunction")
-    assert found["ConfigureFunctionConvergeOnPeeringBus"] == ("peering-autopilot", "ConfigureFunction")
+    assert found["SweepFunctionScheduled"] == ("default", ("SweepFunction",))
+    assert found["ConfigureFunctionConvergeOnPeeringBus"] == ("peering-autopilot", ("ConfigureFunction",))
 
 
 @pytest.mark.parametrize(

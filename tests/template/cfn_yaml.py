@@ -1,5 +1,6 @@
-"""The template tests read templates with the runner's loader (one loader for tools and tests)."""
+"""The template tests read templates with the runner's loader (cfn-lint's decoder, one for tools and tests)."""
 
-from runner.cfn_yaml import HUB_TEMPLATE, MEMBER_TEMPLATE, ROOT, load_cfn_yaml
+from runner import HUB_TEMPLATE, MEMBER_TEMPLATE, ROOT
+from runner.template import load_template as load_cfn_yaml
 
 __all__ = ["HUB_TEMPLATE", "MEMBER_TEMPLATE", "ROOT", "load_cfn_yaml"]
