@@ -5,9 +5,9 @@ AWS: DescribeVpcPeeringConnections documents the filters ``accepter-vpc-info.cid
 ``requester-vpc-info.cidr-block``, ``requester-vpc-info.owner-id``, ``requester-vpc-info.vpc-id``,
 ``status-code``, ``status-message``, ``tag:<key>``, ``tag-key`` and ``vpc-peering-connection-id``.
 Several filters are joined with AND, several values of one filter with OR, names and values are
-case-sensitive, and values may use the wildcards ``*`` (any run) and ``?`` (one character), a backslash
-escaping them. An unknown filter name is refused with ``InvalidParameterValue`` ("The filter '...'
-is invalid"): observed EC2 behaviour, not stated on the pages.
+case-sensitive, and values may use the wildcards ``*`` (any run) and ``?`` (one character), a
+backslash escaping them. An unknown filter name is refused with ``InvalidParameterValue`` ("The
+filter '...' is invalid"): observed EC2 behaviour, not stated on the pages.
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcPeeringConnections.html
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Filter.html (AND / OR, case-sensitive)
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Filtering.html (wildcards)
