@@ -1,9 +1,9 @@
-"""A moto server, made to behave like AWS (``emulation.moto_fidelity``), in a subprocess on loopback.
+"""A moto server, made to behave like AWS (``emulation.fidelity``), in a subprocess on loopback.
 
 Two halves:
 
 - the launcher, run in the child process: ``python -m emulation.server --port 0`` enables every
-  moto_fidelity patch *in that process* (patches change moto's classes, so they must run where
+  fidelity patch *in that process* (patches change moto's classes, so they must run where
   moto serves), binds 127.0.0.1 (never another interface), prints one line
   ``emulation.server ready http://127.0.0.1:<port>`` and serves until SIGTERM/SIGINT or until the
   process that started it goes away;
@@ -22,7 +22,7 @@ state:
 - ``GET  /_emulation/account?accessKeyId=...``: the account moto maps an access key to (the
   account of an assumed role's credentials), so a client can tell which account made a call;
 - ``POST /_emulation/fidelity/<helper>`` with ``{"args": [...], "kwargs": {...}}``: one of
-  moto_fidelity's state helpers (``set_status``, ``age``, ``forget_connection``): AWS states and
+  ``emulation.lifecycle``'s helpers (``set_status``, ``age``, ``forget_connection``): AWS states and
   the passing of time that moto cannot reach through its API.
 """
 
@@ -53,7 +53,7 @@ __all__ = ["CONTROL_PREFIX", "STATE_HELPERS", "EmulationError", "MotoServer", "m
 ROOT = Path(__file__).resolve().parent.parent
 CONTROL_PREFIX = "/_emulation/"
 READY = "emulation.server ready "
-#: moto_fidelity helpers reachable through POST /_emulation/fidelity/<name>
+#: emulation.lifecycle helpers reachable through POST /_emulation/fidelity/<name>
 STATE_HELPERS = ("set_status", "age", "forget_connection")
 LOOPBACK = "127.0.0.1"
 
@@ -78,13 +78,22 @@ def _json_response(start_response: Callable[..., Any], status: str, body: Any) -
 class ControlApp:
     """WSGI middleware: answers ``/_emulation/...`` itself, passes everything else to moto.
 
-    ``fidelity`` is the emulation.moto_fidelity module and ``account_of`` moto's access key ->
-    account mapping, both of the serving process (given, so that only the child imports moto).
+    ``enabled_gaps`` is emulation.fidelity's, ``helpers`` the emulation.lifecycle module and
+    ``account_of`` moto's access key -> account mapping, all of the serving process (given, so that
+    only the child imports moto).
     """
 
-    def __init__(self, app: WsgiApp, *, fidelity: Any, account_of: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        *,
+        enabled_gaps: Callable[[], Iterable[str]],
+        helpers: Any,
+        account_of: Callable[[str], str],
+    ) -> None:
         self._app = app
-        self._fidelity = fidelity
+        self._enabled_gaps = enabled_gaps
+        self._helpers = helpers
         self._account_of = account_of
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -106,8 +115,8 @@ class ControlApp:
         return _json_response(start_response, status, body)
 
     def _health(self) -> tuple[str, dict[str, Any]]:
-        helpers = [name for name in STATE_HELPERS if callable(getattr(self._fidelity, name, None))]
-        return "200 OK", {"ok": True, "gaps": list(self._fidelity.enabled_gaps()), "helpers": helpers}
+        helpers = [name for name in STATE_HELPERS if callable(getattr(self._helpers, name, None))]
+        return "200 OK", {"ok": True, "gaps": list(self._enabled_gaps()), "helpers": helpers}
 
     def _account(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")))
@@ -119,9 +128,9 @@ class ControlApp:
     def _helper(self, name: str, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name not in STATE_HELPERS:
             return "404 Not Found", {"error": f"unknown helper {name!r}"}
-        helper = getattr(self._fidelity, name, None)
+        helper = getattr(self._helpers, name, None)
         if not callable(helper):
-            return "501 Not Implemented", {"error": f"emulation.moto_fidelity has no {name}(): cannot emulate it"}
+            return "501 Not Implemented", {"error": f"emulation.lifecycle has no {name}(): cannot emulate it"}
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = json.loads(environ["wsgi.input"].read(length) if length else b"{}")
         args, kwargs = body.get("args", []), body.get("kwargs", {})
@@ -176,7 +185,7 @@ def serve(host: str, port: int, *, account_ids: Sequence[str] = (), parent_pid: 
     if not ipaddress.ip_address(host).is_loopback:
         raise EmulationError(f"the emulator binds a loopback address only, not {host}")
     # Imported here, in the child only: the parent (tests, the demo) needs none of moto's server, and
-    # importing moto_fidelity costs seconds.
+    # importing the fidelity patches costs seconds.
     from moto.iam.models import get_account_id_from  # noqa: PLC0415
     from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
         DomainDispatcherApplication,
@@ -185,14 +194,17 @@ def serve(host: str, port: int, *, account_ids: Sequence[str] = (), parent_pid: 
     )
     from werkzeug.serving import make_server  # noqa: PLC0415
 
-    from emulation import moto_fidelity  # noqa: PLC0415
+    from emulation import fidelity, lifecycle  # noqa: PLC0415
 
-    moto_fidelity.enable()
+    fidelity.enable()
     if account_ids:
         _readable_account_ids(account_ids)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     app = ControlApp(
-        DomainDispatcherApplication(create_backend_app), fidelity=moto_fidelity, account_of=get_account_id_from
+        DomainDispatcherApplication(create_backend_app),
+        enabled_gaps=fidelity.enabled_gaps,
+        helpers=lifecycle,
+        account_of=get_account_id_from,
     )
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
@@ -391,20 +403,20 @@ class MotoServer:
         return str(self._request(f"{CONTROL_PREFIX}account?{query}")["account"])
 
     def fidelity(self, helper: str, *args: Any, **kwargs: Any) -> Any:
-        """Call one of moto_fidelity's state helpers inside the server process."""
+        """Call one of emulation.lifecycle's helpers inside the server process."""
         payload = {"args": list(args), "kwargs": kwargs}
         return self._request(f"{CONTROL_PREFIX}fidelity/{helper}", payload).get("result")
 
     def set_status(self, connection_id: str, code: str) -> Any:
-        """moto_fidelity.set_status(connection_id, code) in the server (expired, failed, provisioning...)."""
+        """lifecycle.set_status(connection_id, code) in the server (expired, failed, provisioning...)."""
         return self.fidelity("set_status", connection_id, code)
 
     def age(self, connection_id: str, hours: float) -> Any:
-        """moto_fidelity.age(connection_id, hours=...): the request was made that long ago."""
+        """lifecycle.age(connection_id, hours=...): the request was made that long ago."""
         return self.fidelity("age", connection_id, hours=hours)
 
     def forget_connection(self, connection_id: str) -> Any:
-        """moto_fidelity.forget_connection(connection_id): past its visibility window."""
+        """lifecycle.forget_connection(connection_id): past its visibility window."""
         return self.fidelity("forget_connection", connection_id)
 
 

@@ -1,6 +1,6 @@
 """``make demo``: the whole peering lifecycle on a local AWS emulation, through the template's rules.
 
-A moto server (``emulation.server``, with every moto_fidelity patch) plays AWS. The hub's resources
+A moto server (``emulation.server``, with every emulation.fidelity patch) plays AWS. The hub's resources
 are created from template.yaml (``bootstrap``), an organization of three accounts is built (the hub,
 network-a in the platform OU, analytics-b in the workloads OU) with VPCs in two Regions and an
 approval policy, and then five stories are played. Every API call a person or a function makes
@@ -473,7 +473,7 @@ def _expired(demo: Demo, nets: dict[str, Net]) -> str:
     demo.act("analytics-b (a person)")
     demo.check("held", demo.ledger(pcx).get("decision") == "held")
     demo.said(f"7 days pass without an answer: AWS expires {pcx}, and no event says so")
-    demo.server.age(pcx, hours=7 * 24 + 1)  # emulation.moto_fidelity.age, inside the emulator
+    demo.server.age(pcx, hours=7 * 24 + 1)  # emulation.lifecycle.age, inside the emulator
     demo.check("expired in EC2", demo.status(demo.hub, pcx) == "expired")
     demo.said("the schedule rule fires:")
     demo.schedule()
@@ -584,7 +584,7 @@ def run_demo(*, verbose: bool = False, out: IO[str] | None = None) -> int:
         with MotoServer(account_ids=[PLATFORM_ACCOUNT, WORKLOADS_ACCOUNT]) as server, _isolated(server.url):
             gaps = ", ".join(server.health().get("gaps", []))
             say(f"moto server {server.url} (pid {server.pid}) up in {time.monotonic() - started:.1f} s")
-            say(f"moto_fidelity patches in the server: {gaps}")
+            say(f"fidelity patches in the server: {gaps}")
             checks = _play(server, say, log if not verbose else _Tee(log, sys.stderr))
     except KeyboardInterrupt:
         say("interrupted; the moto server was stopped")

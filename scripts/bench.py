@@ -36,7 +36,7 @@ os.environ.update(
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from emulation import moto_fidelity  # noqa: E402
+from emulation import fidelity  # noqa: E402
 from peering import policy_store  # noqa: E402
 from peering.config import Settings  # noqa: E402
 from peering.engine import Engine  # noqa: E402
@@ -104,7 +104,7 @@ def main() -> None:
     details: list[str] = []
     for count in (1, 10, 50):
         with mock_aws():
-            moto_fidelity.enable()
+            fidelity.enable()
             _hub()
             ids = _pairs(count)
             account = _engine().aws.own_account
@@ -135,7 +135,7 @@ def main() -> None:
             lines.append(_row("sweep, every route missing", count, drift.aws.calls, 3 + 2 * count))
 
     with mock_aws():
-        moto_fidelity.enable()
+        fidelity.enable()
         _hub()
         ec2 = boto3.client("ec2", region_name=REGION)
         a = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

@@ -43,7 +43,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from emulation import moto_fidelity  # noqa: E402
+from emulation import fidelity  # noqa: E402
 from peering import org, policy_store  # noqa: E402
 
 LEDGER_TABLE = "peering-autopilot-ledger"
@@ -167,7 +167,7 @@ def put_policy(text: str) -> None:
 
 def _enable_fidelity() -> None:
     """Make moto behave as AWS documents where the engine depends on it (docs/moto-gaps.md)."""
-    moto_fidelity.enable()
+    fidelity.enable()
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from emulation import moto_fidelity
+from emulation import fidelity
+from emulation.fidelity.patching import NOT_FOUND_CODE
 from emulation.server import EmulationError, MotoServer, main
 from tests.e2e.conftest import client
 
@@ -38,7 +39,7 @@ def test_starts_on_a_free_loopback_port_and_stops_cleanly() -> None:
 def test_every_fidelity_patch_is_enabled_inside_the_server(server: MotoServer) -> None:
     health = server.health()
     assert health["ok"] is True
-    assert set(health["gaps"]) == {g.name for g in moto_fidelity.GAPS}
+    assert set(health["gaps"]) == {g.name for g in fidelity.GAPS}
 
 
 def test_the_patches_act_on_what_the_server_serves(server: MotoServer) -> None:
@@ -46,7 +47,7 @@ def test_the_patches_act_on_what_the_server_serves(server: MotoServer) -> None:
     ec2 = client(server, "ec2")
     with pytest.raises(ec2.exceptions.ClientError) as error:
         ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=["pcx-0123456789abcdef0"])
-    assert error.value.response["Error"]["Code"] == moto_fidelity.NOT_FOUND_CODE
+    assert error.value.response["Error"]["Code"] == NOT_FOUND_CODE
 
 
 def test_account_of_an_assumed_role_key(server: MotoServer) -> None:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto.ec2.models import ec2_backends
 
-from emulation import moto_fidelity
+from emulation import lifecycle
 from peering import policy_store
 from peering.errors import NotReadyError
 from tests.builders import (
@@ -324,7 +324,7 @@ def test_connection_still_initiating_is_retried(organization: Organization, cont
     accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     pcx, event = request_peering(HUB_ACCOUNT, requester, HUB_ACCOUNT, accepter)
     # AWS shows initiating-request for a moment after Create; moto goes straight to pending.
-    moto_fidelity.set_status(pcx, "initiating-request")
+    lifecycle.set_status(pcx, "initiating-request")
 
     with pytest.raises(NotReadyError):
         run(event, context)

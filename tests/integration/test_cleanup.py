@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulation import moto_fidelity
+from emulation import lifecycle
 from tests.builders import ACCEPT_TAG, cloudtrail_event, ledger_state, make_vpc
 from tests.conftest import (
     HUB_ACCOUNT,
@@ -199,8 +199,8 @@ def test_connection_gone_from_the_api_is_cleaned_from_the_ledger_record(
     b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     pcx = wired(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
     # AWS shows a deleted connection for 2 h only; afterwards Describe no longer knows it.
-    moto_fidelity.set_status(pcx, "deleted")
-    moto_fidelity.forget_connection(pcx)
+    lifecycle.set_status(pcx, "deleted")
+    lifecycle.forget_connection(pcx)
 
     result = cleanup.lambda_handler(call_event("DeleteVpcPeeringConnection", HUB_ACCOUNT, pcx), context)
 

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from emulation import moto_fidelity
+from emulation import lifecycle
 from peering.errors import NotReadyError
 from tests.builders import (
     ACCEPT_TAG,
@@ -441,7 +441,7 @@ def test_provisioning_is_waited_for_then_retried(
     a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
     b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
-    moto_fidelity.set_status(pcx, "provisioning")  # AWS's state between accept and active
+    lifecycle.set_status(pcx, "provisioning")  # AWS's state between accept and active
 
     with pytest.raises(NotReadyError):
         run(accept_event(HUB_ACCOUNT, pcx), context)

@@ -1,7 +1,7 @@
 """The scheduled sweep on moto: fan-out over a fleet, and one worker converging every state.
 
 States moto cannot reach (provisioning, expired, failed) and the passing of time are set by
-emulation.moto_fidelity the way AWS documents them (docs/moto-gaps.md).
+emulation.lifecycle the way AWS documents them (docs/moto-gaps.md).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from emulation import moto_fidelity
+from emulation import lifecycle
 from peering.aws import AwsClients
 from peering.config import Settings
 from peering.engine import Engine
@@ -277,7 +277,7 @@ def test_expired_and_failed_requests_are_closed_and_the_requester_told(
     pcx, event = request_peering(organization.outsider_account, a, HUB_ACCOUNT, b)
     accept.lambda_handler(event, context)  # held
     organization.notifications()
-    moto_fidelity.set_status(pcx, code)
+    lifecycle.set_status(pcx, code)
 
     result = run_target()
 
@@ -294,7 +294,7 @@ def test_provisioning_connection_is_left_for_the_next_sweep(organization: Organi
     a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
     b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
-    moto_fidelity.set_status(pcx, "provisioning")
+    lifecycle.set_status(pcx, "provisioning")
 
     result = run_target()
 
@@ -309,7 +309,7 @@ def test_blackhole_route_to_a_vanished_connection_is_removed(organization: Organ
     pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
     configure.lambda_handler(accept_event(HUB_ACCOUNT, pcx), context)
     ec2(HUB_ACCOUNT).delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
-    moto_fidelity.forget_connection(pcx)  # past its visibility window: Describe no longer shows it
+    lifecycle.forget_connection(pcx)  # past its visibility window: Describe no longer shows it
 
     result = run_target()
 
@@ -326,7 +326,7 @@ def test_our_old_unanswered_request_is_withdrawn(organization: Organization, con
     pcx = ec2(HUB_ACCOUNT).create_vpc_peering_connection(
         VpcId=a, PeerVpcId=b, PeerOwnerId=organization.outsider_account
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-    moto_fidelity.age(pcx, hours=73)  # the default limit is 72 h
+    lifecycle.age(pcx, hours=73)  # the default limit is 72 h
 
     result = run_target()
 
@@ -341,7 +341,7 @@ def test_recent_request_is_not_withdrawn(organization: Organization) -> None:
     pcx = ec2(HUB_ACCOUNT).create_vpc_peering_connection(
         VpcId=a, PeerVpcId=b, PeerOwnerId=organization.outsider_account
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-    moto_fidelity.age(pcx, hours=71)
+    lifecycle.age(pcx, hours=71)
 
     assert run_target()["drift"] == 0
     assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from emulation import moto_fidelity
+from emulation import lifecycle
 from peering.sweep import SweepTarget
 from tests.builders import ledger_items, make_vpc, status
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, ec2, load_function
@@ -78,7 +78,7 @@ def _stale_request(organization: Organization) -> str:
     pcx: str = ec2(HUB_ACCOUNT).create_vpc_peering_connection(
         VpcId=a, PeerVpcId=b, PeerOwnerId=organization.outsider_account
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-    moto_fidelity.age(pcx, hours=73)  # the policy's default limit is 72 h
+    lifecycle.age(pcx, hours=73)  # the policy's default limit is 72 h
     return pcx
 
 
@@ -98,7 +98,7 @@ def test_a_dry_run_sweep_puts_every_planned_change_in_the_ledger(organization: O
     vanished = accepted(organization, FakeContext(), (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
     configure.lambda_handler(accept_event(HUB_ACCOUNT, vanished), FakeContext())
     ec2(HUB_ACCOUNT).delete_vpc_peering_connection(VpcPeeringConnectionId=vanished)
-    moto_fidelity.forget_connection(vanished)  # only its blackhole routes are left
+    lifecycle.forget_connection(vanished)  # only its blackhole routes are left
     organization.notifications()
 
     worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "dry", dry_run=True)), FakeContext())
