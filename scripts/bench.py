@@ -1,165 +1,123 @@
-"""Benchmark: AWS API calls per operation, the main cost of the engine (moto, in-process).
+"""``make bench``: every benchmark, written to BENCHMARKS.md (``--smoke``: small sizes, for CI).
 
-For fleets of N active, converged same-account connections in one account+Region it prints:
-- sweep (no drift): one worker run over the account+Region, from one snapshot;
-- per-connection convergence (the peer in the same run): the configure path run for every
-  connection, as a sweep that re-read each connection on its own would;
-- sweep (drift): the same worker run when every route is missing;
-and, for one request, the event path (accept, configure). Figures are counts, not seconds:
-they do not depend on the machine. Run with `make bench`.
+Sections, each a module of its own (run one alone with ``python scripts/bench_<name>.py``):
+calls per event and function against the hand-computed floor (bench_paths), the sweep per
+account+Region (bench_sweep), the sweep of a whole organization (bench_scale), drift repair under
+EC2's token bucket (bench_throttle), cold start per handler (bench_coldstart), and Cloud Custodian
+side by side (bench_c7n). AWS calls are the main cost and do not depend on the machine; times do.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
+import subprocess
 import sys
-from collections import Counter
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+import bench_common  # noqa: F401 - sets the environment before anything imports boto3
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "layers" / "peering"), str(ROOT)]
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "PeeringAutopilot",
-        "POWERTOOLS_SERVICE_NAME": "bench",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "LEDGER_TABLE": "bench-ledger",
-        "POLICY_PARAMETER": "/bench/policy",
-        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
-    }
-)
+OUTPUT = ROOT / "BENCHMARKS.md"
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from emulation import fidelity  # noqa: E402
-from peering import policy_store  # noqa: E402
-from peering.config import Settings  # noqa: E402
-from peering.engine import Engine  # noqa: E402
-from peering.sweep import SweepTarget  # noqa: E402
-from peering.sweep_region import converge_target  # noqa: E402
-
-REGION = "us-east-1"
-POLICY = "schemaVersion: 1\nversion: bench\nrules:\n  - {name: all, action: accept}\n"
+METHOD = """\
+Method. AWS is moto, in-process (a moto server for Cloud Custodian, which runs in its own
+process), with the project's fidelity patches on (emulation/fidelity). Every API call is counted
+where botocore makes it (`BaseClient._make_api_call`), so the counts include every client, not
+only the engine's. Counts do not depend on the machine; times do, and are given with the machine.
+Floors are computed by hand from what each path must read and write (stated beside each figure).
+"""
 
 
-def _hub() -> None:
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName="bench-ledger",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+def _machine() -> str:
+    python313 = subprocess.run(
+        ["env", "PYENV_VERSION=3.13.0", "python3.13", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()} (tests, benchmarks), {python313 or 'no python3.13'} "
+        f"(cold start). Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
     )
-    boto3.client("ssm", region_name=REGION).put_parameter(Name="/bench/policy", Value=POLICY, Type="String")
-    policy_store.reset()
 
 
-def _engine() -> Engine:
-    return Engine(Settings.from_env())
+def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
+    import bench_paths  # noqa: PLC0415
 
+    import bench_c7n  # noqa: PLC0415 - each section imports its own world when it runs
+    import bench_coldstart  # noqa: PLC0415
+    import bench_scale  # noqa: PLC0415
+    import bench_sweep  # noqa: PLC0415
+    import bench_throttle  # noqa: PLC0415
 
-def _pairs(count: int) -> list[str]:
-    """N accepted and configured connections between fresh VPC pairs."""
-    ec2 = boto3.client("ec2", region_name=REGION)
-    ids = []
-    for n in range(count):
-        a = ec2.create_vpc(CidrBlock=f"10.{(2 * n) % 250}.{(2 * n) // 250}.0/24")["Vpc"]["VpcId"]
-        b = ec2.create_vpc(CidrBlock=f"10.{(2 * n + 1) % 250}.{(2 * n + 1) // 250}.0/24")["Vpc"]["VpcId"]
-        for vpc in (a, b):
-            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-        pcx = ec2.create_vpc_peering_connection(VpcId=a, PeerVpcId=b)["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-        engine = _engine()
-        engine.converge_request(pcx, engine.aws.own_account, REGION)
-        engine.converge_connection(pcx, engine.aws.own_account, REGION)
-        ids.append(pcx)
-    return ids
+    def coldstart() -> str:
+        results = bench_coldstart.run_all(pairs=1 if smoke else bench_coldstart.PAIRS)
+        return results if isinstance(results, str) else bench_coldstart.table(results)
 
-
-def _ops(calls: Counter[tuple[str, str, str]], service: str | None = None) -> Counter[str]:
-    out: Counter[str] = Counter()
-    for (_, _, op), n in calls.items():
-        if service is None or op.startswith(service + ":"):
-            out[op] += n
-    return out
-
-
-def _row(name: str, n: int, calls: Counter[tuple[str, str, str]], floor: int | str) -> str:
-    ec2 = sum(_ops(calls, "ec2").values())
-    total = sum(_ops(calls).values())
-    return f"| {name} | {n} | {ec2} | {total} | {floor} |"
-
-
-def main() -> None:
-    lines = [
-        "| scenario | connections | EC2 calls | all AWS calls | EC2 floor |",
-        "|---|---|---|---|---|",
+    return [
+        (
+            "Calls per event, per function",
+            "One event through its handler; same account+Region, cross-account, inter-Region. "
+            "EC2 calls against the floor.",
+            bench_paths.main,
+        ),
+        (
+            "The sweep, per account+Region",
+            "N converged connections in one account+Region: the sweep reads the Region once.",
+            lambda: bench_sweep.main((1, 10) if smoke else (1, 10, 50)),
+        ),
+        (
+            "The sweep of an organization",
+            "The sweep function and the worker (batches of 5) through their handlers; one connection "
+            "per account. First sweep: every route missing; second: no drift.",
+            lambda: bench_scale.main((10,) if smoke else (10, 100)),
+        ),
+        (
+            "Drift repair under EC2 throttling",
+            f"EC2's mutating bucket ({bench_throttle.CAPACITY} tokens, {bench_throttle.REFILL_PER_SECOND:g}/s refill) "
+            f"enforced in front of moto, {bench_throttle.LATENCY * 1000:.0f} ms per call, on a simulated clock. "
+            "Target: sustained rate >= 0.9 of the refill rate, no failure.",
+            lambda: bench_throttle.main(*((5, 10) if smoke else (20, 15))),
+        ),
+        (
+            "Cold start",
+            "Each handler's import against a bare `import boto3`, whole python3.13 processes in the deployed "
+            "layout (layer built by its own Makefile for this machine), paired runs, median of the ratios. "
+            "Target: <= 1.5x.",
+            coldstart,
+        ),
+        (
+            "Cloud Custodian side by side",
+            "The same account+Region on one moto server, read by c7n 0.9.53 (PyPI, .venv-c7n) and by the "
+            "worker's dry run.",
+            lambda: bench_c7n.side_by_side(10 if smoke else 50),
+        ),
     ]
-    details: list[str] = []
-    for count in (1, 10, 50):
-        with mock_aws():
-            fidelity.enable()
-            _hub()
-            ids = _pairs(count)
-            account = _engine().aws.own_account
 
-            engine = _engine()
-            converge_target(engine, SweepTarget(account, REGION, "bench"))
-            lines.append(_row("sweep, no drift", count, engine.aws.calls, 3))
-            if count == 50:
-                details.append(
-                    "sweep, no drift, by operation: "
-                    + ", ".join(f"{op} {n}" for op, n in sorted(_ops(engine.aws.calls).items()))
-                )
 
-            peer = _engine()
-            for pcx in ids:
-                peer.converge_connection(pcx, account, REGION)
-            lines.append(_row("per-connection convergence, no drift", count, peer.aws.calls, "-"))
-
-            ec2 = boto3.client("ec2", region_name=REGION)
-            for table in ec2.describe_route_tables()["RouteTables"]:
-                for route in table["Routes"]:
-                    if route.get("VpcPeeringConnectionId"):
-                        ec2.delete_route(
-                            RouteTableId=table["RouteTableId"], DestinationCidrBlock=route["DestinationCidrBlock"]
-                        )
-            drift = _engine()
-            converge_target(drift, SweepTarget(account, REGION, "bench"))
-            lines.append(_row("sweep, every route missing", count, drift.aws.calls, 3 + 2 * count))
-
-    with mock_aws():
-        fidelity.enable()
-        _hub()
-        ec2 = boto3.client("ec2", region_name=REGION)
-        a = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        b = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-        pcx = ec2.create_vpc_peering_connection(VpcId=a, PeerVpcId=b)["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-        accept = _engine()
-        accept.converge_request(pcx, accept.aws.own_account, REGION)
-        # floor: read the connection and the accepter VPC, accept it
-        lines.append(_row("event: accept one request", 1, accept.aws.calls, 3))
-        details.append(
-            "accept, by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(_ops(accept.aws.calls).items()))
-        )
-        configure = _engine()
-        configure.converge_connection(pcx, configure.aws.own_account, REGION)
-        # floor: read the connection, both VPCs' route tables, create two routes
-        lines.append(_row("event: configure one connection", 1, configure.aws.calls, 5))
-        details.append(
-            "configure, by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(_ops(configure.aws.calls).items()))
-        )
-
-    print("\n".join(lines))
-    print()
-    print("\n".join(details))
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="small sizes; print, do not write BENCHMARKS.md")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    parts = ["# Benchmarks", "", "Written by `make bench` (scripts/bench.py). " + _machine(), "", METHOD]
+    for title, what, run in _sections(args.smoke):
+        began = time.perf_counter()
+        body = run()
+        parts += [f"## {title}", "", what, "", body, "", f"_{time.perf_counter() - began:.0f} s to measure._", ""]
+        print(f"{title}: done in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    text = "\n".join(parts)
+    if args.smoke:
+        print(text)
+    else:
+        OUTPUT.write_text(text)
+        print(text)
+        print(f"written to {OUTPUT} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

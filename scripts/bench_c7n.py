@@ -28,10 +28,11 @@ from typing import Any
 
 import boto3
 
-ROOT = Path(__file__).resolve().parent.parent
+import bench_common
+from bench_common import HUB, REGION, ROOT
+from emulation.server import MotoServer
+
 C7N_VENV = ROOT / ".venv-c7n"
-REGION = "us-east-1"
-HUB = "123456789012"
 PEER_ACCOUNT = "222222222222"
 
 #: Loaded by the c7n process: counts its AWS calls, optionally fixes missing-route, dumps at exit.
@@ -193,44 +194,23 @@ def run_custodian(endpoint: str, *, fixed: bool) -> Run:
 
 def run_worker(endpoint: str) -> Run:
     """The worker's dry run of the same account+Region, in this process, against the same server."""
-    import re  # noqa: PLC0415 - only this path needs them, after the environment is set
-    import sys  # noqa: PLC0415
+    import re  # noqa: PLC0415 - only this path needs it
 
-    sys.path[:0] = [str(ROOT / "layers" / "peering"), str(ROOT)]
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint,
-            "LEDGER_TABLE": "bench-c7n-ledger",
-            "POLICY_PARAMETER": "/bench-c7n/policy",
-            "DRY_RUN": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
-    )
-    from peering import policy_store  # noqa: PLC0415
     from peering.config import Settings  # noqa: PLC0415
     from peering.engine import Engine  # noqa: PLC0415
     from peering.sweep import SweepTarget  # noqa: PLC0415
     from peering.sweep_region import converge_target  # noqa: PLC0415
 
-    _client("dynamodb", endpoint).create_table(
-        TableName="bench-c7n-ledger",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    _client("ssm", endpoint).put_parameter(
-        Name="/bench-c7n/policy", Value='{"schemaVersion": 1, "version": "bench", "rules": []}', Type="String"
-    )
-    policy_store.reset()
-    engine = Engine(Settings.from_env())
-    started = time.perf_counter()
-    result = converge_target(engine, SweepTarget(HUB, REGION, "bench-c7n"))
-    seconds = time.perf_counter() - started
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "DRY_RUN": "true"})
+    try:
+        bench_common.hub('{"schemaVersion": 1, "version": "bench", "rules": []}')
+        engine = Engine(Settings.from_env())
+        started = time.perf_counter()
+        result = converge_target(engine, SweepTarget(HUB, REGION, "bench-c7n"))
+        seconds = time.perf_counter() - started
+    finally:
+        for name in ("AWS_ENDPOINT_URL", "DRY_RUN"):
+            os.environ.pop(name, None)
     calls: Counter[str] = Counter()
     for (_, _, operation), n in engine.aws.calls.items():
         calls[operation] += n
@@ -273,12 +253,6 @@ def side_by_side(count: int = 50) -> str:
     """Seed a fleet on a fresh moto server, run every tool, return the report (markdown)."""
     if not (C7N_VENV / "bin" / "custodian").exists():
         return f"Cloud Custodian is not installed ({C7N_VENV}): run `make bench`, which creates it."
-    import sys  # noqa: PLC0415
-
-    sys.path.insert(0, str(ROOT))
-    from emulation.server import MotoServer  # noqa: PLC0415
-
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION})
     with MotoServer() as server:
         fleet = seed(server.url, count)
         runs = [

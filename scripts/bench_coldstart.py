@@ -46,15 +46,10 @@ ENVIRONMENT = {
 
 
 def find_python313() -> str | None:
-    """The runtime's interpreter, as the layer's Makefile finds it."""
-    for command in (["env", "PYENV_VERSION=3.13.0", "python3.13"], ["python3.13"]):
-        probe = "import sys; assert sys.version_info[:2] == (3, 13); print(sys.executable)"
-        try:
-            found = subprocess.run([*command, "-c", probe], capture_output=True, text=True, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            continue
-        return found.stdout.strip()
-    return None
+    """The runtime's interpreter, as the layer's Makefile finds it (its PYTHON313)."""
+    command = ["make", "-s", "-C", str(ROOT / "layers" / "peering"), "--eval", "p313:; @echo $(PYTHON313)", "p313"]
+    found = subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+    return found or None
 
 
 def _pinned(name: str) -> str:
