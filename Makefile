@@ -13,7 +13,7 @@ CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 TEMPLATES := template.yaml member-template.yaml
 
-.PHONY: help dev lint validate test test-runtime unit fuzz build demo bench lock clean
+.PHONY: help dev lint validate test test-runtime unit fuzz build demo bench bench-smoke lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -92,8 +92,11 @@ build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions b
 demo: $(VENV)/.installed ## the lifecycle on a local AWS emulation (moto server)
 	$(PY) -m runner demo
 
-bench: $(VENV)/.installed $(C7N_VENV)/.installed ## AWS API calls per operation: sweep vs per-connection, event paths
+bench: $(VENV)/.installed $(C7N_VENV)/.installed ## every benchmark, written to BENCHMARKS.md (a few minutes)
 	$(PY) scripts/bench.py
+
+bench-smoke: $(VENV)/.installed $(C7N_VENV)/.installed ## every benchmark at small sizes, printed (CI)
+	$(PY) scripts/bench.py --smoke
 
 lock: ## re-resolve the pinned requirements from requirements/*.in
 	@for name in dev sam checkov c7n; do \

@@ -9,7 +9,9 @@ Figures are API calls: per sweep, per account+Region, by service.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 from dataclasses import dataclass
 from types import ModuleType
@@ -58,7 +60,9 @@ class SweepFigures:
 
 def _sweep(queue_url: str, sweep: ModuleType, worker: ModuleType) -> dict[str, Any]:
     scheduled = json.loads((ROOT / "events" / "scheduled__sweep.json").read_text())
-    answer = sweep.lambda_handler(scheduled, _Context())
+    quiet = contextlib.redirect_stdout(io.StringIO())  # the handlers' metrics (EMF) go to stdout
+    with quiet:
+        answer = sweep.lambda_handler(scheduled, _Context())
     sqs = boto3.client("sqs", region_name=REGION)
     failures = 0
     while True:
@@ -78,7 +82,8 @@ def _sweep(queue_url: str, sweep: ModuleType, worker: ModuleType) -> dict[str, A
             }
             for m in batch
         ]
-        result = worker.lambda_handler({"Records": records}, _Context())
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = worker.lambda_handler({"Records": records}, _Context())
         failures += len(result.get("batchItemFailures", []))
         # The event source mapping deletes what the function did not report as failed.
         sqs.delete_message_batch(
