@@ -18,36 +18,34 @@ TEMPLATES := template.yaml member-template.yaml
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+# A virtualenv per tool set, each from its own pinned requirements: $(call venv,python,requirements file).
+define venv
+	$(1) -m venv $(@D)
+	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $(2)
 	touch $@
-
-$(SAM_VENV)/.installed: requirements/sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
-	touch $@
+endef
 
 # The Lambda runtime's Python (pyenv's 3.13 on the development machines), when there is one.
 PYTHON313 := $(shell for py in "env PYENV_VERSION=3.13.0 python3.13" python3.13; do \
 	$$py -c 'import sys; assert sys.version_info[:2] == (3, 13); print(sys.executable)' 2>/dev/null && break; done)
 RUNTIME_VENV := .venv-313
 
+$(VENV)/.installed: requirements/dev.txt
+	$(call venv,$(PYTHON),$<)
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	$(call venv,$(PYTHON),$<)
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(call venv,$(PYTHON),$<)
+
+# The tests on the runtime's Python (make test-runtime).
 $(RUNTIME_VENV)/.installed: requirements/dev.txt
-	"$(PYTHON313)" -m venv $(RUNTIME_VENV)
-	$(RUNTIME_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
-	touch $@
+	$(call venv,"$(PYTHON313)",$<)
 
 # Cloud Custodian, only for the side-by-side benchmark.
 $(C7N_VENV)/.installed: requirements/c7n.txt
-	$(PYTHON) -m venv $(C7N_VENV)
-	$(C7N_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/c7n.txt
-	touch $@
-
-$(CHECKOV_VENV)/.installed: requirements/checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
-	touch $@
+	$(call venv,$(PYTHON),$<)
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## create the virtualenvs with pinned dependencies
 
