@@ -132,3 +132,23 @@ def ledger_items(connection_id: str) -> list[dict[str, Any]]:
         ExpressionAttributeValues={":pk": {"S": connection_id}},
     )["Items"]
     return items
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    """The SQS batch the worker receives, one record per body (message ids m-0, m-1, ...)."""
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{n}",
+                "receiptHandle": f"r-{n}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB_ACCOUNT}:sweep",
+                "awsRegion": REGION,
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }

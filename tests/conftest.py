@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -44,7 +45,7 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from emulation import fidelity  # noqa: E402
-from peering import org, policy_store  # noqa: E402
+from peering import aws, org, policy_store  # noqa: E402
 
 LEDGER_TABLE = "peering-autopilot-ledger"
 POLICY_PARAMETER = "/peering-autopilot/policy"
@@ -170,26 +171,42 @@ def _enable_fidelity() -> None:
     fidelity.enable()
 
 
-@pytest.fixture
-def hub_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {
-        "LEDGER_TABLE": LEDGER_TABLE,
-        "POLICY_PARAMETER": POLICY_PARAMETER,
-        "MEMBER_ROLE_NAME": MEMBER_ROLE,
-        "EXTERNAL_ID": "test-external-id",
-        "POLICY_CACHE_SECONDS": "1",
-        "EVENT_BUS_NAME": "peering-autopilot",
-    }
-    for key, value in env.items():
+HUB_ENV = {
+    "LEDGER_TABLE": LEDGER_TABLE,
+    "POLICY_PARAMETER": POLICY_PARAMETER,
+    "MEMBER_ROLE_NAME": MEMBER_ROLE,
+    "EXTERNAL_ID": "test-external-id",
+    "POLICY_CACHE_SECONDS": "1",
+    "EVENT_BUS_NAME": "peering-autopilot",
+}
+
+
+def set_hub_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key, value in HUB_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DRY_RUN", raising=False)
     monkeypatch.delenv("TOPIC_ARN", raising=False)
-    return env
+    return dict(HUB_ENV)
 
 
 @pytest.fixture
-def organization(hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Organization]:
-    """A mocked AWS with the organization, ledger, topic (+ a queue to read it) and policy."""
+def hub_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    return set_hub_env(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def fresh_process() -> Iterator[None]:
+    """Each test starts as a new function process: no member credentials cached from another
+    test's (reset) moto accounts."""
+    aws.reset_member_credentials()
+    yield
+    aws.reset_member_credentials()
+
+
+@contextmanager
+def emulated_organization(monkeypatch: pytest.MonkeyPatch) -> Iterator[Organization]:
+    """A mocked AWS with the organization, ledger, topic (+ a queue to read it) and policy
+    (the hub's environment must be set: ``set_hub_env``)."""
     # The first two accounts get readable ids; a larger fleet (sweep tests) counts on from there.
     ids = itertools.chain(["222222222222", "333333333333"], (f"{n:012d}" for n in itertools.count(500000000000)))
     monkeypatch.setattr("moto.organizations.utils.make_random_account_id", lambda: next(ids))
@@ -240,6 +257,12 @@ def organization(hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         yield organization
     org.clear_cache()
     policy_store.reset()
+
+
+@pytest.fixture
+def organization(hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Organization]:
+    with emulated_organization(monkeypatch) as organization:
+        yield organization
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 Powertools batch processing reports partial failures, so only the failed account+Regions are
 retried (and, after the queue's redrive limit, kept in its dead-letter queue). A message that is
 not a sweep target is answered (log line, InvalidEvents metric) and not retried: no retry could
-make it one.
+make it one. A target the invocation has no time left to finish is handed back to the queue.
 """
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -13,17 +14,18 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from peering.config import Settings
+from peering.deadline import NEVER, Deadline
 from peering.engine import Engine
 from peering.errors import InvalidEventError
 from peering.observability import MetricUnit, logger, metrics, tracer
 from peering.observe import is_reachable
 from peering.sweep import SweepTarget
-from peering.sweep_region import converge_target
+from peering.sweep_region import converge_in_time
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def converge_record(record: SQSRecord) -> dict[str, Any]:
+def converge_record(record: SQSRecord, deadline: Deadline = NEVER) -> dict[str, Any]:
     try:
         target = SweepTarget.from_message(record.body)
     except InvalidEventError as exc:
@@ -37,11 +39,13 @@ def converge_record(record: SQSRecord) -> dict[str, Any]:
         logger.warning("sweep target outside the organization refused")
         metrics.add_metric(name="OutsideOrganizationEvents", unit=MetricUnit.Count, value=1)
         return {"ok": False, "error": "outside_organization"}
-    return converge_target(engine, target).as_dict()
+    return converge_in_time(engine, target, deadline)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=converge_record, processor=processor, context=context)
+    # One deadline for the whole batch, its margin taken from the invocation's full time.
+    handler = partial(converge_record, deadline=Deadline.of(context))
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

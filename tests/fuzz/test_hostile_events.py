@@ -32,10 +32,9 @@ from hypothesis import strategies as st
 from peering.aws import shared_session
 from peering.events import parse_operator_event, parse_sweep_event
 from peering.observability import logger
-from tests.builders import ACCEPT_TAG, make_vpc, request_peering
+from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, ec2, load_function
 from tests.integration.test_configure import accept_event, dns_ready_vpc
-from tests.integration.test_sweep import sqs_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLES = {p.name: json.loads(p.read_text()) for p in sorted(EVENTS.glob("*.json"))}

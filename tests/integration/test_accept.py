@@ -16,7 +16,10 @@ from moto.ec2.models import ec2_backends
 
 from emulation import lifecycle
 from peering import policy_store
+from peering.aws import AwsClients
+from peering.config import Settings
 from peering.errors import NotReadyError
+from peering.observe import describe_vpcs
 from tests.builders import (
     ACCEPT_TAG,
     cloudtrail_event,
@@ -478,3 +481,14 @@ def test_cross_account_request_failed_by_aws_is_not_retried(
     assert "failed" in result["reasons"][0]
     assert ledger_items(pcx) == []
     assert emitted_metrics(capsys.readouterr().out)["RequestsNotPending"] == 1
+
+
+def test_vpcs_read_together_are_still_found_when_one_of_them_is_gone(organization: Organization) -> None:
+    kept = make_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    gone = "vpc-0123456789abcdef0"  # DescribeVpcs fails as a whole for one unknown id
+    aws = AwsClients(Settings.from_env())
+
+    found = describe_vpcs(aws, HUB_ACCOUNT, REGION, [kept, gone])
+
+    assert list(found) == [kept]
+    assert describe_vpcs(aws, HUB_ACCOUNT, REGION, [gone]) == {}

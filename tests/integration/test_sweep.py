@@ -7,6 +7,7 @@ emulation.lifecycle the way AWS documents them (docs/moto-gaps.md).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -14,12 +15,13 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from emulation import lifecycle
+from peering import aws
 from peering.aws import AwsClients
 from peering.config import Settings
 from peering.engine import Engine
 from peering.sweep import SweepTarget
 from peering.sweep_region import converge_target
-from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, status
+from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, sqs_event, status
 from tests.conftest import (
     HUB_ACCOUNT,
     REGION,
@@ -31,6 +33,7 @@ from tests.conftest import (
 )
 from tests.faults import Faults
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, peer_routes
+from tests.paths import counted
 
 sweep = load_function("sweep")
 worker = load_function("worker")
@@ -146,25 +149,6 @@ def test_operator_sweep_from_another_account_is_refused(
 
 
 # --- the worker -------------------------------------------------------------------------------
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"m-{n}",
-                "receiptHandle": f"r-{n}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB_ACCOUNT}:sweep",
-                "awsRegion": REGION,
-            }
-            for n, body in enumerate(bodies)
-        ]
-    }
 
 
 def test_worker_reports_only_the_failed_records(organization: Organization, context: FakeContext) -> None:
@@ -410,3 +394,27 @@ def test_one_failing_connection_does_not_stop_the_others(
 
     assert peer_routes(HUB_ACCOUNT, c, second)  # the other connection was converged anyway
     assert peer_routes(HUB_ACCOUNT, b, first) == set()
+
+
+def test_member_credentials_are_kept_per_process_until_shortly_before_they_expire(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = organization.platform_account
+
+    def clients_made() -> int:
+        """AssumeRole calls made by a new invocation's clients reaching the member account."""
+        with counted() as calls:
+            AwsClients(Settings.from_env()).client("ec2", member, REGION).describe_vpcs()
+        return calls["sts:AssumeRole"]
+
+    assert clients_made() == 1  # a cold process assumes the role
+    assert clients_made() == 0  # the next invocations reuse its credentials
+    now = datetime.now(UTC)
+    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=54))  # an hour's credentials
+    assert clients_made() == 0
+    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=56))  # less than 5 minutes left
+    assert clients_made() == 1
+    monkeypatch.setattr(aws, "clock", lambda: datetime.now(UTC))
+    assert clients_made() == 0  # the new credentials are kept in turn
+    aws.reset_member_credentials()
+    assert clients_made() == 1

@@ -13,11 +13,10 @@ import pytest
 
 from emulation import cloudtrail
 from peering.sweep import SweepTarget
-from tests.builders import cloudtrail_event, ledger_state, status
+from tests.builders import cloudtrail_event, ledger_state, sqs_event, status
 from tests.conftest import HUB_ACCOUNT, OTHER_REGION, REGION, FakeContext, Organization, emitted_metrics, load_function
 from tests.integration.test_cleanup import call_event, wired
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, peer_routes
-from tests.integration.test_sweep import sqs_event
 
 cleanup = load_function("cleanup")
 configure = load_function("configure")

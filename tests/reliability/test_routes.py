@@ -7,15 +7,19 @@ the record closed once, and one notification per cleanup.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from peering import ledger
+from peering.aws import reset_member_credentials, shared_session
 from tests.builders import cloudtrail_event, ledger_state, status
-from tests.conftest import HUB_ACCOUNT, FakeContext, Organization, ec2, emitted_metrics, load_function
+from tests.conftest import HUB_ACCOUNT, FakeContext, Organization, ec2, emitted_metrics, load_function, put_policy
 from tests.faults import Faults
 from tests.integration.test_configure import accept_event, accepted, dns_options, dns_ready_vpc
 from tests.reliability.conftest import invoke, ledger_summary, outbox_items, routes_to
@@ -73,9 +77,8 @@ def delete_event(account: str, pcx: str) -> dict[str, Any]:
 # --- configure: a crash after any change ------------------------------------------------------------
 
 CONFIGURE_MUTATIONS = [
-    "dynamodb:PutItem",  # route record (the intent), requester side
+    "dynamodb:BatchWriteItem",  # both route records (the intent), before either route
     "ec2:CreateRoute",
-    "dynamodb:PutItem",  # route record, accepter side
     "ec2:CreateRoute",
     "ec2:ModifyVpcPeeringConnectionOptions",
     "dynamodb:PutItem",  # the plan, in the history
@@ -114,7 +117,7 @@ def test_a_crash_after_any_configure_change_is_finished_by_the_retry(
         ("throttle", "ec2", "DescribeRouteTables"),
         ("deny", "sts", "AssumeRole"),
         ("server_error", "sts", "AssumeRole"),
-        ("deny", "ec2", "DescribeVpcs"),
+        ("deny", "ec2", "DescribeRouteTables"),
     ],
     ids="-".join,
 )
@@ -126,6 +129,7 @@ def test_an_error_on_one_side_fails_the_invocation_and_the_retry_configures_both
     member = organization.platform_account
     only_member = (lambda text: member in text) if service == "sts" else (lambda text: wiring.requester_vpc in text)
     getattr(faults, kind)(service, operation, times=None, when=only_member)
+    reset_member_credentials()  # a new process: the member role is assumed again
     capsys.readouterr()
 
     result = invoke(configure, wiring.event)
@@ -205,9 +209,8 @@ def test_a_delete_delivered_before_the_accept_is_cleaned_once(organization: Orga
 
 CLEANUP_MUTATIONS = [
     "dynamodb:UpdateItem",  # the intent, with the notice listing what is removed
-    "dynamodb:DeleteItem",  # route record forgotten, then the route
+    "dynamodb:BatchWriteItem",  # both route records forgotten, then the routes
     "ec2:DeleteRoute",
-    "dynamodb:DeleteItem",
     "ec2:DeleteRoute",
     "dynamodb:TransactWriteItems",  # closed + notice queued
     "dynamodb:UpdateItem",  # notice claimed
@@ -244,7 +247,7 @@ def test_a_crash_after_any_cleanup_change_is_finished_by_the_retry_or_the_sweep(
 
     assert isinstance(invoke(cleanup, event), dict)
     mutation = CLEANUP_MUTATIONS[n - 1]
-    if n in (7, 8):  # killed holding the notice's claim: the sweep publishes it
+    if n in (6, 7):  # killed holding the notice's claim: the sweep publishes it
         assert len(outbox_items()) == 1
         assert sweep_now()["notificationsSent"] == 1
 
@@ -318,3 +321,81 @@ def test_a_conflict_notice_that_fails_to_publish_is_published_by_the_retry(
     notes = organization.notifications()
     assert len(notes) == 1
     assert igw in notes[0]["message"]
+
+
+# --- route records: 25 to a write, throttled writes sent again ------------------------------------
+
+
+def _unprocessed_first(times: int) -> Callable[..., Any]:
+    """A BatchWriteItem hook: the first ``times`` calls write nothing and answer that every item
+    is unprocessed, as DynamoDB does when it throttles part of a batch."""
+    left = [times]
+
+    def answer(params: dict[str, Any], **_: Any) -> Any:
+        if left[0] == 0:
+            return None
+        left[0] -= 1
+        return SimpleNamespace(status_code=200), {"UnprocessedItems": json.loads(params["body"])["RequestItems"]}
+
+    return answer
+
+
+def test_unprocessed_route_records_are_sent_again_before_any_route(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wiring = Wiring(organization)
+    pauses: list[float] = []
+    monkeypatch.setattr(ledger, "pause", pauses.append)
+    hook = _unprocessed_first(2)
+    shared_session().events.register_first("before-call.dynamodb.BatchWriteItem", hook)
+    try:
+        assert invoke(configure, wiring.event)["outcome"] == "configured"  # type: ignore[index]
+    finally:
+        shared_session().events.unregister("before-call.dynamodb.BatchWriteItem", hook)
+
+    assert pauses == [ledger.BATCH_PAUSE, 2 * ledger.BATCH_PAUSE]  # backing off
+    wiring.assert_configured()
+
+
+def test_route_records_that_never_get_written_fail_the_run_before_any_route(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wiring = Wiring(organization)
+    monkeypatch.setattr(ledger, "pause", lambda _: None)
+    hook = _unprocessed_first(ledger.BATCH_ATTEMPTS)
+    shared_session().events.register_first("before-call.dynamodb.BatchWriteItem", hook)
+    try:
+        assert invoke(configure, wiring.event) == "raised LedgerBusyError"
+    finally:
+        shared_session().events.unregister("before-call.dynamodb.BatchWriteItem", hook)
+    assert wiring.ec2_routes() == []  # no route without its record
+
+    assert invoke(configure, wiring.event)["outcome"] == "configured"  # type: ignore[index]
+    wiring.assert_configured()
+
+
+@pytest.mark.parametrize("dns", [True, False], ids=["enabling", "disabling"])
+def test_a_refused_dns_change_with_no_missing_prerequisite_fails_and_the_retry_sets_it(
+    organization: Organization, faults: Faults, dns: bool
+) -> None:
+    if not dns:
+        put_policy(
+            "schemaVersion: 1\nversion: test-nodns\n"
+            f"rules:\n  - {{name: hub, action: accept, requester: {{accounts: ['{HUB_ACCOUNT}']}}}}\n"
+            "routing:\n  dnsResolution: false\n"
+        )
+    wiring = Wiring(organization)
+    if not dns:
+        ec2(HUB_ACCOUNT).modify_vpc_peering_connection_options(
+            VpcPeeringConnectionId=wiring.pcx,
+            RequesterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": True},
+        )
+    faults.server_error("ec2", "ModifyVpcPeeringConnectionOptions", times=None)
+
+    assert invoke(configure, wiring.event) == "raised ClientError"  # both VPCs are DNS-ready: an error
+    faults.clear()
+    assert isinstance(invoke(configure, wiring.event), dict)
+
+    assert dns_options(HUB_ACCOUNT, wiring.pcx) == (dns, dns)
+    assert len(wiring.ec2_routes()) == 2
+    assert ledger_summary(wiring.pcx)["routes"] == wiring.ec2_routes()

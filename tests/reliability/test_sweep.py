@@ -13,10 +13,10 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from emulation import lifecycle
 from peering.sweep import SweepTarget
 from tests.builders import ledger_items, make_vpc, status
+from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, ec2, load_function
 from tests.faults import Faults
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc
-from tests.integration.test_sweep import sqs_event as queue_event
 from tests.reliability.conftest import invoke, ledger_summary, outbox_items, routes_to
 
 worker = load_function("worker")

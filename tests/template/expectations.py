@@ -5,11 +5,13 @@ Read from the code (functions/<name>/app.py and the peering package it calls):
 - accept, operator: Engine.converge_request (observe.py, apply.Applier, org.py, ledger.py, notify.py,
   policy_store.py);
 - configure: Engine.converge_connection / converge_vpc (observe_connection_sides,
-  with_dns_attributes, apply.ConfigureApplier), and the operator converge (ledger location);
+  apply.ConfigureApplier: route records in batches, DNS attributes after a refusal), and the
+  operator converge (ledger location);
 - cleanup: Engine.cleanup_connection (observe_leftovers, apply.CleanupApplier);
 - sweep: sweep.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch);
-- worker: sweep_region.converge_target, which runs every path above on a snapshot of one account+Region
-  and withdraws this account's stale requests.
+- worker: sweep_region.converge_in_time, which runs every path above on a snapshot of one
+  account+Region (converge_target), withdraws this account's stale requests, and queues a target it
+  has no time left to finish again (sweep.hand_back).
 
 The member role (member-template.yaml) must allow, in each member account, exactly the EC2 actions
 of the functions that assume it. ``test_template.py`` checks the hub template against this module,
@@ -43,6 +45,8 @@ IDENTIFY = frozenset(
 )
 LEDGER_READ_WRITE = frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"})
 LEDGER_UPDATE = frozenset({"dynamodb:UpdateItem", "dynamodb:DeleteItem"})
+# Route records, 25 to a request (configure, cleanup, and the worker that runs both).
+RECORD_ROUTES = frozenset({"dynamodb:BatchWriteItem"})
 # Publishing to the topic, which is encrypted with the stack's key (data key for each message).
 NOTIFY = frozenset({"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"})
 READ_POLICY = frozenset({"ssm:GetParameter"})
@@ -51,8 +55,8 @@ READ_POLICY = frozenset({"ssm:GetParameter"})
 ENGINE = IDENTIFY | LEDGER_READ_WRITE | LEDGER_UPDATE | NOTIFY | READ_POLICY
 
 ACCEPT = READ_REQUEST | DECIDE | ENGINE
-CONFIGURE = READ_NETWORK | CONFIGURE_NETWORK | ENGINE
-CLEANUP = READ_LEFTOVERS | {"ec2:DeleteRoute"} | REVOKE | ENGINE
+CONFIGURE = READ_NETWORK | CONFIGURE_NETWORK | RECORD_ROUTES | ENGINE
+CLEANUP = READ_LEFTOVERS | {"ec2:DeleteRoute"} | REVOKE | RECORD_ROUTES | ENGINE
 # The sweep publishes what the outbox still holds: query, claim, delete, record "notified".
 FLUSH_OUTBOX = frozenset({"dynamodb:Query", "dynamodb:PutItem"}) | LEDGER_UPDATE | NOTIFY
 SWEEP = (
@@ -68,7 +72,9 @@ SWEEP = (
 )
 # The event source mapping polls the sweep queue with the worker's role.
 CONSUME_SWEEP_QUEUE = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
-WORKER = ACCEPT | CONFIGURE | CLEANUP | WITHDRAW | {"dynamodb:BatchGetItem"} | CONSUME_SWEEP_QUEUE
+# A target the worker has no time left to finish is sent to the sweep queue again.
+HAND_BACK = frozenset({"sqs:SendMessage"})
+WORKER = ACCEPT | CONFIGURE | CLEANUP | WITHDRAW | {"dynamodb:BatchGetItem"} | CONSUME_SWEEP_QUEUE | HAND_BACK
 
 FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     "AcceptFunction": ACCEPT,
@@ -121,13 +127,14 @@ CODE_EVIDENCE: dict[str, str | None] = {
     "organizations:ListAccounts": '"list_accounts"',
     "dynamodb:GetItem": "get_item(",
     "dynamodb:BatchGetItem": "batch_get_item(",
+    "dynamodb:BatchWriteItem": "batch_write_item(",
     "dynamodb:PutItem": "put_item(",
     "dynamodb:Query": 'get_paginator("query")',
     "dynamodb:UpdateItem": "update_item(",
     "dynamodb:DeleteItem": "delete_item(",
     "sns:Publish": ".publish(",
     "ssm:GetParameter": "SSMProvider(",  # SSMProvider.get() calls GetParameter
-    "sqs:SendMessage": "send_message_batch(",
+    "sqs:SendMessage": ".send_message",  # SendMessageBatch (the sweep), SendMessage (a worker's hand-back)
     "kms:GenerateDataKey": None,  # sns:Publish to the KMS-encrypted topic
     "kms:Decrypt": None,  # idem
     "sqs:ReceiveMessage": None,  # the worker's event source mapping polls with the worker's role

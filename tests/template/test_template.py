@@ -103,7 +103,7 @@ DASHBOARD_METRICS = {
     "decisions": {"RequestsAccepted", "RequestsRejected", "RequestsHeld"},
     "routes": {"RoutesInstalled", "RoutesReplaced", "RoutesRemoved"},
     "conflicts": {"RouteConflicts", "RouteTablesFull", "DnsPrerequisiteMissing"},
-    "drift": {"SweepDrift", "SweepConnections"},
+    "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack"},
     "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid"},
 }
 
@@ -311,8 +311,11 @@ def test_every_setting_the_code_reads_is_set(hub_template: dict[str, Any], resou
     assert "handle(" in source or "Settings.from_env" in source, name
     assert set(env) >= CONFIG_SETTINGS, f"{name} lacks {sorted(CONFIG_SETTINGS - set(env))}"
     needs_sweep = "fan_out" in source or "SweepSettings" in source
+    hands_back = "converge_in_time" in source  # a target out of time is queued again
     if needs_sweep:
         assert set(env) >= SWEEP_SETTINGS, f"{name} lacks {sorted(SWEEP_SETTINGS - set(env))}"
+    elif hands_back:
+        assert SWEEP_SETTINGS & set(env) == {"SWEEP_QUEUE_URL"}, f"{name} needs the sweep queue only"
     else:
         assert not SWEEP_SETTINGS & set(env), f"{name} does not fan out: no sweep settings"
 
@@ -330,6 +333,9 @@ def test_settings_values(hub_template: dict[str, Any], resources: Resources) -> 
     assert env["ROUTES_PER_TABLE_QUOTA"] == {"Ref": "RoutesPerTableQuota"}
     sweep = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
     assert sweep["SWEEP_QUEUE_URL"] == {"Ref": "SweepQueue"}
+    assert resources["WorkerFunction"]["Properties"]["Environment"]["Variables"] == {
+        "SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}
+    }
     # Regions: the parameter, or the deployment Region when it is empty.
     assert sweep["SWEEP_REGIONS"] == {
         "Fn::If": ["HasRegions", {"Fn::Join": [",", {"Ref": "Regions"}]}, {"Ref": "AWS::Region"}]
@@ -942,7 +948,9 @@ def assert_scoped(grant: Grant, name: str, queue: str) -> None:  # noqa: PLR0912
     elif service == "sqs":
         queues = {getatt(t) for t in targets}
         if actions == {"sqs:SendMessage"}:
-            allowed_queues = {(queue, "Arn")} | ({("SweepQueue", "Arn")} if name == "SweepFunction" else set())
+            # The sweep queues targets; the worker queues again a target it had no time to finish.
+            sweeps = name in ("SweepFunction", "WorkerFunction")
+            allowed_queues = {(queue, "Arn")} | ({("SweepQueue", "Arn")} if sweeps else set())
             assert queues <= allowed_queues, f"{name}: {queues}"
         else:
             assert name == "WorkerFunction"

@@ -18,7 +18,7 @@ from peering.cleanup import (
 from peering.errors import ConfigurationError, InvalidEventError
 from peering.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Side
 from peering.network import Route, RouteTable
-from peering.sweep import SweepSettings, SweepTarget
+from peering.sweep import MAX_CONTINUATIONS, SweepSettings, SweepTarget
 from peering.sweep_region import _needs_decision
 
 PCX = "pcx-0a1b2c3d4e5f60718"
@@ -219,11 +219,18 @@ def test_a_request_without_expiry_is_never_stale() -> None:
 def test_sweep_messages_round_trip_and_bad_ones_are_refused() -> None:
     target = SweepTarget("111111111111", "eu-west-1", "sweep-1", dry_run=True)
     assert SweepTarget.from_message(target.to_message()) == target
+    assert "continuation" not in target.to_message()  # a first run's message is as before
+    following = target.next_run().next_run()
+    assert SweepTarget.from_message(following.to_message()) == following
+    assert following.continuation == 2
     for body in (
         "not json",
         "{}",
         '{"account": "12", "region": "us-east-1"}',
         '{"account": "111111111111", "region": "../x"}',
+        '{"account": "111111111111", "region": "us-east-1", "continuation": true}',
+        '{"account": "111111111111", "region": "us-east-1", "continuation": -1}',
+        f'{{"account": "111111111111", "region": "us-east-1", "continuation": {MAX_CONTINUATIONS + 1}}}',
     ):
         with pytest.raises(InvalidEventError):
             SweepTarget.from_message(body)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from peering.aws import AwsClients
 from peering.cleanup import CleanupPlan, GroupReference
-from peering.ledger import Ledger
+from peering.deadline import NEVER, Deadline
+from peering.errors import UnknownConnectionError
+from peering.ledger import ROUTES_PER_WRITE, Ledger, RouteKey
 from peering.models import ConnectionStatus
 from peering.network import RouteTable
 from peering.observability import logger
-from peering.observe import find_connection
+from peering.observe import dns_attributes, find_connection
 from peering.plan import (
     AcceptConnection,
     Action,
@@ -22,7 +25,7 @@ from peering.plan import (
     RejectConnection,
     TagConnection,
 )
-from peering.routing import ConfigurePlan, Finding, RouteChange, SetDnsResolution
+from peering.routing import ConfigurePlan, Finding, RouteChange, SetDnsResolution, dns_prerequisite_finding
 
 # Accepting an already accepted request (a redelivered event, two runs at once) fails with this.
 _STATE_CONFLICT = {"InvalidStateTransition", "OperationNotPermitted"}
@@ -94,6 +97,11 @@ class Applier:
 # --- configure: routes and DNS ---------------------------------------------------------------------
 
 _ROUTE_GONE = {"InvalidRoute.NotFound"}
+_MADE = ("done", "already-done")
+
+
+def _route_key(change: RouteChange) -> RouteKey:
+    return (change.connection_id, change.account, change.region, change.route_table_id, change.destination)
 
 
 def _destination_param(destination: str) -> dict[str, str]:
@@ -104,18 +112,19 @@ def _destination_param(destination: str) -> dict[str, str]:
 class ConfigureApplier:
     """Executes a ConfigurePlan. Races (two runs at once) end in the same state: both succeed."""
 
-    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool) -> None:
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool, deadline: Deadline = NEVER) -> None:
         self._aws = aws
         self._ledger = ledger
         self._dry_run = dry_run
+        self._deadline = deadline
         #: findings discovered while applying (a table filled up or a route appeared meanwhile)
         self.late_findings: list[Finding] = []
+        #: the connection's status as an options change after the routes showed it (None: not seen)
+        self.status_after_routes: ConnectionStatus | None = None
 
     def apply(self, plan: ConfigurePlan) -> list[ActionResult]:
-        results: list[ActionResult] = []
-        for change in plan.route_changes:
-            status = self.change_route(change)
-            results.append(ActionResult(change.describe(), status))
+        statuses = self.change_routes(plan.route_changes)
+        results = [ActionResult(c.describe(), status) for c, status in zip(plan.route_changes, statuses, strict=True)]
         for dns in plan.dns_changes:
             status = "dry-run" if self._dry_run else self._dns(dns)
             results.append(ActionResult(dns.describe(), status))
@@ -123,16 +132,45 @@ class ConfigureApplier:
             logger.info("applied", extra={"action": result.action, "status": result.status})
         return results
 
-    def change_route(self, change: RouteChange) -> str:
-        """Change one route; the ledger's record of it is written first (the intent).
+    def change_routes(self, changes: Sequence[RouteChange]) -> list[str]:
+        """Change routes, ROUTES_PER_WRITE at a time, each batch's records written first (the intent).
 
-        A record for a route that a crash kept from being created is completed by the retry; a
-        route whose create lost to a conflict has its record withdrawn. So after any retry the
-        ledger's routes are the routes in EC2, never fewer.
+        A record for a route that a crash kept from being created is completed by the retry; the
+        records of routes not made (a conflict, a full table, an error, no time left) are
+        withdrawn. So after any retry the ledger's routes are the routes in EC2, never fewer.
         """
         if self._dry_run:
-            return "dry-run"
-        self._record(change)
+            return ["dry-run"] * len(changes)
+        statuses: list[str] = []
+        for start in range(0, len(changes), ROUTES_PER_WRITE):
+            statuses += self._change_batch(changes[start : start + ROUTES_PER_WRITE])
+        return statuses
+
+    def _change_batch(self, batch: Sequence[RouteChange]) -> list[str]:
+        self._deadline.check("recording routes")
+        self._ledger.write_routes(
+            record=[_route_key(c) for c in batch if c.kind != "delete"],
+            forget=[_route_key(c) for c in batch if c.kind == "delete"],
+        )
+        statuses: list[str] = []
+        try:
+            for change in batch:
+                self._deadline.check(f"starting {change.describe()}")
+                statuses.append(self._change(change))
+        except Exception:
+            # The change that failed and those never started: their records must not claim them
+            # (a delete's record is already gone; the retry forgets it again before deleting).
+            self._withdraw(batch[len(statuses) :])
+            raise
+        self._withdraw([c for c, status in zip(batch, statuses, strict=True) if status not in _MADE])
+        return statuses
+
+    def _withdraw(self, changes: Sequence[RouteChange]) -> None:
+        unmade = [_route_key(c) for c in changes if c.kind != "delete"]
+        if unmade:
+            self._ledger.write_routes(forget=unmade)
+
+    def _change(self, change: RouteChange) -> str:
         ec2 = self._aws.client("ec2", change.account, change.region)
         target = {"RouteTableId": change.route_table_id, **_destination_param(change.destination)}
         try:
@@ -143,10 +181,7 @@ class ConfigureApplier:
             else:
                 ec2.delete_route(**target)
         except ClientError as exc:
-            status = self._route_error(change, exc)
-            if status not in ("done", "already-done"):
-                self._unrecord(change)
-            return status
+            return self._route_error(change, exc)
         return "done"
 
     def _route_error(self, change: RouteChange, exc: ClientError) -> str:
@@ -174,27 +209,13 @@ class ConfigureApplier:
                 )
             )
             return "quota-full"
-        self._unrecord(change)  # an AWS error: the retry records it again before trying again
-        raise exc
+        raise exc  # an AWS error: its record is withdrawn, the retry records it again
 
     def _current_target(self, change: RouteChange) -> str | None:
         ec2 = self._aws.client("ec2", change.account, change.region)
         table = ec2.describe_route_tables(RouteTableIds=[change.route_table_id])["RouteTables"][0]
         route = RouteTable.from_api(table).route_for(change.destination)
         return route.target_id if route else None
-
-    def _record(self, change: RouteChange) -> None:
-        args = (change.connection_id, change.account, change.region, change.route_table_id, change.destination)
-        if change.kind == "delete":
-            self._ledger.forget_route(*args)
-        else:
-            self._ledger.record_route(*args)
-
-    def _unrecord(self, change: RouteChange) -> None:
-        """The change did not happen (a conflict, a full table): the record must not claim it."""
-        if change.kind != "delete":
-            args = (change.connection_id, change.account, change.region, change.route_table_id, change.destination)
-            self._ledger.forget_route(*args)
 
     def _dns(self, change: SetDnsResolution) -> str:
         ec2 = self._aws.client("ec2", change.account, change.region)
@@ -206,31 +227,55 @@ class ConfigureApplier:
         try:
             ec2.modify_vpc_peering_connection_options(**params)
         except ClientError as exc:
-            # The connection died between planning and now: nothing to set, cleanup follows.
-            if exc.response["Error"]["Code"] not in _STATE_CONFLICT:
-                raise
-            current = find_connection(self._aws, change.connection_id, change.account, change.region)
-            if current.status is ConnectionStatus.ACTIVE:
-                raise
-            return f"skipped: {current.status.value}"
+            return self._dns_refused(change, exc)
+        # Accepted after the routes were made: the connection was active then (no re-read needed).
+        self.status_after_routes = ConnectionStatus.ACTIVE
         return "done"
+
+    def _dns_refused(self, change: SetDnsResolution, exc: ClientError) -> str:
+        """Why was the options change refused? The connection died meanwhile (nothing to set,
+        cleanup follows), or a VPC lacks its DNS attributes (a finding, not a failure); anything
+        else is an error and raises.
+
+        The attributes are read only here: they change the plan only when AWS refuses the change.
+        """
+        try:
+            status = find_connection(self._aws, change.connection_id, change.account, change.region).status
+        except UnknownConnectionError:
+            status = ConnectionStatus.DELETED
+        self.status_after_routes = status
+        if status is not ConnectionStatus.ACTIVE:
+            return f"skipped: {status.value}"
+        if not change.enables:
+            raise exc
+        lacking = [
+            vpc_id
+            for account, region, vpc_id in change.prerequisites
+            if not dns_attributes(self._aws, account, region, vpc_id).ready
+        ]
+        if not lacking:
+            raise exc
+        for role in change.roles:
+            self.late_findings.append(dns_prerequisite_finding(change.connection_id, role, lacking))
+        return "not-ready"
 
 
 class CleanupApplier:
     """Executes a CleanupPlan: intent, routes, revocations, then the close with its notice."""
 
-    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool) -> None:
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool, deadline: Deadline = NEVER) -> None:
         self._aws = aws
         self._ledger = ledger
         self._dry_run = dry_run
-        self._routes = ConfigureApplier(aws, ledger, dry_run=dry_run)
+        self._routes = ConfigureApplier(aws, ledger, dry_run=dry_run, deadline=deadline)
 
     def apply(self, plan: CleanupPlan) -> list[ActionResult]:
         open_record = plan.close_record
         if open_record and not self._dry_run:
             # Before any change: an interrupted cleanup is finished by the retry, notice included.
             open_record = self._ledger.begin(plan.connection_id, plan.intent)
-        results = [ActionResult(c.describe(), self._routes.change_route(c)) for c in plan.route_deletions]
+        statuses = self._routes.change_routes(plan.route_deletions)
+        results = [ActionResult(c.describe(), status) for c, status in zip(plan.route_deletions, statuses, strict=True)]
         results += [ActionResult(f"revoke {r.describe()}", self._revoke(r)) for r in plan.revocations]
         if plan.close_record:
             results.append(ActionResult(f"close ledger record as {plan.status}", self._close(plan, open_record)))

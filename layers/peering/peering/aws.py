@@ -1,13 +1,18 @@
 """AWS clients per (account, Region), assuming the member role for other accounts.
 
-A new ``AwsClients`` is made per invocation: clients and assumed-role sessions are cached
-inside it, so nothing is created at import time (moto-safe) and credentials never outlive the
-invocation. Every API call made through it is counted, which is what benchmarks measure.
+A new ``AwsClients`` is made per invocation: its clients are cached inside it, so nothing is
+created at import time (moto-safe). The member role's credentials are kept per process until
+shortly before they expire: a warm worker assumes each member role once per credential lifetime,
+not once per message. Every API call made through it is counted, which is what benchmarks
+measure.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -25,6 +30,28 @@ _shared: dict[str, boto3.session.Session] = {}
 # it is asked once per process rather than once per invocation.
 _identity: dict[str, tuple[str, str]] = {}
 
+# Assumed-role credentials are refreshed this long before they expire, so a call made with them
+# never outlives them (an invocation runs for at most 15 minutes; most for seconds).
+REFRESH_BEFORE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class _Assumed:
+    credentials: dict[str, str]
+    expiration: datetime
+
+
+# Member-role credentials of the process-wide session, by (role ARN, external id). Lambda runs one
+# invocation at a time per process; the lock keeps threads (tests, a future thread pool) from
+# tearing the dictionary, and two threads assuming the same role at once is merely one call too many.
+_assumed: dict[tuple[str, str], _Assumed] = {}
+_assumed_lock = threading.Lock()
+
+
+def clock() -> datetime:
+    """Now, for the credentials' expiry (tests move it)."""
+    return datetime.now(UTC)
+
 
 def shared_session() -> boto3.session.Session:
     if "session" not in _shared:
@@ -36,6 +63,13 @@ def reset_shared_session() -> None:
     """Forget the process-wide session (tests switching credentials or endpoints)."""
     _shared.clear()
     _identity.clear()
+    reset_member_credentials()
+
+
+def reset_member_credentials() -> None:
+    """Forget every cached member-role credential (a new process: tests, a new emulated AWS)."""
+    with _assumed_lock:
+        _assumed.clear()
 
 
 class AwsClients:
@@ -83,17 +117,32 @@ class AwsClients:
         cached = self._credentials.get(account)
         if cached is not None:
             return cached
-        params: dict[str, Any] = {"RoleArn": self.role_arn(account), "RoleSessionName": SESSION_NAME}
+        role_arn = self.role_arn(account)
+        key = (role_arn, self._settings.external_id or "")
+        shared = self._base is _shared.get("session")
+        with _assumed_lock:
+            kept = _assumed.get(key) if shared else None
+        if kept is None or clock() >= kept.expiration - REFRESH_BEFORE:
+            kept = self._assume(role_arn)
+            if shared:
+                with _assumed_lock:
+                    _assumed[key] = kept
+        self._credentials[account] = kept.credentials
+        return kept.credentials
+
+    def _assume(self, role_arn: str) -> _Assumed:
+        params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": SESSION_NAME}
         if self._settings.external_id:
             params["ExternalId"] = self._settings.external_id
         creds = self.hub("sts").assume_role(**params)["Credentials"]
-        credentials = {
-            "aws_access_key_id": creds["AccessKeyId"],
-            "aws_secret_access_key": creds["SecretAccessKey"],
-            "aws_session_token": creds["SessionToken"],
-        }
-        self._credentials[account] = credentials
-        return credentials
+        return _Assumed(
+            {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            },
+            creds["Expiration"],  # timezone-aware, as botocore parses it
+        )
 
     def _client(self, account: str, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
         key = (account, service, region)

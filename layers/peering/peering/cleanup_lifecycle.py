@@ -57,7 +57,7 @@ class CleanupLifecycle(EngineContext):
         conn, read = self.locate(connection_id, [*places, (account, region)], lambda: recorded_places)
         if conn is not None and not conn.status.is_dead:
             return conn  # a failed, stale or misplaced Delete/Reject: the connection lives on
-        sides: Sequence[tuple[str, str, str | None, str | None]]
+        sides: Sequence[tuple[str, str, str, str]]
         labels: tuple[str | None, str | None]
         if conn is not None:
             sides = [
@@ -73,10 +73,15 @@ class CleanupLifecycle(EngineContext):
             status, message, labels = ConnectionStatus.DELETED.value, "", recorded
         else:
             return None
+        by_place: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for side_account, side_region, vpc_id, peer in sides:
+            if is_reachable(self.aws, self.directory, side_account, side_region):
+                by_place.setdefault((side_account, side_region), []).append((vpc_id, peer))
+        # Both sides in one account+Region share its two reads.
         leftovers = [
-            observe_leftovers(self.aws, connection_id, side_account, side_region, vpc_id=vpc_id, peer_vpc_id=peer)
-            for side_account, side_region, vpc_id, peer in sides
-            if is_reachable(self.aws, self.directory, side_account, side_region)
+            side
+            for (side_account, side_region), local in by_place.items()
+            for side in observe_leftovers(self.aws, connection_id, side_account, side_region, local)
         ]
         return plan_cleanup(
             connection_id,
@@ -112,7 +117,7 @@ class CleanupLifecycle(EngineContext):
         """Apply a cleanup plan (routes, revocations, ledger close, notification) and count it."""
         connection_id = plan.connection_id
         logger.info("cleanup plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
-        results = CleanupApplier(self.aws, self.ledger, dry_run=dry).apply(plan)
+        results = CleanupApplier(self.aws, self.ledger, dry_run=dry, deadline=self.deadline).apply(plan)
         if not dry:
             self.outbox.flush(connection_id)
         if not plan.is_noop:

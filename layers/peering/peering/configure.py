@@ -18,13 +18,7 @@ from peering.errors import NotReadyError, OutsideOrganizationError, PolicyError,
 from peering.models import Connection, ConnectionStatus, Notice
 from peering.network import SideNetwork
 from peering.observability import MetricUnit, logger, metrics
-from peering.observe import (
-    connections_touching,
-    find_connection,
-    is_reachable,
-    observe_connection_sides,
-    with_dns_attributes,
-)
+from peering.observe import connections_touching, find_connection, is_reachable, observe_connection_sides
 from peering.routing import (
     BOTH_SIDES,
     ConfigurePlan,
@@ -69,9 +63,12 @@ class ConfigureLifecycle(EngineContext):
         conn = self._wait_until_active(connection_id, [*places, (account, region)])
         if conn is None or conn.status is not ConnectionStatus.ACTIVE:
             return conn
+        return self._plan_active(conn)
+
+    def _plan_active(self, conn: Connection, *, with_vpcs: bool = False) -> ConfigurePlan:
         options = self.routing_options()
         with_subnets = options.selection is TableSelection.SUBNETS
-        sides = observe_connection_sides(self.aws, conn, self.directory, with_subnets=with_subnets)
+        sides = observe_connection_sides(self.aws, conn, self.directory, with_subnets=with_subnets, with_vpcs=with_vpcs)
         return self.plan_sides(conn, sides, options)
 
     def plan_sides(
@@ -81,16 +78,10 @@ class ConfigureLifecycle(EngineContext):
         options: RoutingOptions,
         scope: frozenset[str] = BOTH_SIDES,
     ) -> ConfigurePlan:
-        """Plan on the (requester, accepter) sides observed; read their DNS attributes only if the
-        DNS options must change."""
+        """Plan on the (requester, accepter) sides observed. The VPCs' DNS attributes are not read
+        here: they matter only if AWS refuses to enable resolution (apply.ConfigureApplier)."""
         requester, accepter = sides
-        plan = plan_configuration(conn, requester, accepter, options, scope)
-        if plan.dns_changes and options.dns_resolution:
-            # Only now pay for the DNS attribute reads: they decide whether enabling is possible.
-            requester = with_dns_attributes(self.aws, requester) if requester else None
-            accepter = with_dns_attributes(self.aws, accepter) if accepter else None
-            plan = plan_configuration(conn, requester, accepter, options, scope)
-        return plan
+        return plan_configuration(conn, requester, accepter, options, scope)
 
     def converge_connection(
         self,
@@ -114,13 +105,18 @@ class ConfigureLifecycle(EngineContext):
         return self.apply_configuration(planned, dry)
 
     def converge_vpc(self, vpc_id: str, account: str, region: str, dry_run: bool | None = None) -> list[ConvergeResult]:
-        """A VPC's CIDR blocks changed: re-converge every active connection it has."""
+        """A VPC's CIDR blocks changed: re-converge every active connection it has.
+
+        The connections come from the one listing; the VPCs are read as well, since a block just
+        associated may still be associating, and the connections do not show it yet.
+        """
         if not is_reachable(self.aws, self.directory, account, region):
             raise OutsideOrganizationError(f"{vpc_id}'s account {account} is outside the organization")
         touching = connections_touching(self.aws, account, region, vpc_id)
         active = [c for c in touching if c.status is ConnectionStatus.ACTIVE]
         logger.info("re-converging the VPC's active connections", extra={"vpc_id": vpc_id, "count": len(active)})
-        return [self.converge_connection(c.connection_id, account, region, dry_run) for c in active]
+        dry = self.is_dry_run(dry_run)
+        return [self.apply_configuration(self._plan_active(c, with_vpcs=True), dry) for c in active]
 
     def apply_configuration(self, plan: ConfigurePlan, dry: bool, *, recheck: bool = True) -> ConvergeResult:
         """Apply a configure plan, record it, report new findings once, count what changed.
@@ -130,7 +126,7 @@ class ConfigureLifecycle(EngineContext):
         """
         connection_id = plan.connection_id
         logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
-        applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry)
+        applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry, deadline=self.deadline)
         results = applier.apply(plan)
         if recheck and not dry:
             results += self._undo_if_died(plan, results, applier)
@@ -159,7 +155,8 @@ class ConfigureLifecycle(EngineContext):
         """Routes just added to a connection that died meanwhile would stay as blackholes.
 
         The cleanup of a Delete that overtook this run saw none of them; so once routes were
-        added, read the connection again and, if it is dead, remove what this run added.
+        added, the connection must be seen alive afterwards: an options change made after the
+        routes shows it, otherwise it is read again. If it is dead, remove what this run added.
         """
         added = [
             change
@@ -168,10 +165,12 @@ class ConfigureLifecycle(EngineContext):
         ]
         if not added:
             return []
-        try:
-            status = find_connection(self.aws, plan.connection_id, added[0].account, added[0].region).status
-        except UnknownConnectionError:
-            status = ConnectionStatus.DELETED
+        status = applier.status_after_routes
+        if status is None:
+            try:
+                status = find_connection(self.aws, plan.connection_id, added[0].account, added[0].region).status
+            except UnknownConnectionError:
+                status = ConnectionStatus.DELETED
         if not status.is_dead:
             return []
         logger.warning("the connection died while configuring: removing the routes just added")
@@ -179,7 +178,7 @@ class ConfigureLifecycle(EngineContext):
         undo = [
             RouteChange("delete", c.account, c.region, c.route_table_id, c.destination, c.connection_id) for c in added
         ]
-        return [ActionResult(c.describe(), applier.change_route(c)) for c in undo]
+        return [ActionResult(c.describe(), done) for c, done in zip(undo, applier.change_routes(undo), strict=True)]
 
     def report_findings(self, connection_id: str, findings: list[Finding]) -> None:
         """Notify each finding once: recorded and queued in one conditional transaction."""

@@ -1,7 +1,8 @@
 """What every lifecycle shares during one invocation, and the result each one answers with.
 
 ``EngineContext`` holds the settings, the AWS clients, the ledger, the organization directory, the
-outbox, the approval policy (read once per invocation) and ``locate`` (where a connection is). The
+outbox, the approval policy (read once per invocation), the deadline (the worker's time left;
+none for event functions) and ``locate`` (where a connection is). The
 lifecycles build on it: request.py, configure.py and cleanup_lifecycle.py; engine.py joins them.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from peering.apply import ActionResult
 from peering.aws import AwsClients
 from peering.config import Settings
+from peering.deadline import NEVER, Deadline
 from peering.errors import OutsideOrganizationError, PolicyError, UnknownConnectionError
 from peering.ledger import Ledger
 from peering.models import Connection
@@ -59,6 +61,8 @@ class EngineContext:
         self.directory = OrganizationDirectory(self.aws)
         self.notifier = Notifier(self.aws, settings.topic_arn)
         self.outbox = Outbox(self.aws, self.ledger, self.notifier)
+        #: when to stop starting work (the worker sets it from its Lambda context)
+        self.deadline: Deadline = NEVER
         self._loaded_policy: PolicyDocument | PolicyError | None = None
 
     def _policy(self) -> PolicyDocument | PolicyError:

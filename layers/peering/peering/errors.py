@@ -60,3 +60,19 @@ class SweepIncompleteError(PeeringError):
     """Some connections of a swept account+Region could not be converged; the target is retried."""
 
     kind = "sweep_incomplete"
+
+
+class OutOfTimeError(PeeringError):
+    """Less time is left in the invocation than the safety margin: no new work is started.
+
+    Raised between steps that each leave the ledger and EC2 consistent (records are written before
+    their routes and withdrawn for routes not made), so the rest can be handed to another run.
+    """
+
+    kind = "out_of_time"
+
+
+class LedgerBusyError(PeeringError):
+    """DynamoDB left part of a batch write unprocessed after every retry; the run is retried."""
+
+    kind = "ledger_busy"

@@ -11,7 +11,9 @@ double a decision, a cleanup or a notification.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from peering.aws import AwsClients
 from peering.cleanup import cleanup_key
+from peering.errors import LedgerBusyError
 from peering.models import Intent, LedgerState, Notice
 from peering.plan import RecordDecision
 
@@ -30,6 +33,20 @@ HISTORY_DAYS = 400
 CLOSED_DAYS = 90
 # A condition expression may be 4 KB: findings are recorded this many keys per transaction.
 FINDINGS_PER_WRITE = 40
+# BatchWriteItem takes at most 25 items; what it leaves unprocessed is retried this many times,
+# pausing BATCH_PAUSE seconds, doubled each time, at most BATCH_PAUSE_CAP.
+ROUTES_PER_WRITE = 25
+BATCH_ATTEMPTS = 8
+BATCH_PAUSE = 0.05
+BATCH_PAUSE_CAP = 2.0
+
+#: (connection id, account, Region, route table id, destination): one route record
+RouteKey = tuple[str, str, str, str, str]
+
+
+def pause(seconds: float) -> None:
+    """Wait before sending unprocessed items again (tests replace it)."""
+    time.sleep(seconds)
 
 
 def now_text() -> str:
@@ -320,33 +337,48 @@ class Ledger:
     def _route_key(account: str, region: str, route_table_id: str, destination: str) -> str:
         return f"ROUTE#{account}#{region}#{route_table_id}#{destination}"
 
-    def record_route(
-        self, connection_id: str, account: str, region: str, route_table_id: str, destination: str
-    ) -> None:
-        self._ddb().put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": connection_id},
-                "sk": {"S": self._route_key(account, region, route_table_id, destination)},
+    def _route_item_key(self, route: RouteKey) -> dict[str, Any]:
+        connection_id, account, region, route_table_id, destination = route
+        return {
+            "pk": {"S": connection_id},
+            "sk": {"S": self._route_key(account, region, route_table_id, destination)},
+        }
+
+    def write_routes(self, record: Sequence[RouteKey] = (), forget: Sequence[RouteKey] = ()) -> None:
+        """Record routes about to be made and forget routes about to be removed: BatchWriteItem,
+        ROUTES_PER_WRITE items a request (one write per 25 routes, not one per route)."""
+        requests: dict[tuple[str, str], dict[str, Any]] = {}  # a batch may name an item only once
+        for route in record:
+            key = self._route_item_key(route)
+            _, account, region, route_table_id, destination = route
+            item = {
+                **key,
                 "kind": {"S": "route"},
                 "account": {"S": account},
                 "region": {"S": region},
                 "routeTableId": {"S": route_table_id},
                 "destination": {"S": destination},
                 "installedAt": {"S": now_text()},
-            },
-        )
+            }
+            requests[(route[0], key["sk"]["S"])] = {"PutRequest": {"Item": item}}
+        for route in forget:
+            key = self._route_item_key(route)
+            requests[(route[0], key["sk"]["S"])] = {"DeleteRequest": {"Key": key}}
+        batch = list(requests.values())
+        for start in range(0, len(batch), ROUTES_PER_WRITE):
+            self._batch_write(batch[start : start + ROUTES_PER_WRITE])
 
-    def forget_route(
-        self, connection_id: str, account: str, region: str, route_table_id: str, destination: str
-    ) -> None:
-        self._ddb().delete_item(
-            TableName=self._table,
-            Key={
-                "pk": {"S": connection_id},
-                "sk": {"S": self._route_key(account, region, route_table_id, destination)},
-            },
-        )
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem; what DynamoDB leaves unprocessed (throttling) is sent again, after
+        a growing pause, until nothing is left or the attempts are spent."""
+        pending: dict[str, Any] = {self._table: requests}
+        for attempt in range(BATCH_ATTEMPTS):
+            pending = self._ddb().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                return
+            pause(min(BATCH_PAUSE_CAP, BATCH_PAUSE * 2**attempt))
+        left = sum(len(items) for items in pending.values())
+        raise LedgerBusyError(f"{left} route record(s) still unprocessed after {BATCH_ATTEMPTS} attempts")
 
     def routes(self, connection_id: str) -> list[dict[str, str]]:
         return [

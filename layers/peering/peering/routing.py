@@ -75,6 +75,16 @@ class SetDnsResolution:
     region: str
     requester: bool | None  # None: leave that side alone
     accepter: bool | None
+    #: (account, Region, VPC) whose DNS attributes enabling needs: read only if AWS refuses it
+    prerequisites: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def enables(self) -> bool:
+        return bool(self.requester or self.accepter)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(role for role, value in (("requester", self.requester), ("accepter", self.accepter)) if value)
 
     def describe(self) -> str:
         sides = []
@@ -230,37 +240,44 @@ def plan_side_routes(
     return changes, findings, satisfied
 
 
+def dns_prerequisite_finding(connection_id: str, role: str, lacking: Iterable[str]) -> Finding:
+    vpcs = list(lacking)
+    return Finding(
+        "dns-prerequisite",
+        f"dns:{connection_id}:{role}:{','.join(vpcs)}",
+        f"DNS resolution for the {role} side of {connection_id} was not enabled: "
+        f"{', '.join(vpcs)} lacks enableDnsSupport or enableDnsHostnames",
+    )
+
+
 def plan_dns(
     conn: Connection,
     requester: SideNetwork | None,
     accepter: SideNetwork | None,
     options: RoutingOptions,
 ) -> tuple[list[SetDnsResolution], list[Finding]]:
-    """Each owner sets its own side, in its own Region; same account and Region: one call."""
+    """Each owner sets its own side, in its own Region; same account and Region: one call.
+
+    Enabling needs DNS support and hostnames in both VPCs. Attributes already known decide here;
+    otherwise the change is tried and, if AWS refuses it, the applier reads them.
+    """
     desired = options.dns_resolution
     wanted: dict[str, bool] = {}
     findings: list[Finding] = []
+    managed = [n for n in (requester, accepter) if n is not None]
     sides = (("requester", conn.requester, requester), ("accepter", conn.accepter, accepter))
     for role, info, network in sides:
         if network is None or info.allow_dns_resolution_from_remote == desired:
             continue
         if desired:
-            not_ready = [
-                n.vpc.vpc_id for n in (requester, accepter) if n is not None and n.dns is not None and not n.dns.ready
-            ]
+            not_ready = [n.vpc.vpc_id for n in managed if n.dns is not None and not n.dns.ready]
             if not_ready:
-                findings.append(
-                    Finding(
-                        "dns-prerequisite",
-                        f"dns:{conn.connection_id}:{role}:{','.join(not_ready)}",
-                        f"DNS resolution for the {role} side of {conn.connection_id} was not enabled: "
-                        f"{', '.join(not_ready)} lacks enableDnsSupport or enableDnsHostnames",
-                    )
-                )
+                findings.append(dns_prerequisite_finding(conn.connection_id, role, not_ready))
                 continue
         wanted[role] = desired
     if not wanted:
         return [], findings
+    prerequisites = tuple((n.account, n.region, n.vpc.vpc_id) for n in managed) if desired else ()
     if not conn.is_cross_account and not conn.is_inter_region:
         return [
             SetDnsResolution(
@@ -269,18 +286,26 @@ def plan_dns(
                 conn.accepter.region,
                 requester=wanted.get("requester"),
                 accepter=wanted.get("accepter"),
+                prerequisites=prerequisites,
             )
         ], findings
     changes = []
     if "requester" in wanted:
         changes.append(
             SetDnsResolution(
-                conn.connection_id, conn.requester.account, conn.requester.region, wanted["requester"], None
+                conn.connection_id,
+                conn.requester.account,
+                conn.requester.region,
+                wanted["requester"],
+                None,
+                prerequisites,
             )
         )
     if "accepter" in wanted:
         changes.append(
-            SetDnsResolution(conn.connection_id, conn.accepter.account, conn.accepter.region, None, wanted["accepter"])
+            SetDnsResolution(
+                conn.connection_id, conn.accepter.account, conn.accepter.region, None, wanted["accepter"], prerequisites
+            )
         )
     return changes, findings
 

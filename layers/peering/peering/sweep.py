@@ -2,7 +2,8 @@
 
 The sweep function lists the targets (organization accounts x configured Regions, or a static
 list, or the one an operator names) and enqueues one message per target, then publishes what the
-outbox still holds. The worker converges one target per message (sweep_region.py). With no
+outbox still holds. The worker converges one target per message (sweep_region.py); a target it
+has no time left to finish is queued again (``hand_back``). With no
 drift, a target costs a constant number of paginated describe calls (connections, VPCs, route
 tables, and subnets when the policy selects by subnet), however many connections exist.
 """
@@ -14,17 +15,21 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from peering.context import EngineContext
-from peering.errors import ConfigurationError, InvalidEventError
+from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
 from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
 from peering.observability import MetricUnit, logger, metrics
 from peering.operator import ensure_hub_account
 
 SQS_BATCH = 10
+# A target that ran out of time continues in a new message, at most this many times in a row.
+MAX_CONTINUATIONS = 20
+# EC2's mutating bucket (50 tokens, 5 a second) is full again after 10 s.
+CONTINUATION_DELAY_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,18 @@ class SweepTarget:
     region: str
     sweep_id: str
     dry_run: bool | None = None
+    continuation: int = 0  # how many runs before this one ran out of time on this target
 
     def to_message(self) -> str:
-        return json.dumps(
-            {"account": self.account, "region": self.region, "sweepId": self.sweep_id, "dryRun": self.dry_run}
-        )
+        body: dict[str, Any] = {
+            "account": self.account,
+            "region": self.region,
+            "sweepId": self.sweep_id,
+            "dryRun": self.dry_run,
+        }
+        if self.continuation:
+            body["continuation"] = self.continuation
+        return json.dumps(body)
 
     @classmethod
     def from_message(cls, body: str) -> SweepTarget:
@@ -67,9 +79,44 @@ class SweepTarget:
         if not re.fullmatch(ACCOUNT_ID, account) or not re.fullmatch(REGION, region):
             raise InvalidEventError(f"not a sweep target: {account!r} {region!r}")
         dry_run = data.get("dryRun")
+        continuation = data.get("continuation", 0)
+        if type(continuation) is not int or not 0 <= continuation <= MAX_CONTINUATIONS:
+            raise InvalidEventError(f"not a continuation count: {continuation!r}")
         return cls(
-            account, region, str(data.get("sweepId") or "manual"), dry_run if isinstance(dry_run, bool) else None
+            account,
+            region,
+            str(data.get("sweepId") or "manual"),
+            dry_run if isinstance(dry_run, bool) else None,
+            continuation,
         )
+
+    def next_run(self) -> SweepTarget:
+        return replace(self, continuation=self.continuation + 1)
+
+
+def hand_back(engine: EngineContext, target: SweepTarget) -> SweepTarget:
+    """Queue the rest of a target that ran out of time, for another invocation.
+
+    A new message rather than a failed batch item: the queue would redeliver a failed one only
+    after its visibility timeout (an hour, six times the worker's), and each redelivery counts
+    towards maxReceiveCount, so a long repair making steady progress would end in the dead-letter
+    queue as if it had failed. The message is delayed long enough for EC2's mutating-call bucket
+    to refill. Every step is idempotent, so a duplicate (this message and a redelivery of the
+    original after a crash) only converges twice. A target still unfinished after
+    MAX_CONTINUATIONS runs is failed instead: the queue retries it and, in the end, keeps it.
+    """
+    if target.continuation >= MAX_CONTINUATIONS:
+        raise SweepIncompleteError(
+            f"{target.account}/{target.region} is still unfinished after {target.continuation} continuations"
+        )
+    queue_url = SweepSettings.from_env().queue_url
+    if queue_url is None:
+        raise ConfigurationError("SWEEP_QUEUE_URL is not set: a target out of time cannot be handed back")
+    following = target.next_run()
+    engine.aws.hub("sqs").send_message(
+        QueueUrl=queue_url, MessageBody=following.to_message(), DelaySeconds=CONTINUATION_DELAY_SECONDS
+    )
+    return following
 
 
 @dataclass(frozen=True)

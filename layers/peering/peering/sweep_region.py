@@ -6,6 +6,10 @@ engine: a pending request decided again (request.py) or withdrawn when stale
 (cleanup_lifecycle.py), an active one's local sides configured (configure.py), a dead one's
 leftovers cleaned (cleanup_lifecycle.py); then blackhole routes to connections AWS no longer
 shows are removed. sweep.py fans the targets out.
+
+A run watches the invocation's time (deadline.py): before each connection and each route it stops
+once less than the safety margin is left, and ``converge_in_time`` hands the target back to the
+queue; the next run reads a new snapshot and carries on where this one stopped.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from peering.apply import ConfigureApplier
 from peering.cleanup import CleanupOptions, is_stale_request, plan_cleanup
 from peering.cleanup_lifecycle import labels_of
 from peering.context import ConvergeResult
+from peering.deadline import Deadline
 from peering.engine import Engine
-from peering.errors import SweepIncompleteError
+from peering.errors import OutOfTimeError, SweepIncompleteError
 from peering.models import Connection, ConnectionStatus, LedgerState
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import RegionSnapshot, observe_region, paginate
 from peering.routing import RouteChange, RoutingOptions, TableSelection
-from peering.sweep import SweepTarget
+from peering.sweep import SweepTarget, hand_back
 
 
 @dataclass
@@ -109,6 +114,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
     run.policy_version = engine.policy_version()
     failed: list[str] = []
     for conn in snapshot.connections:
+        engine.deadline.check(f"converging {conn.connection_id}")
         run.result.found[conn.status.value] += 1
         try:
             if conn.status is ConnectionStatus.PENDING_ACCEPTANCE:
@@ -117,6 +123,8 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
                 _active(run, conn)
             elif conn.status.is_dead:
                 _dead(run, conn)
+        except OutOfTimeError:
+            raise
         except Exception:  # isolate one connection; the target is retried below
             logger.exception("could not converge a connection", extra={"connection_id": conn.connection_id})
             failed.append(conn.connection_id)
@@ -180,25 +188,45 @@ def _dead(run: _Pass, conn: Connection) -> None:
 def _remove_orphan_blackholes(engine: Engine, snapshot: RegionSnapshot, result: SweepResult, dry: bool) -> None:
     """Blackhole routes to connections AWS no longer shows at all (gone after 2 h / 2 days)."""
     visible = {c.connection_id for c in snapshot.connections}
-    applier = ConfigureApplier(engine.aws, engine.ledger, dry_run=dry)
-    for table in snapshot.route_tables:
-        for route in table.routes:
-            if route.target_kind == "vpc-peering-connection" and route.is_blackhole and route.target_id not in visible:
-                change = RouteChange(
-                    "delete",
-                    snapshot.account,
-                    snapshot.region,
-                    table.route_table_id,
-                    route.destination,
-                    route.target_id,
-                )
-                status = applier.change_route(change)
-                logger.info("orphan blackhole route", extra={"action": change.describe(), "status": status})
-                if dry:
-                    # A dry run puts every change it would make in the ledger, to be reviewed.
-                    engine.ledger.record_configuration(route.target_id, [change.describe()], dry_run=True)
-                result.done["blackhole-removed"] += 1
-                result.plans.append(change.describe())
+    changes = [
+        RouteChange(
+            "delete", snapshot.account, snapshot.region, table.route_table_id, route.destination, route.target_id
+        )
+        for table in snapshot.route_tables
+        for route in table.routes
+        if route.target_kind == "vpc-peering-connection" and route.is_blackhole and route.target_id not in visible
+    ]
+    if not changes:
+        return
+    applier = ConfigureApplier(engine.aws, engine.ledger, dry_run=dry, deadline=engine.deadline)
+    for change, status in zip(changes, applier.change_routes(changes), strict=True):
+        logger.info("orphan blackhole route", extra={"action": change.describe(), "status": status})
+        if dry:
+            # A dry run puts every change it would make in the ledger, to be reviewed.
+            engine.ledger.record_configuration(change.connection_id, [change.describe()], dry_run=True)
+        result.done["blackhole-removed"] += 1
+        result.plans.append(change.describe())
+
+
+def converge_in_time(engine: Engine, target: SweepTarget, deadline: Deadline) -> dict[str, Any]:
+    """Converge one target within ``deadline``; what is left when time runs short is handed back
+    (a new queue message), so a repair longer than one invocation finishes in the next."""
+    engine.deadline = deadline
+    try:
+        deadline.check(f"sweeping {target.account}/{target.region}")
+        return converge_target(engine, target).as_dict()
+    except OutOfTimeError as exc:
+        following = hand_back(engine, target)
+        logger.warning("out of time: the rest of the target is handed back", extra={"reason": str(exc)})
+        metrics.add_metric(name="SweepHandedBack", unit=MetricUnit.Count, value=1)
+        return {
+            "account": target.account,
+            "region": target.region,
+            "sweepId": target.sweep_id,
+            "handedBack": True,
+            "continuation": following.continuation,
+            "reason": str(exc),
+        }
 
 
 def _publish(result: SweepResult) -> None:
