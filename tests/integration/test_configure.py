@@ -5,17 +5,14 @@ Assertions read the route tables and peering options back from EC2 in each owner
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.ec2.models import ec2_backends
 
 from emulation import lifecycle
-from peering.aws import shared_session
 from peering.errors import NotReadyError
 from peering.network import DnsAttributes
 from tests import paths
@@ -398,45 +395,6 @@ def test_added_block_is_followed(organization: Organization, context: FakeContex
     assert {d for _, d in peer_routes(HUB_ACCOUNT, a, pcx)} == {"10.1.0.0/16", "10.9.0.0/16"}
 
 
-@pytest.fixture
-def dns_prerequisites_refused(organization: Organization) -> Iterator[None]:
-    """AWS refuses to enable DNS resolution unless both VPCs have DNS support and hostnames (DNS
-    guide: "Both VPCs must be enabled for DNS hostnames and DNS resolution"); moto sets the option
-    anyway. The error AWS answers is not documented [U]: OperationNotPermitted is assumed (the code
-    of the API's other refusals); the engine does not depend on it. A stopgap until the gap is in
-    emulation/ (docs/moto-gaps.md)."""
-
-    def refuse(params: dict[str, Any], **_: Any) -> None:
-        enabling = any(
-            (params.get(side) or {}).get("AllowDnsResolutionFromRemoteVpc")
-            for side in ("RequesterPeeringConnectionOptions", "AccepterPeeringConnectionOptions")
-        )
-        connection = next(
-            (
-                backend.vpc_pcxs[params["VpcPeeringConnectionId"]]
-                for regions in ec2_backends.values()
-                for backend in regions.values()
-                if params["VpcPeeringConnectionId"] in backend.vpc_pcxs
-            ),
-            None,
-        )
-        if not enabling or connection is None:
-            return
-        for vpc in (connection.vpc, connection.peer_vpc):
-            if not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
-                message = f"DNS resolution needs DNS hostnames and DNS support in {vpc.id}"
-                raise ClientError(
-                    {"Error": {"Code": "OperationNotPermitted", "Message": message}},
-                    "ModifyVpcPeeringConnectionOptions",
-                )
-
-    event = "before-parameter-build.ec2.ModifyVpcPeeringConnectionOptions"
-    shared_session().events.register_first(event, refuse)
-    yield
-    shared_session().events.unregister(event, refuse)
-
-
-@pytest.mark.usefixtures("dns_prerequisites_refused")
 def test_vpc_without_dns_hostnames_is_reported_not_forced(organization: Organization, context: FakeContext) -> None:
     a = make_vpc(HUB_ACCOUNT, "10.0.0.0/16")  # enableDnsHostnames stays false
     b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
@@ -454,7 +412,6 @@ def test_vpc_without_dns_hostnames_is_reported_not_forced(organization: Organiza
     assert again["outcome"] == "configured"  # tried again: the owner may have fixed the VPC meanwhile
 
 
-@pytest.mark.usefixtures("dns_prerequisites_refused")
 def test_dns_refused_although_both_vpcs_are_ready_is_an_error(
     organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:

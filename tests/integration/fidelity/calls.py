@@ -32,6 +32,7 @@ def vpc_with(account: str, *blocks: str, region: str = EAST, ipv6: bool = False)
     vpc_id: str = client.create_vpc(CidrBlock=blocks[0], AmazonProvidedIpv6CidrBlock=ipv6)["Vpc"]["VpcId"]
     for block in blocks[1:]:
         client.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=block)
+    client.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})  # DNS-ready, like the world's
     return vpc_id
 
 

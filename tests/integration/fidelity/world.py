@@ -92,6 +92,9 @@ def build_world() -> World:
     hub_other = hub.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     east_vpc = member_east.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     west_vpc = member_west.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    # DNS-ready, as VPCs peered with DNS resolution must be (gap dns_prerequisites tests without).
+    for client, vpc in ((hub, hub_vpc), (hub, hub_other), (member_east, east_vpc), (member_west, west_vpc)):
+        client.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
 
     created = hub.create_vpc_peering_connection(
         VpcId=hub_vpc, PeerVpcId=hub_other, TagSpecifications=tag_spec(team="network")
