@@ -37,7 +37,7 @@ def measured(run: Callable[[Organization], T]) -> T:
             return run(organization)
 
 
-def main() -> None:
+def main() -> str:
     lines = ["| path | case | EC2 calls | floor | target | all AWS calls |", "|---|---|---|---|---|---|"]
     for path in PATHS:
         calls = measured(path.run)
@@ -47,11 +47,15 @@ def main() -> None:
         )
     assumed, targets = measured(lambda organization: sweep_member_role_calls(organization, invocations=3))
     writes, routes = measured(lambda organization: sweep_route_record_writes(organization, routes=50))
-    print("\n".join(lines))
-    print()
-    print(f"STS AssumeRole: {assumed} for {targets} member targets over 3 warm worker runs (floor: 1 per account)")
-    print(f"DynamoDB writes of route records: {writes} for {routes} routes repaired by one sweep (floor: 1 per 25)")
+    return "\n".join(
+        [
+            *lines,
+            "",
+            f"STS AssumeRole: {assumed} for {targets} member targets over 3 warm worker runs (floor: 1 per account).",
+            f"DynamoDB writes of route records: {writes} for {routes} routes repaired by one sweep (floor: 1 per 25).",
+        ]
+    )
 
 
 if __name__ == "__main__":
-    main()
+    print(main())
