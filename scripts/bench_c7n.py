@@ -214,7 +214,10 @@ def run_worker(endpoint: str) -> Run:
     calls: Counter[str] = Counter()
     for (_, _, operation), n in engine.aws.calls.items():
         calls[operation] += n
-    drifted = {pcx for plan in result.plans if "route" in plan for pcx in re.findall(r"pcx-[0-9a-f]+", plan)}
+    # A connection is reported as missing a route when its plan creates or replaces one.
+    drifted = {
+        pcx for plan in result.plans for pcx in re.findall(r"(?:create|replace) route \S+ -> (pcx-[0-9a-f]+)", plan)
+    }
     return Run("Peering Autopilot worker, dry run", seconds, calls, {"peering-missing-route": drifted}, "ok")
 
 
