@@ -410,9 +410,9 @@ def test_member_credentials_are_kept_per_process_until_shortly_before_they_expir
     assert clients_made() == 1  # a cold process assumes the role
     assert clients_made() == 0  # the next invocations reuse its credentials
     now = datetime.now(UTC)
-    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=54))  # an hour's credentials
+    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=44))  # an hour's credentials
     assert clients_made() == 0
-    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=56))  # less than 5 minutes left
+    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=46))  # less than an invocation's 15 minutes left
     assert clients_made() == 1
     monkeypatch.setattr(aws, "clock", lambda: datetime.now(UTC))
     assert clients_made() == 0  # the new credentials are kept in turn

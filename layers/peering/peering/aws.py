@@ -30,9 +30,9 @@ _shared: dict[str, boto3.session.Session] = {}
 # it is asked once per process rather than once per invocation.
 _identity: dict[str, tuple[str, str]] = {}
 
-# Assumed-role credentials are refreshed this long before they expire, so a call made with them
-# never outlives them (an invocation runs for at most 15 minutes; most for seconds).
-REFRESH_BEFORE = timedelta(minutes=5)
+# Assumed-role credentials are refreshed this long before they expire: an invocation keeps the
+# credentials it started with, and may run for Lambda's maximum of 15 minutes (the worker: 10).
+REFRESH_BEFORE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
