@@ -92,7 +92,7 @@ def test_template_parameters_are_validated(capsys: pytest.CaptureFixture[str]) -
     assert "DryRun='maybe' is not one of true, false" in capsys.readouterr().err
 
 
-def test_the_template_has_the_thirteen_rules_sam_generates() -> None:
+def test_the_template_has_the_ten_rules_sam_generates() -> None:
     found = {r.rule_id: (r.bus, r.functions) for r in rules(Stack.load(account=HUB, region="us-east-1"))}
     assert len(found) == 10
     assert found["SweepFunctionScheduled"] == ("default", ("SweepFunction",))
