@@ -25,6 +25,7 @@ from peering.routing import (
     ConfigurePlan,
     Finding,
     RouteChange,
+    RouteManagement,
     RoutingOptions,
     plan_configuration,
 )
@@ -37,8 +38,14 @@ class ConfigureLifecycle(EngineContext):
         policy = self._policy()
         base = RoutingOptions(routes_per_table=self.settings.routes_per_table)
         if isinstance(policy, PolicyError):
-            # Routes for an accepted connection are still wanted; only the defaults are used.
-            return replace(base, source="the defaults (the policy is unavailable)")
+            # Whose routing applies is unknown: the defaults could widen a rule's narrower routes.
+            # Nothing changes until the policy is fixed (its error is logged and counted).
+            return replace(
+                base,
+                routes=RouteManagement.NONE,
+                dns_resolution=None,
+                source="none: the policy is unavailable, routes and DNS are left as they are",
+            )
         return policy.routing_options(decided.accepting_rule if decided else None, base)
 
     def routing_depends_on_rule(self) -> bool:

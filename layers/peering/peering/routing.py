@@ -55,7 +55,7 @@ class RoutingOptions:
     selection: TableSelection = TableSelection.ALL
     tag_key: str | None = None
     tag_value: str | None = None
-    dns_resolution: bool = True
+    dns_resolution: bool | None = True  # None: leave each side's option as it is
     routes_per_table: int = DEFAULT_ROUTES_PER_TABLE
     destinations: DestinationScope = DestinationScope.VPC
     destination_tag_key: str | None = None
@@ -305,6 +305,8 @@ def plan_dns(
     otherwise the change is tried and, if AWS refuses it, the applier reads them.
     """
     desired = options.dns_resolution
+    if desired is None:
+        return [], []
     wanted: dict[str, bool] = {}
     findings: list[Finding] = []
     managed = [n for n in (requester, accepter) if n is not None]

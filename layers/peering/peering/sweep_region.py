@@ -25,7 +25,7 @@ from peering.cleanup_lifecycle import labels_of
 from peering.context import ConvergeResult
 from peering.deadline import Deadline
 from peering.engine import Engine
-from peering.errors import OutOfTimeError, SweepIncompleteError
+from peering.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
 from peering.models import Connection, ConnectionStatus, LedgerState
 from peering.network import Subnet
 from peering.observability import MetricUnit, logger, metrics
@@ -82,6 +82,8 @@ class _Pass:
     policy_version: str = "none"
     #: subnets of peers in other accounts+Regions, by VPC id (destinations by subnet)
     peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
+    #: peer VPCs whose subnets could not be read this run: their connections are retried
+    unread_peers: set[str] = field(default_factory=set)
 
     def routing(self, conn: Connection) -> RoutingOptions:
         """The connection's routing: its accepting rule's, else the document's."""
@@ -118,7 +120,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
         now=datetime.now(UTC),
     )
     run.policy_version = engine.policy_version()
-    run.peer_subnets = _read_peer_subnets(run)
+    _read_peer_subnets(run)
     failed: list[str] = []
     for conn in snapshot.connections:
         engine.deadline.check(f"converging {conn.connection_id}")
@@ -164,6 +166,10 @@ def _pending(run: _Pass, conn: Connection) -> None:
 def _active(run: _Pass, conn: Connection) -> None:
     """Routes and DNS for the sides that live here; the peer's own sweep does its side."""
     roles = run.snapshot.local_roles(conn)
+    unread = {conn.requester.vpc_id, conn.accepter.vpc_id} & run.unread_peers
+    if unread:
+        # Planning without them would read "no subnet qualifies": raise, so the target is retried.
+        raise NotReadyError(f"the subnets of {', '.join(sorted(unread))} could not be read")
     requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
     accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
     plan = run.engine.plan_sides(
@@ -175,10 +181,11 @@ def _active(run: _Pass, conn: Connection) -> None:
         run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
 
 
-def _read_peer_subnets(run: _Pass) -> dict[str, tuple[Subnet, ...]]:
+def _read_peer_subnets(run: _Pass) -> None:
     """Destinations by subnet route to the peer's tagged subnets: for peers elsewhere (the snapshot
     holds the local ones), one DescribeSubnets per account+Region they live in, for all of them.
-    Peers outside the organization cannot be read: their plan says so."""
+    Peers outside the organization cannot be read: their plan says so. A place that fails to
+    answer fails only the connections that need it (the others are converged)."""
     snapshot, engine = run.snapshot, run.engine
     wanted: dict[tuple[str, str], set[str]] = {}
     for conn in snapshot.connections:
@@ -191,10 +198,12 @@ def _read_peer_subnets(run: _Pass) -> dict[str, tuple[Subnet, ...]]:
             place = (peer.account, peer.region)
             if place != (snapshot.account, snapshot.region) and is_reachable(engine.aws, engine.directory, *place):
                 wanted.setdefault(place, set()).add(peer.vpc_id)
-    found: dict[str, tuple[Subnet, ...]] = {}
     for (account, region), vpc_ids in wanted.items():
-        found.update(subnets_of(engine.aws, account, region, sorted(vpc_ids)))
-    return found
+        try:
+            run.peer_subnets.update(subnets_of(engine.aws, account, region, sorted(vpc_ids)))
+        except Exception:  # isolate the place: its connections fail below, the target is retried
+            logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
+            run.unread_peers |= vpc_ids
 
 
 def _dead(run: _Pass, conn: Connection) -> None:
