@@ -54,6 +54,7 @@ GAP_NAMES = (
     "blackhole_routes",
     "dns_prerequisites",
     "modify_options_checks",
+    "subnet_ipv6_state",
 )
 
 

@@ -41,6 +41,7 @@ def test_the_demo_plays_every_story_through_the_templates_rules() -> None:
         "accepted (operator:alice@example.com)",
         "CIDR overlap between the VPCs",
         "expired: cleaned up",
+        "routing: rule 'payments-to-data-shared-subnets'",
         "moto server stopped",
     ):
         assert line in out, f"missing {line!r}"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from peering.errors import PolicyError
-from peering.models import RequesterIdentity, Vpc
+from peering.models import LedgerState, RequesterIdentity, Vpc
 from peering.policy import (
     SCHEMA_VERSION,
     PolicyDecision,
@@ -20,6 +20,7 @@ from peering.policy import (
     parse_policy,
     unavailable_policy_decision,
 )
+from peering.routing import RoutingOptions
 from tests.unit.strategies import (
     HUB_ACCOUNT,
     MEMBER_ACCOUNT,
@@ -698,3 +699,104 @@ def test_duplicate_keys_are_refused_not_silently_replaced() -> None:
     )
     with pytest.raises(PolicyError, match="duplicate key 'requester'"):
         parse_policy(text)
+
+
+# --- destinations by subnet, and routing per rule -------------------------------------------------
+
+
+def test_destinations_by_subnet_and_unmanaged_routes_are_read() -> None:
+    routing = parse_policy(
+        _doc(routing={"destinations": "subnets", "destinationTag": {"key": "share", "value": "peers"}})
+    ).routing
+    assert routing.destinations.value == "subnets"
+    assert routing.destination_tag is not None
+    assert (routing.destination_tag.key, routing.destination_tag.value) == ("share", "peers")
+    assert routing.routes.value == "managed"
+    assert parse_policy(_doc(routing={"routes": "none"})).routing.routes.value == "none"
+
+
+@pytest.mark.parametrize(
+    ("routing", "expected"),
+    [
+        ({"destinations": "subnets"}, "destinations 'subnets' needs destinationTag"),
+        ({"destinations": "subnet"}, "routing.destinations"),
+        ({"destinationTag": {"kee": "share"}}, "routing.destinationTag.kee: Extra inputs are not permitted"),
+        ({"routes": "off"}, "routing.routes"),
+    ],
+)
+def test_destination_errors(routing: dict[str, object], expected: str) -> None:
+    assert expected in _error(_doc(routing=routing))
+
+
+def _accept_rule(name: str, routing: dict[str, object] | None = None, action: str = "accept") -> dict[str, object]:
+    return {"name": name, "action": action, **({"routing": routing} if routing is not None else {})}
+
+
+def test_a_rule_routing_overrides_only_the_fields_it_names() -> None:
+    document = parse_policy(
+        _doc(
+            routing={"ipv6": True, "excludeCidrs": ["100.64.0.0/10"], "dnsResolution": False},
+            rules=[
+                _accept_rule("shared", {"destinations": "subnets", "destinationTag": {"key": "share"}}),
+                _accept_rule("self-routed", {"routes": "none"}),
+                _accept_rule("plain"),
+            ],
+        )
+    )
+    base = RoutingOptions(routes_per_table=20)
+
+    shared = document.routing_options("shared", base)
+    assert (shared.destinations.value, shared.destination_tag_key, shared.destination_tag_value) == (
+        "subnets",
+        "share",
+        None,
+    )
+    assert (shared.ipv6, shared.exclude, shared.dns_resolution) == (True, ("100.64.0.0/10",), False)  # fell back
+    assert shared.routes_per_table == 20  # the deployment's setting
+    assert shared.source == "rule 'shared' (policy v1)"
+    assert document.routing_options("self-routed", base).routes.value == "none"
+    assert document.routing_options("plain", base).source == "the policy document (policy v1)"
+    assert document.routing_options(None, base).destinations.value == "vpc"
+    gone = document.routing_options("retired", base)
+    assert gone.source == "the policy document (policy v1); its rule 'retired' is no longer in the policy"
+    assert document.has_rule_routing
+    assert document.reads_subnets
+
+
+def test_a_document_without_rule_routing_reads_no_subnets_and_no_records() -> None:
+    document = parse_policy(_doc(rules=[_accept_rule("plain")]))
+    assert not document.has_rule_routing
+    assert not document.reads_subnets
+    assert parse_policy(_doc(routing={"routeTables": {"select": "subnets", "tag": {"key": "t"}}})).reads_subnets
+    unmanaged = {"routes": "none", "destinations": "subnets", "destinationTag": {"key": "t"}}
+    assert not parse_policy(_doc(routing=unmanaged)).reads_subnets  # no route planned, nothing to read
+
+
+@pytest.mark.parametrize(
+    ("rule_doc", "expected"),
+    [
+        (_accept_rule("r", {"routes": "none"}, action="hold"), "routing applies to accept rules only"),
+        (_accept_rule("r", {"routes": "none"}, action="reject"), "routing applies to accept rules only"),
+        (_accept_rule("r", {"destinations": "subnets"}), "destinations 'subnets' needs destinationTag"),
+        (_accept_rule("r", {"ipv4": True}), "rules.0.routing.ipv4: Extra inputs are not permitted"),
+        (_accept_rule("r", {"routeTables": {"select": "tagged"}}), "needs routeTables.tag"),
+    ],
+)
+def test_rule_routing_errors(rule_doc: dict[str, object], expected: str) -> None:
+    assert expected in _error(_doc(rules=[rule_doc]))
+
+
+@pytest.mark.parametrize(
+    ("decision", "decided_by", "rule_name", "expected"),
+    [
+        ("accepted", "policy", "shared", "shared"),
+        ("accepted", "operator:alice", "shared", None),  # an operator's approval: the document's
+        ("held", "policy", "shared", None),
+        ("rejected", "policy", "shared", None),
+    ],
+)
+def test_only_a_rule_that_accepted_picks_the_routing(
+    decision: str, decided_by: str, rule_name: str, expected: str | None
+) -> None:
+    state = LedgerState("pcx-1", decision, "v1", "active", decided_by=decided_by, rule=rule_name)
+    assert state.accepting_rule == expected

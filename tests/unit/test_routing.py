@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,8 @@ from peering.models import Connection, ConnectionStatus, Side, Vpc
 from peering.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
 from peering.routing import (
     ConfigurePlan,
+    DestinationScope,
+    RouteManagement,
     RoutingOptions,
     TableSelection,
     desired_destinations,
@@ -272,3 +275,124 @@ def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[Rou
         applied.append(RouteTable(t.route_table_id, t.vpc_id, t.is_main, t.subnet_ids, tuple(routes.values())))
     again, _, _ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options)
     assert again == []
+
+
+# --- destinations by subnet, unmanaged routes, whose routing -------------------------------------
+
+SHARED = {"share": "yes"}
+BY_SUBNET = RoutingOptions(
+    destinations=DestinationScope.SUBNETS, destination_tag_key="share", destination_tag_value="yes", source="rule 'x'"
+)
+
+
+def network(vpc_id: str, blocks: tuple[str, ...], *tables: RouteTable, subnets: tuple[Subnet, ...] = ()) -> SideNetwork:
+    vpc = Vpc("111111111111", "us-east-1", vpc_id, blocks)
+    return SideNetwork("111111111111", "us-east-1", vpc, tables, subnets)
+
+
+def requester_side(*routes: Route, subnets: tuple[Subnet, ...] = ()) -> SideNetwork:
+    return network("vpc-a", ("10.0.0.0/16",), table("rtb-a", *routes, main=True), subnets=subnets)
+
+
+def accepter_side(*routes: Route, subnets: tuple[Subnet, ...] = ()) -> SideNetwork:
+    rtb = RouteTable("rtb-b", "vpc-b", True, (), (Route("10.1.0.0/16", "local", "local"), *routes))
+    return network("vpc-b", ("10.1.0.0/16", "10.2.0.0/16"), rtb, subnets=subnets)
+
+
+def changes_of(plan: ConfigurePlan) -> set[tuple[str, str, str]]:
+    return {(c.kind, c.route_table_id, c.destination) for c in plan.route_changes}
+
+
+def test_destinations_by_subnet_route_only_the_peers_tagged_subnets_on_both_sides() -> None:
+    requester = requester_side(
+        subnets=(
+            Subnet("subnet-a1", "vpc-a", SHARED, "10.0.1.0/24"),
+            Subnet("subnet-a2", "vpc-a", {"share": "no"}, "10.0.2.0/24"),
+        )
+    )
+    accepter = accepter_side(
+        subnets=(
+            Subnet("subnet-b1", "vpc-b", SHARED, "10.1.1.0/24", ("2600:1f18::/64",)),
+            Subnet("subnet-b2", "vpc-b", {}, "10.1.2.0/24"),
+            Subnet("subnet-b3", "vpc-b", SHARED, "10.2.3.0/24"),
+        )
+    )
+
+    plan = plan_configuration(connection(), requester, accepter, BY_SUBNET)
+
+    assert changes_of(plan) == {
+        ("create", "rtb-a", "10.1.1.0/24"),
+        ("create", "rtb-a", "10.2.3.0/24"),
+        ("create", "rtb-b", "10.0.1.0/24"),
+    }
+    with_ipv6 = plan_configuration(connection(), requester, accepter, replace(BY_SUBNET, ipv6=True))
+    assert ("create", "rtb-a", "2600:1f18::/64") in changes_of(with_ipv6)
+    assert "routing: rule 'x'" in plan.render().splitlines()[1]
+
+
+def test_routes_to_subnets_that_no_longer_qualify_are_removed_only_when_they_target_this_connection() -> None:
+    accepter_subnets = (Subnet("subnet-b1", "vpc-b", SHARED, "10.1.1.0/24"),)
+    requester = requester_side(
+        Route("10.1.1.0/24", "vpc-peering-connection", PCX),  # still qualifies
+        Route("10.1.2.0/24", "vpc-peering-connection", PCX),  # untagged since
+        Route("10.1.0.0/16", "vpc-peering-connection", PCX),  # the whole VPC: routed before subnets
+        Route("10.1.3.0/24", "vpc-peering-connection", OTHER),  # another connection's: not ours
+        subnets=(Subnet("subnet-a1", "vpc-a", SHARED, "10.0.1.0/24"),),
+    )
+
+    plan = plan_configuration(
+        connection(),
+        requester,
+        None,
+        BY_SUBNET,
+        scope=frozenset({"requester"}),
+        peer_subnets={"vpc-b": accepter_subnets},
+    )
+
+    assert changes_of(plan) == {("delete", "rtb-a", "10.1.2.0/24"), ("delete", "rtb-a", "10.1.0.0/16")}
+    assert plan.satisfied == ("rtb-a:10.1.1.0/24",)
+
+
+def test_unreadable_peer_subnets_or_an_unmatched_tag_change_nothing_and_say_why() -> None:
+    requester = requester_side(Route("10.1.2.0/24", "vpc-peering-connection", PCX))
+    scope = frozenset({"requester"})
+
+    unknown = plan_configuration(connection(cross_account=True), requester, None, BY_SUBNET, scope=scope)
+    untagged = (Subnet("subnet-b2", "vpc-b", {"share": "no"}, "10.1.2.0/24"),)
+    unmatched = plan_configuration(
+        connection(), requester, None, BY_SUBNET, scope=scope, peer_subnets={"vpc-b": untagged}
+    )
+
+    assert unknown.route_changes == unmatched.route_changes == ()
+    assert [f.kind for f in unknown.findings] == ["peer-subnets-unknown"]
+    assert [f.kind for f in unmatched.findings] == ["destination-tag-unmatched"]
+    assert "share=yes" in unmatched.findings[0].message
+
+
+def test_unmanaged_routes_plan_no_route_but_still_the_dns_option() -> None:
+    requester = requester_side(Route("10.9.0.0/16", "vpc-peering-connection", PCX))  # the team's own route
+    unmanaged = RoutingOptions(routes=RouteManagement.NONE)
+
+    plan = plan_configuration(connection(), requester, accepter_side(), unmanaged)
+
+    assert plan.route_changes == ()
+    assert [(d.requester, d.accepter) for d in plan.dns_changes] == [(True, True)]
+    assert not unmanaged.reads_subnets
+    assert replace(BY_SUBNET).reads_subnets
+    assert RoutingOptions(selection=TableSelection.SUBNETS, tag_key="t").reads_subnets
+
+
+def test_subnet_from_api_keeps_ipv6_blocks_in_use_only() -> None:
+    subnet = Subnet.from_api(
+        {
+            "SubnetId": "subnet-1",
+            "VpcId": "vpc-a",
+            "CidrBlock": "10.0.1.0/24",
+            "Ipv6CidrBlockAssociationSet": [
+                {"Ipv6CidrBlock": "2600:1f18::/64", "Ipv6CidrBlockState": {"State": "associated"}},
+                {"Ipv6CidrBlock": "2600:1f18:0:1::/64", "Ipv6CidrBlockState": {"State": "disassociated"}},
+            ],
+        }
+    )
+    assert (subnet.cidr_block, subnet.ipv6_cidr_blocks) == ("10.0.1.0/24", ("2600:1f18::/64",))
+    assert Subnet.from_api({"SubnetId": "subnet-2", "VpcId": "vpc-a"}).cidr_block is None

@@ -10,13 +10,14 @@ full tables, DNS prerequisites) are notified once.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from peering.apply import ActionResult, ConfigureApplier
 from peering.context import ConvergeResult, EngineContext, places_of
 from peering.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
-from peering.models import Connection, ConnectionStatus, Notice
-from peering.network import SideNetwork
+from peering.models import Connection, ConnectionStatus, LedgerState, Notice
+from peering.network import SideNetwork, Subnet
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import connections_touching, find_connection, is_reachable, observe_connection_sides
 from peering.routing import (
@@ -24,20 +25,43 @@ from peering.routing import (
     ConfigurePlan,
     Finding,
     RouteChange,
+    RouteManagement,
     RoutingOptions,
-    TableSelection,
     plan_configuration,
 )
 
 
 class ConfigureLifecycle(EngineContext):
-    def routing_options(self) -> RoutingOptions:
+    def routing_options(self, decided: LedgerState | None = None) -> RoutingOptions:
+        """The routing of a connection whose recorded decision is ``decided``: the accepting rule's
+        own routing over the document's, else the document's, over the deployment's defaults."""
         policy = self._policy()
         base = RoutingOptions(routes_per_table=self.settings.routes_per_table)
         if isinstance(policy, PolicyError):
-            # Routes for an accepted connection are still wanted; only the defaults are used.
-            return base
-        return policy.routing.to_options(base)  # the policy's routing section over the deployment's defaults
+            # Whose routing applies is unknown: the defaults could widen a rule's narrower routes.
+            # Nothing changes until the policy is fixed (its error is logged and counted).
+            return replace(
+                base,
+                routes=RouteManagement.NONE,
+                dns_resolution=None,
+                source="none: the policy is unavailable, routes and DNS are left as they are",
+            )
+        return policy.routing_options(decided.accepting_rule if decided else None, base)
+
+    def routing_depends_on_rule(self) -> bool:
+        """Some rule has its own routing: a connection's recorded decision must then be read."""
+        policy = self._policy()
+        return not isinstance(policy, PolicyError) and policy.has_rule_routing
+
+    def routing_reads_subnets(self) -> bool:
+        """Some routing of the policy (the document's or a rule's) needs the VPCs' subnets."""
+        policy = self._policy()
+        return not isinstance(policy, PolicyError) and policy.reads_subnets
+
+    def connection_routing(self, connection_id: str) -> RoutingOptions:
+        """One connection's routing: its ledger record is read only when a rule has its own."""
+        decided = self.ledger.get_state(connection_id) if self.routing_depends_on_rule() else None
+        return self.routing_options(decided)
 
     def _wait_until_active(self, connection_id: str, places: Sequence[tuple[str, str]]) -> Connection | None:
         conn, _ = self.locate(connection_id, places, lambda: places_of(self.ledger.sides(connection_id)))
@@ -66,9 +90,10 @@ class ConfigureLifecycle(EngineContext):
         return self._plan_active(conn)
 
     def _plan_active(self, conn: Connection, *, with_vpcs: bool = False) -> ConfigurePlan:
-        options = self.routing_options()
-        with_subnets = options.selection is TableSelection.SUBNETS
-        sides = observe_connection_sides(self.aws, conn, self.directory, with_subnets=with_subnets, with_vpcs=with_vpcs)
+        options = self.connection_routing(conn.connection_id)
+        sides = observe_connection_sides(
+            self.aws, conn, self.directory, with_subnets=options.reads_subnets, with_vpcs=with_vpcs
+        )
         return self.plan_sides(conn, sides, options)
 
     def plan_sides(
@@ -77,11 +102,13 @@ class ConfigureLifecycle(EngineContext):
         sides: tuple[SideNetwork | None, SideNetwork | None],
         options: RoutingOptions,
         scope: frozenset[str] = BOTH_SIDES,
+        *,
+        peer_subnets: Mapping[str, tuple[Subnet, ...]] | None = None,
     ) -> ConfigurePlan:
         """Plan on the (requester, accepter) sides observed. The VPCs' DNS attributes are not read
         here: they matter only if AWS refuses to enable resolution (apply.ConfigureApplier)."""
         requester, accepter = sides
-        return plan_configuration(conn, requester, accepter, options, scope)
+        return plan_configuration(conn, requester, accepter, options, scope, peer_subnets=peer_subnets)
 
     def converge_connection(
         self,

@@ -90,6 +90,7 @@ def _state_from_item(connection_id: str, item: dict[str, Any]) -> LedgerState:
         decided_by=item.get("decidedBy", {}).get("S", ""),
         applied=item.get("applied", {}).get("BOOL", True),  # records older than intents were applied
         intent=_intent_from_item(item),
+        rule=item.get("rule", {}).get("S"),
     )
 
 

@@ -199,6 +199,15 @@ class LedgerState:
     #: False while a decision is recorded but not yet carried out (tag, accept/reject, notice)
     applied: bool = True
     intent: Intent | None = None  # work begun and not yet committed
+    rule: str | None = None  # the policy rule named by the decision (its routing wires an accepted connection)
+
+    @property
+    def accepting_rule(self) -> str | None:
+        """The rule whose routing applies: only a policy rule that accepted the connection (an
+        operator's approval, or a connection this system did not accept, uses the document's)."""
+        if self.decision == "accepted" and self.decided_by == "policy":
+            return self.rule
+        return None
 
 
 @dataclass(frozen=True)

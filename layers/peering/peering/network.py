@@ -92,11 +92,17 @@ class RouteTable:
         )
 
 
+# An IPv6 block being associated will carry traffic in a moment (as for a VPC's blocks).
+_IPV6_IN_USE = frozenset({"associated", "associating"})
+
+
 @dataclass(frozen=True)
 class Subnet:
     subnet_id: str
     vpc_id: str
     tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    cidr_block: str | None = None  # None for an IPv6-only subnet
+    ipv6_cidr_blocks: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, item: dict[str, Any]) -> Subnet:
@@ -104,6 +110,12 @@ class Subnet:
             subnet_id=str(item["SubnetId"]),
             vpc_id=str(item["VpcId"]),
             tags={t["Key"]: t.get("Value", "") for t in item.get("Tags", [])},
+            cidr_block=str(item["CidrBlock"]) if item.get("CidrBlock") else None,
+            ipv6_cidr_blocks=tuple(
+                str(a["Ipv6CidrBlock"])
+                for a in item.get("Ipv6CidrBlockAssociationSet", [])
+                if a.get("Ipv6CidrBlock") and (a.get("Ipv6CidrBlockState") or {}).get("State") in _IPV6_IN_USE
+            ),
         )
 
 

@@ -216,6 +216,16 @@ def observe_connection_sides(
     return networks.get(conn.requester.vpc_id), networks.get(conn.accepter.vpc_id)
 
 
+def subnets_of(aws: AwsClients, account: str, region: str, vpc_ids: Sequence[str]) -> dict[str, tuple[Subnet, ...]]:
+    """The subnets of each of ``vpc_ids`` (all in account/Region; one paginated call), by VPC id:
+    what the sweep of another account+Region needs to route to these VPCs' tagged subnets."""
+    by_vpc = [{"Name": "vpc-id", "Values": list(vpc_ids)}]
+    subnets = [
+        Subnet.from_api(s) for s in paginate(aws, account, region, "describe_subnets", "Subnets", Filters=by_vpc)
+    ]
+    return {vpc_id: tuple(s for s in subnets if s.vpc_id == vpc_id) for vpc_id in vpc_ids}
+
+
 def observe_leftovers(
     aws: AwsClients, connection_id: str, account: str, region: str, sides: Sequence[tuple[str, str]]
 ) -> list[SideLeftovers]:

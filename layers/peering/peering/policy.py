@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from peering.cleanup import CleanupOptions
 from peering.errors import PolicyError
 from peering.models import RequesterIdentity, Vpc
-from peering.routing import RoutingOptions, TableSelection
+from peering.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
 
 SCHEMA_VERSION = 1
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -87,26 +87,25 @@ class AccepterMatch(_MatchesAccounts):
     vpc_tag: TagMatch | None = Field(default=None, alias="vpcTag")
 
 
-class Rule(_Strict):
-    name: str = Field(min_length=1)
-    action: Verdict
-    requester: RequesterMatch = RequesterMatch()
-    accepter: AccepterMatch = AccepterMatch()
-    description: str | None = None
-
-
 class RouteTablesSelection(_Strict):
     select: TableSelection = TableSelection.ALL
     tag: TagMatch | None = None  # required for "tagged" and "subnets"
 
 
 class RoutingSection(_Strict):
-    """How an active connection is wired: which blocks, which route tables, DNS."""
+    """How an active connection is wired: which blocks, which route tables, DNS.
+
+    The document's section applies to every connection; an accept rule's own section overrides
+    the fields it names for the connections that rule accepted (``over``).
+    """
 
     ipv6: bool = False
     exclude_cidrs: list[str] = Field(default_factory=list, alias="excludeCidrs")
     route_tables: RouteTablesSelection = Field(default_factory=RouteTablesSelection, alias="routeTables")
     dns_resolution: bool = Field(default=True, alias="dnsResolution")
+    destinations: DestinationScope = DestinationScope.VPC
+    destination_tag: TagMatch | None = Field(default=None, alias="destinationTag")  # required for "subnets"
+    routes: RouteManagement = RouteManagement.MANAGED
 
     @field_validator("exclude_cidrs")
     @classmethod
@@ -122,10 +121,22 @@ class RoutingSection(_Strict):
     def _tag_when_needed(self) -> RoutingSection:
         if self.route_tables.select is not TableSelection.ALL and self.route_tables.tag is None:
             raise ValueError(f"routeTables.select {self.route_tables.select.value!r} needs routeTables.tag")
+        if self.destinations is DestinationScope.SUBNETS and self.destination_tag is None:
+            raise ValueError("destinations 'subnets' needs destinationTag (the tag of the subnets to route to)")
         return self
 
-    def to_options(self, base: RoutingOptions) -> RoutingOptions:
+    @property
+    def reads_subnets(self) -> bool:
+        by_subnet = self.route_tables.select is TableSelection.SUBNETS or self.destinations is DestinationScope.SUBNETS
+        return self.routes is RouteManagement.MANAGED and by_subnet
+
+    def over(self, document: RoutingSection) -> RoutingSection:
+        """A rule's section over the document's: the fields the rule names win, the others fall back."""
+        return document.model_copy(update={name: getattr(self, name) for name in self.model_fields_set})
+
+    def to_options(self, base: RoutingOptions, source: str = "") -> RoutingOptions:
         tag = self.route_tables.tag
+        destination_tag = self.destination_tag
         return replace(
             base,
             ipv6=self.ipv6,
@@ -134,7 +145,27 @@ class RoutingSection(_Strict):
             tag_key=tag.key if tag else None,
             tag_value=tag.value if tag else None,
             dns_resolution=self.dns_resolution,
+            destinations=self.destinations,
+            destination_tag_key=destination_tag.key if destination_tag else None,
+            destination_tag_value=destination_tag.value if destination_tag else None,
+            routes=self.routes,
+            source=source,
         )
+
+
+class Rule(_Strict):
+    name: str = Field(min_length=1)
+    action: Verdict
+    requester: RequesterMatch = RequesterMatch()
+    accepter: AccepterMatch = AccepterMatch()
+    description: str | None = None
+    routing: RoutingSection | None = None  # accept rules only: how the connections it accepts are wired
+
+    @model_validator(mode="after")
+    def _routing_only_when_accepting(self) -> Rule:
+        if self.routing is not None and self.action is not Verdict.ACCEPT:
+            raise ValueError(f"routing applies to accept rules only (rule {self.name!r} says {self.action.value})")
+        return self
 
 
 class CleanupSection(_Strict):
@@ -193,6 +224,28 @@ class PolicyDocument(_Strict):
         if duplicates:
             raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
         return rules
+
+    @property
+    def has_rule_routing(self) -> bool:
+        """Some rule carries its own routing: a connection's routing then depends on its rule."""
+        return any(rule.routing is not None for rule in self.rules)
+
+    @property
+    def reads_subnets(self) -> bool:
+        """The document's routing or a rule's needs the VPCs' subnets."""
+        sections = [self.routing] + [r.routing.over(self.routing) for r in self.rules if r.routing is not None]
+        return any(section.reads_subnets for section in sections)
+
+    def routing_options(self, rule_name: str | None, base: RoutingOptions) -> RoutingOptions:
+        """The routing of a connection accepted by rule ``rule_name`` (None: not accepted by a rule
+        of this system): the rule's own section over the document's, or the document's."""
+        rule = next((r for r in self.rules if r.name == rule_name), None) if rule_name else None
+        if rule is not None and rule.routing is not None:
+            return rule.routing.over(self.routing).to_options(base, f"rule {rule.name!r} (policy {self.version})")
+        source = f"the policy document (policy {self.version})"
+        if rule_name and rule is None:
+            source += f"; its rule {rule_name!r} is no longer in the policy"
+        return self.routing.to_options(base, source)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Pure planning of routes and DNS options for an active connection, side by side.
 
 Rules (README "Routes and DNS"):
-- destinations: every IPv4 block of the peer VPC (and IPv6 when asked), minus excluded blocks;
+- destinations: every IPv4 block of the peer VPC (and IPv6 when asked), or only the blocks of the
+  peer's subnets carrying a tag ("subnets"), minus excluded blocks; "routes: none" plans no route;
 - route tables: all of the VPC's, those tagged, or those of tagged subnets (main table fallback);
 - a route to this connection is success; a blackhole route is replaced; a route to any other
   live target is a conflict, reported and left alone; a full table is reported, others go on;
-- routes to this connection for blocks the peer no longer has are removed (only those);
+- routes to this connection for blocks the peer no longer has (or subnets that no longer qualify)
+  are removed (only those);
 - DNS: each side sets its own AllowDnsResolutionFromRemoteVpc, only when both VPCs resolve DNS.
 
 The lifecycle that observes the sides and applies this plan is configure.py.
@@ -14,12 +16,12 @@ The lifecycle that observes the sides and applies this plan is configure.py.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from peering.models import Connection
-from peering.network import RouteTable, SideNetwork, ip_version
+from peering.network import RouteTable, SideNetwork, Subnet, ip_version
 
 DEFAULT_ROUTES_PER_TABLE = 50  # L-93826ACB default, counted per IP version
 
@@ -30,6 +32,22 @@ class TableSelection(StrEnum):
     SUBNETS = "subnets"  # tables of subnets carrying the tag (main table for unassociated subnets)
 
 
+class DestinationScope(StrEnum):
+    VPC = "vpc"  # every block of the peer VPC
+    SUBNETS = "subnets"  # the blocks of the peer's subnets carrying the destination tag
+
+
+class RouteManagement(StrEnum):
+    MANAGED = "managed"
+    NONE = "none"  # the team manages its routes itself: none is created, replaced or removed
+
+
+def _tagged(tags: dict[str, str], key: str | None, value: str | None) -> bool:
+    if key is None or key not in tags:
+        return False
+    return value is None or tags[key] == value
+
+
 @dataclass(frozen=True)
 class RoutingOptions:
     ipv6: bool = False
@@ -37,8 +55,23 @@ class RoutingOptions:
     selection: TableSelection = TableSelection.ALL
     tag_key: str | None = None
     tag_value: str | None = None
-    dns_resolution: bool = True
+    dns_resolution: bool | None = True  # None: leave each side's option as it is
     routes_per_table: int = DEFAULT_ROUTES_PER_TABLE
+    destinations: DestinationScope = DestinationScope.VPC
+    destination_tag_key: str | None = None
+    destination_tag_value: str | None = None
+    routes: RouteManagement = RouteManagement.MANAGED
+    #: where these options come from (the policy document, an accept rule), said in the plan
+    source: str = ""
+
+    @property
+    def reads_subnets(self) -> bool:
+        """Planning needs the subnets of the VPCs (table selection or destinations by subnet)."""
+        by_subnet = self.selection is TableSelection.SUBNETS or self.destinations is DestinationScope.SUBNETS
+        return self.routes is RouteManagement.MANAGED and by_subnet
+
+    def qualifying_subnets(self, subnets: Iterable[Subnet]) -> tuple[Subnet, ...]:
+        return tuple(s for s in subnets if _tagged(s.tags, self.destination_tag_key, self.destination_tag_value))
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -100,7 +133,9 @@ class SetDnsResolution:
 class Finding:
     """Something a person should know; reported (ledger, log, metric, notification), never forced."""
 
-    kind: str  # route-conflict | route-quota-full | dns-prerequisite | side-unmanaged
+    #: route-conflict | route-quota-full | dns-prerequisite | side-unmanaged | peer-subnets-unknown |
+    #: destination-tag-unmatched
+    kind: str
     key: str  # stable identity, so the same finding is notified once
     message: str
 
@@ -112,6 +147,7 @@ class ConfigurePlan:
     dns_changes: tuple[SetDnsResolution, ...] = ()
     findings: tuple[Finding, ...] = ()
     satisfied: tuple[str, ...] = ()  # routes already in place (for the record)
+    routing: str = ""  # whose routing was applied (RoutingOptions.source)
 
     @property
     def is_noop(self) -> bool:
@@ -122,6 +158,8 @@ class ConfigurePlan:
             f"{self.connection_id}: configure ({len(self.route_changes)} route changes, "
             f"{len(self.dns_changes)} DNS changes, {len(self.findings)} findings)"
         ]
+        if self.routing:
+            lines.append(f"  routing: {self.routing}")
         lines += [f"  - {c.describe()}" for c in self.route_changes]
         lines += [f"  - {c.describe()}" for c in self.dns_changes]
         lines += [f"  ! {f.kind}: {f.message}" for f in self.findings]
@@ -146,15 +184,20 @@ def desired_destinations(peer_v4: Iterable[str], peer_v6: Iterable[str], options
     return tuple(out.values())
 
 
+def subnet_blocks(subnets: tuple[Subnet, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(IPv4 blocks, IPv6 blocks) of subnets, each once, in the order read."""
+    v4 = dict.fromkeys(s.cidr_block for s in subnets if s.cidr_block)
+    v6 = dict.fromkeys(block for s in subnets for block in s.ipv6_cidr_blocks)
+    return tuple(v4), tuple(v6)
+
+
 def select_tables(side: SideNetwork, options: RoutingOptions) -> tuple[RouteTable, ...]:
     tables = side.route_tables
     if options.selection is TableSelection.ALL:
         return tables
 
     def tagged(tags: dict[str, str]) -> bool:
-        if options.tag_key is None or options.tag_key not in tags:
-            return False
-        return options.tag_value is None or tags[options.tag_key] == options.tag_value
+        return _tagged(tags, options.tag_key, options.tag_value)
 
     if options.selection is TableSelection.TAGGED:
         return tuple(t for t in tables if tagged(t.tags))
@@ -262,6 +305,8 @@ def plan_dns(
     otherwise the change is tried and, if AWS refuses it, the applier reads them.
     """
     desired = options.dns_resolution
+    if desired is None:
+        return [], []
     wanted: dict[str, bool] = {}
     findings: list[Finding] = []
     managed = [n for n in (requester, accepter) if n is not None]
@@ -313,17 +358,45 @@ def plan_dns(
 BOTH_SIDES = frozenset({"requester", "accepter"})
 
 
+def subnet_destinations(
+    connection_id: str, role: str, peer_vpc: str, subnets: tuple[Subnet, ...] | None, options: RoutingOptions
+) -> tuple[tuple[str, ...], tuple[str, ...]] | Finding:
+    """The blocks of the peer's qualifying subnets, or why the side's routes are left as they are:
+    the subnets cannot be read (None), or none carries the tag (most likely a misspelt tag:
+    removing every route would be the wrong answer)."""
+    if subnets is None:
+        return Finding(
+            "peer-subnets-unknown",
+            f"subnets-unknown:{connection_id}:{role}",
+            f"the subnets of {peer_vpc} cannot be read (its account is outside the organization): "
+            f"no route on the {role} side is added or removed",
+        )
+    qualifying = options.qualifying_subnets(subnets)
+    if not qualifying:
+        tag = f"{options.destination_tag_key}={options.destination_tag_value or '*'}"
+        return Finding(
+            "destination-tag-unmatched",
+            f"tag-unmatched:{connection_id}:{role}:{tag}",
+            f"no subnet of {peer_vpc} carries the destination tag {tag}: "
+            f"no route on the {role} side is added or removed",
+        )
+    return subnet_blocks(qualifying)
+
+
 def plan_configuration(
     conn: Connection,
     requester: SideNetwork | None,
     accepter: SideNetwork | None,
     options: RoutingOptions,
     scope: frozenset[str] = BOTH_SIDES,
+    *,
+    peer_subnets: Mapping[str, tuple[Subnet, ...]] | None = None,
 ) -> ConfigurePlan:
     """Pure: routes on both sides and DNS options for an active connection.
 
     ``scope`` limits the plan to the sides this run is responsible for (the sweep of one
     account+Region converges only the sides that live there; the peer's sweep does the rest).
+    ``peer_subnets``: subnets, by VPC id, of peers not observed here (destinations by subnet).
     """
     changes: list[RouteChange] = []
     findings: list[Finding] = []
@@ -344,9 +417,13 @@ def plan_configuration(
             conn.accepter.ipv6_cidr_blocks,
         )
     )
-    for role, network, peer_blocks in (
-        ("requester", requester, accepter_blocks),
-        ("accepter", accepter, requester_blocks),
+    known_subnets = dict(peer_subnets or {})
+    for network in (requester, accepter):
+        if network is not None:
+            known_subnets[network.vpc.vpc_id] = network.subnets
+    for role, network, vpc_blocks, peer_vpc in (
+        ("requester", requester, accepter_blocks, conn.accepter.vpc_id),
+        ("accepter", accepter, requester_blocks, conn.requester.vpc_id),
     ):
         if role not in scope:
             continue
@@ -360,6 +437,15 @@ def plan_configuration(
                 )
             )
             continue
+        if options.routes is RouteManagement.NONE:
+            continue  # the team routes this connection itself
+        peer_blocks = vpc_blocks
+        if options.destinations is DestinationScope.SUBNETS:
+            chosen = subnet_destinations(conn.connection_id, role, peer_vpc, known_subnets.get(peer_vpc), options)
+            if isinstance(chosen, Finding):
+                findings.append(chosen)
+                continue
+            peer_blocks = chosen
         side_changes, side_findings, side_ok = plan_side_routes(conn.connection_id, network, *peer_blocks, options)
         changes += side_changes
         findings += side_findings
@@ -376,4 +462,5 @@ def plan_configuration(
         dns_changes=tuple(dns_changes),
         findings=tuple(findings + dns_findings),
         satisfied=tuple(satisfied),
+        routing=options.source,
     )

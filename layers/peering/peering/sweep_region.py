@@ -25,11 +25,12 @@ from peering.cleanup_lifecycle import labels_of
 from peering.context import ConvergeResult
 from peering.deadline import Deadline
 from peering.engine import Engine
-from peering.errors import OutOfTimeError, SweepIncompleteError
+from peering.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
 from peering.models import Connection, ConnectionStatus, LedgerState
+from peering.network import Subnet
 from peering.observability import MetricUnit, logger, metrics
-from peering.observe import RegionSnapshot, observe_region, paginate
-from peering.routing import RouteChange, RoutingOptions, TableSelection
+from peering.observe import RegionSnapshot, is_reachable, observe_region, paginate, subnets_of
+from peering.routing import DestinationScope, RouteChange, RouteManagement, RoutingOptions
 from peering.sweep import SweepTarget, hand_back
 
 
@@ -74,12 +75,19 @@ class _Pass:
     engine: Engine
     snapshot: RegionSnapshot
     result: SweepResult
-    options: RoutingOptions
     cleanup_options: CleanupOptions
     states: dict[str, LedgerState]
     now: datetime
     groups: list[dict[str, Any]] | None = None  # security groups, read once if a dead connection needs them
     policy_version: str = "none"
+    #: subnets of peers in other accounts+Regions, by VPC id (destinations by subnet)
+    peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
+    #: peer VPCs whose subnets could not be read this run: their connections are retried
+    unread_peers: set[str] = field(default_factory=set)
+
+    def routing(self, conn: Connection) -> RoutingOptions:
+        """The connection's routing: its accepting rule's, else the document's."""
+        return self.engine.routing_options(self.states.get(conn.connection_id))
 
     @property
     def dry(self) -> bool:
@@ -93,25 +101,26 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
     queue retries the target (convergence is idempotent, the converged ones cost nothing).
     """
     dry = engine.is_dry_run(target.dry_run)
-    options = engine.routing_options()
-    snapshot = observe_region(
-        engine.aws, target.account, target.region, with_subnets=options.selection is TableSelection.SUBNETS
-    )
+    snapshot = observe_region(engine.aws, target.account, target.region, with_subnets=engine.routing_reads_subnets())
+    # Active connections' records only when a rule has its own routing (their rule picks it).
+    with_rules = engine.routing_depends_on_rule()
     needs_record = [
         c.connection_id
         for c in snapshot.connections
-        if c.status is ConnectionStatus.PENDING_ACCEPTANCE or c.status.is_dead
+        if c.status is ConnectionStatus.PENDING_ACCEPTANCE
+        or c.status.is_dead
+        or (with_rules and c.status is ConnectionStatus.ACTIVE)
     ]
     run = _Pass(
         engine=engine,
         snapshot=snapshot,
         result=SweepResult(target.account, target.region, target.sweep_id, dry),
-        options=options,
         cleanup_options=engine.cleanup_options(),
         states=engine.ledger.states(needs_record) if needs_record else {},
         now=datetime.now(UTC),
     )
     run.policy_version = engine.policy_version()
+    _read_peer_subnets(run)
     failed: list[str] = []
     for conn in snapshot.connections:
         engine.deadline.check(f"converging {conn.connection_id}")
@@ -157,13 +166,44 @@ def _pending(run: _Pass, conn: Connection) -> None:
 def _active(run: _Pass, conn: Connection) -> None:
     """Routes and DNS for the sides that live here; the peer's own sweep does its side."""
     roles = run.snapshot.local_roles(conn)
+    unread = {conn.requester.vpc_id, conn.accepter.vpc_id} & run.unread_peers
+    if unread:
+        # Planning without them would read "no subnet qualifies": raise, so the target is retried.
+        raise NotReadyError(f"the subnets of {', '.join(sorted(unread))} could not be read")
     requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
     accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
-    plan = run.engine.plan_sides(conn, (requester, accepter), run.options, scope=roles)
+    plan = run.engine.plan_sides(
+        conn, (requester, accepter), run.routing(conn), scope=roles, peer_subnets=run.peer_subnets
+    )
     if not plan.is_noop:
         _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
     elif plan.findings and not run.dry:
         run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _read_peer_subnets(run: _Pass) -> None:
+    """Destinations by subnet route to the peer's tagged subnets: for peers elsewhere (the snapshot
+    holds the local ones), one DescribeSubnets per account+Region they live in, for all of them.
+    Peers outside the organization cannot be read: their plan says so. A place that fails to
+    answer fails only the connections that need it (the others are converged)."""
+    snapshot, engine = run.snapshot, run.engine
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for conn in snapshot.connections:
+        if conn.status is not ConnectionStatus.ACTIVE:
+            continue
+        options = run.routing(conn)
+        if options.destinations is not DestinationScope.SUBNETS or options.routes is RouteManagement.NONE:
+            continue
+        for peer in (conn.requester, conn.accepter):
+            place = (peer.account, peer.region)
+            if place != (snapshot.account, snapshot.region) and is_reachable(engine.aws, engine.directory, *place):
+                wanted.setdefault(place, set()).add(peer.vpc_id)
+    for (account, region), vpc_ids in wanted.items():
+        try:
+            run.peer_subnets.update(subnets_of(engine.aws, account, region, sorted(vpc_ids)))
+        except Exception:  # isolate the place: its connections fail below, the target is retried
+            logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
+            run.unread_peers |= vpc_ids
 
 
 def _dead(run: _Pass, conn: Connection) -> None:
