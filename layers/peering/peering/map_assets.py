@@ -22,15 +22,15 @@ border-left:1px solid #d0d7de;background:#fff}
 .vpc text.cidr{font-family:ui-monospace,monospace}
 .edge path{fill:none}.edge .hit{stroke:transparent;stroke-width:12;cursor:pointer}
 .edge .line{stroke-width:2.5;opacity:.85}
-.state-active.health-healthy .line{stroke:var(--ok)}.state-active.health-drift .line{stroke:var(--drift);stroke-width:3.5}
+.state-active.health-healthy .line{stroke:var(--ok);stroke-width:2.2;opacity:.8}.state-active.health-drift .line{stroke:var(--drift);stroke-width:3.5}
 .state-held .line{stroke:var(--held);stroke-dasharray:8 5}.state-pending .line{stroke:var(--wait);stroke-dasharray:8 5}
 .state-failed .line{stroke:var(--fail);stroke-dasharray:2 4}
-.state-expired .line,.state-rejected .line,.state-deleted .line{stroke:var(--ended);stroke-dasharray:2 4;opacity:.7}
+.state-expired .line,.state-rejected .line,.state-deleted .line{stroke:var(--ended);stroke-dasharray:2 4;opacity:.5}
 .health-drift:not(.state-active) .line{stroke:var(--drift)}
 .end.ok{fill:var(--ok)}.end.bad{fill:var(--drift);stroke:#fff}
-.marker circle{fill:var(--drift);stroke:#fff;stroke-width:2}.marker text{fill:#fff;font-weight:700;text-anchor:middle;font-size:11px}
-.clock{fill:var(--held);font-size:11px;text-anchor:middle;font-weight:600}
-.edge.selected .line{stroke-width:5;opacity:1}.edge.dim{opacity:.12}.hidden{display:none}
+.ends .marker,.ends .clock{cursor:pointer}.marker circle{fill:var(--drift);stroke:#fff;stroke-width:2}.marker text{fill:#fff;font-weight:700;text-anchor:middle;font-size:11px}
+.clock{fill:var(--held);font-size:11px;text-anchor:middle;font-weight:700;paint-order:stroke;stroke:#fff;stroke-width:3px}
+.edge.selected .line{stroke-width:5;opacity:1}#map.focus .edge:not(.hot),#map.focus .ends:not(.hot){opacity:.07}#map.focus .edge.hot .line{opacity:1;stroke-width:3.5}.edge.dim{opacity:.12}.hidden{display:none}
 .vpc.selected rect{stroke:#0969da;stroke-width:3}
 #legend{list-style:none;padding:0;margin:0}#legend li{margin:3px 0}#legend svg{vertical-align:middle;margin-right:6px}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:2px 4px;border-bottom:1px solid #eaeef2;vertical-align:top}
@@ -104,8 +104,16 @@ for(const e of Object.values(data.edges).sort((x,y)=>x.connection_id<y.connectio
     `<td>${e.findings.length?[...new Set(e.findings.map(f=>label(f.kind)))].map(esc).join(', '):'<span class="ok-text">none</span>'}</td>`;
   tr.addEventListener('click',()=>show(e.connection_id)); body.appendChild(tr);
 }
+$$('.ends').forEach(g=>g.addEventListener('click',()=>show(g.dataset.for)));
 $$('#edges .edge').forEach(g=>{g.addEventListener('click',()=>show(g.dataset.id));g.addEventListener('keydown',ev=>{if(ev.key==='Enter')show(g.dataset.id);});});
-$$('.vpc').forEach(g=>g.addEventListener('click',()=>showVpc(g.dataset.vpc)));
+$$('.vpc').forEach(g=>{
+  g.addEventListener('click',()=>showVpc(g.dataset.vpc));
+  // Hovering a VPC brings its connections forward and fades the rest.
+  g.addEventListener('mouseenter',()=>{const id=g.dataset.vpc;$('#map').classList.add('focus');
+    for(const e of Object.values(data.edges)){if(e.requester.vpc_id===id||e.accepter.vpc_id===id){
+      $$(`[data-id="${CSS.escape(e.connection_id)}"],[data-for="${CSS.escape(e.connection_id)}"]`).forEach(n=>n.classList.add('hot'));}}});
+  g.addEventListener('mouseleave',()=>{$('#map').classList.remove('focus');$$('.hot').forEach(n=>n.classList.remove('hot'));});
+});
 $('#detail').addEventListener('click',ev=>{const t=ev.target.closest('[data-show]');if(t){ev.preventDefault();show(t.dataset.show);}});
 $$('#filters select').forEach(s=>s.addEventListener('change',applyFilters));
 const wanted=new URLSearchParams(location.hash.slice(1)).get('show');

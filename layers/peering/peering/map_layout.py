@@ -95,9 +95,9 @@ class Layout:
 
 
 def _grid(count: int) -> tuple[int, int]:
-    """Columns and rows of a box holding ``count`` VPCs: about as wide as high, a little wider."""
-    columns = max(1, math.ceil(math.sqrt(count * 1.5)))
-    columns = min(columns, count) or 1
+    """Columns and rows of a box holding ``count`` VPCs: up to three in a row, then a square."""
+    columns = count if count <= 3 else math.ceil(math.sqrt(count))
+    columns = max(columns, 1)
     return columns, max(1, math.ceil(count / columns))
 
 

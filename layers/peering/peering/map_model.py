@@ -504,7 +504,14 @@ def assemble(
                 # A peer in an account+Region not swept (outside the organization, or not listed).
                 vpcs[side.vpc_id] = VpcNode(side.vpc_id, side.account, side.region, "", side.cidrs, observed=False)
     ordered_edges = tuple(sorted(edges.values(), key=lambda e: e.connection_id))
-    ordered_vpcs = tuple(sorted(vpcs.values(), key=lambda v: (v.account, v.region, v.name or "~", v.vpc_id)))
+    # In each box, the VPCs with connections first (named ones by name), the others after.
+    connected = {s.vpc_id for e in edges.values() for s in (e.requester, e.accepter)}
+    ordered_vpcs = tuple(
+        sorted(
+            vpcs.values(),
+            key=lambda v: (v.account, v.region, v.vpc_id not in connected, v.name or "~", v.vpc_id),
+        )
+    )
     return PeeringMap(
         generated_at=generated_at.isoformat(timespec="seconds"),
         vpcs=ordered_vpcs,

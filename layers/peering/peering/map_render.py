@@ -152,7 +152,7 @@ def _svg(peering_map: PeeringMap, placed: Layout, now: datetime) -> str:
         edge = edges[path.connection_id]
         out.append(_edge_svg(edge, path, now))
     out.append("</g>")
-    ends = [_ends_svg(edges[path.connection_id], path) for path in placed.edges]
+    ends = [_ends_svg(edges[path.connection_id], path, now) for path in placed.edges]
     for vpc in peering_map.vpcs:
         place = placed.nodes[vpc.vpc_id]
         blocks = ", ".join(vpc.cidrs[:2]) + (f" +{len(vpc.cidrs) - 2}" if len(vpc.cidrs) > 2 else "")
@@ -169,13 +169,22 @@ def _svg(peering_map: PeeringMap, placed: Layout, now: datetime) -> str:
     return "".join(out)
 
 
-def _ends_svg(edge: EdgeView, path: EdgePath) -> str:
-    """Active connections: green when that side's routes and DNS are complete, amber when not."""
-    if edge.state != "active":
-        return ""
+def _ends_svg(edge: EdgeView, path: EdgePath, now: datetime) -> str:
+    """Above the VPCs: the findings' count or the time left mid-way; on an active connection, a
+    mark where it leaves each side, green when that side's routes and DNS are complete."""
     marks = []
+    middle = path.middle
+    expiry = edge.expiration_time or (edge.decision.expiration_time if edge.decision else "")
+    left = time_left(expiry, now) if edge.state in ("held", "pending") else ""
+    if edge.findings:
+        marks.append(
+            f'<g class="marker"><circle cx="{middle.x:.0f}" cy="{middle.y:.0f}" r="10"/>'
+            f'<text x="{middle.x:.0f}" y="{middle.y + 4:.0f}">{len(edge.findings)}</text></g>'
+        )
+    elif left:
+        marks.append(f'<text class="clock" x="{middle.x:.0f}" y="{middle.y - 6:.0f}">{_attr(left)}</text>')
     for at_end, side in ((False, edge.requester), (True, edge.accepter)):
-        if side.observed:
+        if side.observed and edge.state == "active":
             point = path.leaving(at_end=at_end)
             ok = side.routes_complete and side.dns_complete
             marks.append(
@@ -186,7 +195,7 @@ def _ends_svg(edge: EdgeView, path: EdgePath) -> str:
 
 
 def _edge_svg(edge: EdgeView, path: EdgePath, now: datetime) -> str:
-    d, middle = path.svg(), path.middle
+    d = path.svg()
     expiry = edge.expiration_time or (edge.decision.expiration_time if edge.decision else "")
     left = time_left(expiry, now) if edge.state in ("held", "pending") else ""
     kinds = " ".join(sorted({f.kind for f in edge.findings}))
@@ -199,13 +208,6 @@ def _edge_svg(edge: EdgeView, path: EdgePath, now: datetime) -> str:
         f"<title>{_attr(_summary(edge, left))}</title>",
         f'<path class="hit" d="{d}"/><path class="line" d="{d}"/>',
     ]
-    if edge.findings:
-        parts.append(
-            f'<g class="marker"><circle cx="{middle.x:.0f}" cy="{middle.y:.0f}" r="10"/>'
-            f'<text x="{middle.x:.0f}" y="{middle.y + 4:.0f}">{len(edge.findings)}</text></g>'
-        )
-    elif left:
-        parts.append(f'<text class="clock" x="{middle.x:.0f}" y="{middle.y - 6:.0f}">{_attr(left)}</text>')
     parts.append("</g>")
     return "".join(parts)
 
