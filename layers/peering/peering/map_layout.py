@@ -115,7 +115,7 @@ def layout(
     width = 0.0
     for (account, region), members in sorted(groups.items()):
         columns, rows = _grid(len(members))
-        box_w = 2 * PAD + columns * NODE_W + (columns - 1) * GAP_X
+        box_w = float(2 * PAD + columns * NODE_W + (columns - 1) * GAP_X)
         box_w = max(box_w, 2 * PAD + TITLE_CHAR * len((titles or {}).get((account, region), "")))
         box_h = HEADER + PAD + rows * NODE_H + (rows - 1) * GAP_Y
         if x > BOX_GAP and x + box_w > MAX_WIDTH:
