@@ -204,7 +204,7 @@ def _edge_svg(edge: EdgeView, path: EdgePath, now: datetime) -> str:
     parts = [
         f'<g class="edge state-{edge.state} health-{edge.health}" data-id="{_attr(edge.connection_id)}" '
         f'data-state="{edge.state}" data-health="{edge.health}" data-findings="{_attr(kinds)}" '
-        f'data-accounts="{accounts}" data-regions="{regions}" tabindex="0">',
+        f'data-accounts="{_attr(accounts)}" data-regions="{_attr(regions)}" tabindex="0">',
         f"<title>{_attr(_summary(edge, left))}</title>",
         f'<path class="hit" d="{d}"/><path class="line" d="{d}"/>',
     ]
