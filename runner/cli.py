@@ -1,4 +1,4 @@
-"""``python -m runner <command>``: invoke, route, explain, bootstrap, demo (docs/try-it.md)."""
+"""``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo (docs/try-it.md)."""
 
 from __future__ import annotations
 
@@ -201,6 +201,19 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_map(args: argparse.Namespace) -> int:
+    from runner.map_cli import presigned_map_url, write_map_file  # noqa: PLC0415
+
+    if args.from_stack:
+        print(presigned_map_url(boto3.session.Session(), args.from_stack, args.expires))
+        return 0
+    session, account, region = _target()
+    stack = _hub_stack(args, session, account, region)
+    written = write_map_file(stack, account=account, region=region, path=Path(args.out))
+    print(f"peering map: {written.summary()}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(verbose=args.verbose)
 
@@ -246,6 +259,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bootstrap", help="create the hub resources the functions need (from template.yaml)")
     stack_options(p)
     p.set_defaults(run=cmd_bootstrap)
+
+    p = sub.add_parser("map", help="the peering map: one HTML file of every VPC, connection, state and drift")
+    p.add_argument("--out", default="map.html", help="where to write it (default: map.html)")
+    p.add_argument("--from-stack", metavar="STACK", help="print a link to the deployed hub's map instead")
+    p.add_argument("--expires", type=int, default=3600, help="the link's lifetime in seconds (default: 3600)")
+    stack_options(p)
+    p.set_defaults(run=cmd_map)
 
     p = sub.add_parser("demo", help="the whole lifecycle on a local moto server, through the template's rules")
     p.add_argument("--verbose", action="store_true", help="also print the functions' logs (stderr)")

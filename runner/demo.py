@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import boto3
@@ -32,6 +33,7 @@ from peering.aws import reset_shared_session, shared_session
 from runner.bootstrap import bootstrap
 from runner.cfn import Stack
 from runner.invoke import Invocation
+from runner.map_cli import write_map_file
 from runner.model import QueueMapping, RuleSpec
 from runner.routing import describe_event
 from runner.world import SCHEDULE, ApiRecorder, Delivered, World
@@ -66,6 +68,7 @@ class Demo:
     notifications_url: str
     checks: list[Check] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # ids -> readable names
+    map_path: Path = field(default_factory=lambda: _new_file("-map.html"))
 
     # -- AWS access as each account ---------------------------------------------------------
 
@@ -212,6 +215,13 @@ class Demo:
 
     def routes(self, net: Net, pcx: str) -> list[str]:
         return self.routes_to(net.account, net.vpc_id, pcx, net.region)
+
+
+def _new_file(suffix: str) -> Path:
+    """A file of this run beside its log (the peering map of the final state)."""
+    handle, name = tempfile.mkstemp(prefix="peering-autopilot-demo-", suffix=suffix)
+    os.close(handle)
+    return Path(name)
 
 
 @dataclass(frozen=True)
@@ -580,7 +590,30 @@ def _stories(demo: Demo) -> None:
             (fifth, nets["lab"], nets["ingress"]),
         ],
     )
+    _mapped(demo, nets, second)
     demo.check("every function invocation succeeded", all(i.ok for i in demo.world.invocations))
+
+
+def _mapped(demo: Demo, nets: dict[str, Net], second: str) -> None:
+    """The peering map of the final state, once a request waits and a route went missing."""
+    lab, shared, analytics = nets["lab"], nets["shared"], nets["analytics"]
+    demo.story("7. The peering map: a hub-internal connection, a request waiting, a route removed by hand")
+    healthy = demo.request(nets["ingress"], shared)
+    demo.act("the hub (a person)")
+    waiting = demo.request(lab, shared)
+    demo.act("analytics-b (a person)")
+    ec2 = demo.ec2(demo.hub)
+    tables = ec2.describe_route_tables(Filters=[{"Name": "route.vpc-peering-connection-id", "Values": [second]}])
+    table = str(tables["RouteTables"][0]["RouteTableId"])
+    ec2.delete_route(RouteTableId=table, DestinationCidrBlock=analytics.cidr)
+    demo.said(f"hub: DeleteRoute {analytics.cidr} -> {second} from {table} (drift: no rule listens to DeleteRoute)")
+    demo.act("hub (a person)")
+    written = write_map_file(demo.stack, account=demo.hub, region=HUB_REGION, path=demo.map_path)
+    demo.said(f"peering map: {written.summary()}")
+    expected = {healthy: "active", second: "active", waiting: "held"}
+    shown = all(written.states.get(pcx) == state for pcx, state in expected.items())
+    drift = "missing-route" in written.findings.get(second, []) and not written.findings.get(healthy)
+    demo.check("the map shows every connection, the held request and the missing route", shown and drift)
 
 
 # ------------------------------------------------------------------------------------------------

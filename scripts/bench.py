@@ -47,6 +47,7 @@ def _machine() -> str:
 def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
     import bench_c7n  # noqa: PLC0415 - each section imports its own world when it runs
     import bench_coldstart  # noqa: PLC0415
+    import bench_map  # noqa: PLC0415
     import bench_paths  # noqa: PLC0415
     import bench_scale  # noqa: PLC0415
     import bench_sweep  # noqa: PLC0415
@@ -80,6 +81,14 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
             f"enforced in front of moto, {bench_throttle.LATENCY * 1000:.0f} ms per call, on a simulated clock. "
             "Target: sustained rate >= 0.9 of the refill rate, no failure.",
             lambda: bench_throttle.main(*((5, 10) if smoke else (20, 15))),
+        ),
+        (
+            "The peering map of a large organization",
+            "A synthetic organization (the map's model, layout and page are pure: no AWS), every state, a "
+            "third of the active connections drifting. Build, layout and render in Python; the page opened "
+            "(DOM after its script) and drawn (screenshot) by headless Chromium, minus an empty page's time. "
+            "Target: under 2 MB at 200 VPCs / 500 connections.",
+            lambda: bench_map.main(((20, 50, 5),) if smoke else ((50, 100, 10), (200, 500, 25))),
         ),
         (
             "Cold start",

@@ -74,7 +74,21 @@ SWEEP = (
 CONSUME_SWEEP_QUEUE = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
 # A target the worker has no time left to finish is sent to the sweep queue again.
 HAND_BACK = frozenset({"sqs:SendMessage"})
-WORKER = ACCEPT | CONFIGURE | CLEANUP | WITHDRAW | {"dynamodb:BatchGetItem"} | CONSUME_SWEEP_QUEUE | HAND_BACK
+# PublishMap=true: each worker writes its target's map fragment (with its OU's name), the sweep
+# assembles the fragments into the page (peering.map_publish).
+WRITE_MAP_FRAGMENT = frozenset({"s3:PutObject", "organizations:DescribeOrganizationalUnit"})
+ASSEMBLE_MAP = frozenset({"s3:GetObject", "s3:PutObject"})
+SWEEP = SWEEP | ASSEMBLE_MAP
+WORKER = (
+    ACCEPT
+    | CONFIGURE
+    | CLEANUP
+    | WITHDRAW
+    | {"dynamodb:BatchGetItem"}
+    | CONSUME_SWEEP_QUEUE
+    | HAND_BACK
+    | WRITE_MAP_FRAGMENT
+)
 
 FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     "AcceptFunction": ACCEPT,
@@ -86,7 +100,9 @@ FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
 }
 
 # Granted only under a template condition (Fn::If), never unconditionally.
-ACTION_CONDITIONS = {action: "CanRevokeSecurityGroupRules" for action in REVOKE}
+ACTION_CONDITIONS = {action: "CanRevokeSecurityGroupRules" for action in REVOKE} | {
+    action: "PublishesMap" for action in WRITE_MAP_FRAGMENT | ASSEMBLE_MAP
+}
 
 # Every function sends its failed async invocations to its dead-letter queue (EventInvokeConfig),
 # writes to its own log group and sends X-Ray traces (Tracing: Active).
@@ -125,6 +141,9 @@ CODE_EVIDENCE: dict[str, str | None] = {
     "organizations:DescribeAccount": "describe_account(",
     "organizations:ListParents": "list_parents(",
     "organizations:ListAccounts": '"list_accounts"',
+    "organizations:DescribeOrganizationalUnit": "describe_organizational_unit(",
+    "s3:GetObject": "get_object(",
+    "s3:PutObject": "put_object(",
     "dynamodb:GetItem": "get_item(",
     "dynamodb:BatchGetItem": "batch_get_item(",
     "dynamodb:BatchWriteItem": "batch_write_item(",
@@ -160,6 +179,7 @@ STAR_RESOURCE_ALLOWED = frozenset(
         "organizations:DescribeAccount",
         "organizations:ListParents",
         "organizations:ListAccounts",
+        "organizations:DescribeOrganizationalUnit",
     }
 )
 

@@ -333,9 +333,12 @@ def test_settings_values(hub_template: dict[str, Any], resources: Resources) -> 
     assert env["ROUTES_PER_TABLE_QUOTA"] == {"Ref": "RoutesPerTableQuota"}
     sweep = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
     assert sweep["SWEEP_QUEUE_URL"] == {"Ref": "SweepQueue"}
+    published = {"Fn::If": ["PublishesMap", {"Ref": "MapBucket"}, {"Ref": "AWS::NoValue"}]}
     assert resources["WorkerFunction"]["Properties"]["Environment"]["Variables"] == {
-        "SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}
+        "SWEEP_QUEUE_URL": {"Ref": "SweepQueue"},
+        "MAP_BUCKET": published,
     }
+    assert sweep["MAP_BUCKET"] == published
     # Regions: the parameter, or the deployment Region when it is empty.
     assert sweep["SWEEP_REGIONS"] == {
         "Fn::If": ["HasRegions", {"Fn::Join": [",", {"Ref": "Regions"}]}, {"Ref": "AWS::Region"}]
@@ -893,10 +896,51 @@ def test_revocation_is_opt_in(hub_template: dict[str, Any], resources: Resources
     assert hub_template["Conditions"]["CanRevokeSecurityGroupRules"] == {
         "Fn::Equals": [{"Ref": "AllowSecurityGroupRevocation"}, "true"]
     }
-    revoking = {
-        name for name in functions(resources) if granted(function_grants(resources, name)) & set(ACTION_CONDITIONS)
-    }
+    revocations = {a for a, condition in ACTION_CONDITIONS.items() if condition == "CanRevokeSecurityGroupRules"}
+    revoking = {name for name in functions(resources) if granted(function_grants(resources, name)) & revocations}
     assert revoking == {"CleanupFunction", "WorkerFunction"}
+
+
+def test_the_peering_map_is_opt_in_private_and_least_privilege(
+    hub_template: dict[str, Any], resources: Resources
+) -> None:
+    assert hub_template["Parameters"]["PublishMap"]["Default"] == "false"
+    assert hub_template["Conditions"]["PublishesMap"] == {"Fn::Equals": [{"Ref": "PublishMap"}, "true"]}
+    # Nothing of the map exists without PublishMap=true.
+    for name in ("MapBucket", "MapBucketPolicy"):
+        assert resources[name]["Condition"] == "PublishesMap"
+    assert hub_template["Outputs"]["MapBucketName"]["Condition"] == "PublishesMap"
+    bucket = resources["MapBucket"]["Properties"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] > 0
+    (tls,) = resources["MapBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert tls["Effect"] == "Deny"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # Who may touch the bucket, and where: the worker writes fragments, the sweep reads them and writes the page.
+    s3 = {
+        name: {
+            (a, sub_text(t))
+            for g in function_grants(resources, name)
+            for a in g.actions
+            if a.startswith("s3:")
+            for t in g.targets
+        }
+        for name in functions(resources)
+    }
+    assert s3 == {
+        "AcceptFunction": set(),
+        "OperatorFunction": set(),
+        "ConfigureFunction": set(),
+        "CleanupFunction": set(),
+        "WorkerFunction": {("s3:PutObject", "${MapBucket.Arn}/fragments/*")},
+        "SweepFunction": {
+            ("s3:GetObject", "${MapBucket.Arn}/fragments/*"),
+            ("s3:PutObject", "${MapBucket.Arn}/peering-map.html"),
+        },
+    }
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTION_ACTIONS))
@@ -934,6 +978,9 @@ def assert_scoped(grant: Grant, name: str, queue: str) -> None:  # noqa: PLR0912
         assert targets == [TOPIC]
     elif service == "kms":
         assert targets == [{"Fn::GetAtt": ["NotificationKey", "Arn"]}]
+    elif service == "s3":
+        # The map bucket's objects only (fragments, the page): never the bucket itself, never another.
+        assert all(sub_text(t).startswith("${MapBucket.Arn}/") for t in targets), f"{name}: {targets}"
     elif service == "ssm":
         assert [sub_text(t) for t in targets] == [
             "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameter}"

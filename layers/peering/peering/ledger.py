@@ -443,7 +443,11 @@ class Ledger:
 
     def states(self, connection_ids: list[str]) -> dict[str, LedgerState]:
         """STATE of many connections in as few calls as possible (BatchGetItem, 100 keys a call)."""
-        found: dict[str, LedgerState] = {}
+        return {c: _state_from_item(c, item) for c, item in self.state_items(connection_ids).items()}
+
+    def state_items(self, connection_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The STATE items themselves (decision, rule, reasons, ...), by connection id: BatchGetItem."""
+        found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(connection_ids))
         for start in range(0, len(unique), 100):
             keys: list[dict[str, Any]] = [{"pk": {"S": c}, "sk": {"S": STATE}} for c in unique[start : start + 100]]
@@ -451,7 +455,6 @@ class Ledger:
             while request:
                 answer = self._ddb().batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table, []):
-                    state = _state_from_item(item["pk"]["S"], item)
-                    found[state.connection_id] = state
+                    found[item["pk"]["S"]] = item
                 request = answer.get("UnprocessedKeys") or {}
         return found

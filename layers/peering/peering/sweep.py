@@ -154,6 +154,11 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
     if settings.queue_url is None:
         raise ConfigurationError("SWEEP_QUEUE_URL is not set")
     targets = [trigger.only] if trigger.only else list_targets(engine, settings)
+    if trigger.only is None and os.environ.get("MAP_BUCKET"):
+        # PublishMap=true: the page from the fragments the previous sweep's workers wrote.
+        from peering.map_publish import publish_map_safely  # noqa: PLC0415 - only when publishing
+
+        publish_map_safely(engine, targets)
     messages = [SweepTarget(a, r, trigger.sweep_id, trigger.dry_run).to_message() for a, r in targets]
     sqs = engine.aws.hub("sqs")
     failed = 0

@@ -14,6 +14,7 @@ queue; the next run reads a new snapshot and carries on where this one stopped.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,6 +140,12 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
             failed.append(conn.connection_id)
     _remove_orphan_blackholes(engine, snapshot, run.result, dry)
     _publish(run.result)
+    if os.environ.get("MAP_BUCKET"):  # PublishMap=true: this account+Region's part of the peering map
+        from peering.map_publish import publish_fragment_safely  # noqa: PLC0415 - only when publishing
+
+        # What changed is read again: the map shows the state the sweep left, not the one it found.
+        changed = run.result.drift and not dry
+        publish_fragment_safely(engine, target.account, target.region, None if changed else snapshot)
     if failed:
         metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=len(failed))
         raise SweepIncompleteError(f"{len(failed)} connection(s) could not be converged: {', '.join(failed)}")

@@ -1,0 +1,166 @@
+"""The demo's peering map in headless Chromium: every connection, its state and its findings.
+
+Given the demo played to its end (``make demo``: six connections, one healthy, one drifting, one
+held, three ended), when Chromium opens the map it wrote, then the DOM (after the page's script
+ran) shows each connection in the picture and in the list with the state the demo left it in,
+the drift on the one whose route was removed, the time left on the held one, and, opened on that
+connection, the detail panel with both sides' route tables and the ledger's decision. A screenshot
+is taken; with UPDATE_MAP_SCREENSHOT=1 it replaces docs/peering-map.png (the README's picture).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from runner import demo
+from tests.e2e.browser import chromium, dump_dom, screenshot
+
+ROOT = Path(__file__).resolve().parents[2]
+README_PICTURE = ROOT / "docs" / "peering-map.png"
+
+
+@dataclass(frozen=True)
+class PlayedDemo:
+    output: str
+    map_path: Path
+    connections: list[str]  # in the order the demo created them
+
+    def created(self, story: str) -> str:
+        """The connection a story created (its CreateVpcPeeringConnection line)."""
+        found = re.search(rf"== {re.escape(story)}.*?= (pcx-[0-9a-f]+)", self.output, re.S)
+        assert found, story
+        return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def played() -> Iterator[PlayedDemo]:
+    chromium()  # skip (or fail under REQUIRE_CHROMIUM) before playing the demo for nothing
+    out = io.StringIO()
+    assert demo.run_demo(out=out) == 0, out.getvalue()[-3000:]
+    text = out.getvalue()
+    path = re.search(r"peering map: (\S+\.html) \(", text)
+    assert path, text[-2000:]
+    yield PlayedDemo(text, Path(path.group(1)), re.findall(r"CreateVpcPeeringConnection .*= (pcx-[0-9a-f]+)", text))
+    Path(path.group(1)).unlink(missing_ok=True)
+
+
+class _Dom(HTMLParser):
+    """What the test reads from the DOM: the picture's edges, the list's rows, the panel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.edges: dict[str, dict[str, str]] = {}
+        self.rows: dict[str, dict[str, str]] = {}
+        self.ends: dict[str, list[str]] = {}
+        self.body: dict[str, str] = {}
+        self.text: list[str] = []
+        self.findings: list[str] = []
+        self.tables: list[str] = []
+        self._ends_for = ""  # the connection whose overlay (side marks, markers) is being read
+        self._groups: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        classes = found.get("class", "").split()
+        if tag == "body":
+            self.body = found
+        elif tag == "g" and "edge" in classes and "data-id" in found:
+            self.edges[found["data-id"]] = found
+        if tag == "g":
+            self._groups.append(found.get("data-for", self._ends_for))
+            self._ends_for = self._groups[-1]
+        elif tag == "circle" and "end" in classes and self._ends_for:
+            self.ends.setdefault(self._ends_for, []).append(f"{found['data-side']}:{classes[-1]}")
+        elif tag == "tr" and "data-id" in found:
+            self.rows[found["data-id"]] = found
+        elif tag == "li" and "finding" in classes:
+            self.findings.append(found["data-kind"])
+        elif tag == "table" and "data-table" in found:
+            self.tables.append(found["data-table"])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "g" and self._groups:
+            self._groups.pop()
+            self._ends_for = self._groups[-1] if self._groups else ""
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _dom(page: Path, fragment: str = "") -> _Dom:
+    parsed = _Dom()
+    parsed.feed(dump_dom(page, fragment))
+    return parsed
+
+
+def test_every_connection_its_state_and_its_findings_are_on_the_map(played: PlayedDemo) -> None:
+    approved = played.created("1.")
+    held_then_approved = played.created("2.")
+    overlapping = played.created("3.")
+    expired = played.created("5.")
+    healthy, waiting = played.connections[-2:]
+    expected = {
+        approved: ("deleted", set()),
+        held_then_approved: ("active", {"missing-route"}),  # its hub-side route was removed by hand
+        overlapping: ("rejected", set()),
+        expired: ("expired", set()),
+        healthy: ("active", set()),
+        waiting: ("held", set()),
+    }
+
+    dom = _dom(played.map_path)
+
+    assert dom.body.get("data-ready") == "true", "the page's script did not run to its end"
+    assert set(dom.edges) == set(expected) == set(dom.rows)
+    for pcx, (state, findings) in expected.items():
+        assert dom.edges[pcx]["data-state"] == state, pcx
+        assert set(dom.edges[pcx]["data-findings"].split()) == findings, pcx
+        assert dom.rows[pcx]["data-state"] == state, pcx  # the list the script built says the same
+        assert set(dom.rows[pcx]["data-findings"].split()) == findings, pcx
+    assert dom.edges[healthy]["data-health"] == "healthy"
+    assert dom.edges[held_then_approved]["data-health"] == "drift"
+    assert dom.edges[waiting]["data-health"] == "waiting"
+    # Each side of an active connection is marked: the removed route leaves the accepter incomplete.
+    assert sorted(dom.ends[healthy]) == ["accepter:ok", "requester:ok"]
+    assert sorted(dom.ends[held_then_approved]) == ["accepter:bad", "requester:ok"]
+    text = " ".join(dom.text)
+    assert "6 d 23 h" in text  # the held request's time left before it expires
+    for name in ("shared-services", "analytics-b", "network-a", "OU platform", "OU workloads", "eu-west-1"):
+        assert name in text, name
+
+
+def test_the_detail_panel_shows_routes_on_both_sides_and_the_decision(played: PlayedDemo) -> None:
+    drifting = played.created("2.")
+
+    dom = _dom(played.map_path, f"show={drifting}")
+
+    text = " ".join(dom.text)
+    assert dom.findings == ["missing-route"]
+    assert len(dom.tables) == 2  # one route table on each side
+    assert "operator:alice@example.com" in text
+    assert "policy demo-1" in text
+    assert "comment: CHG-4711" in text  # the decision's reasons
+    assert "missing" in text
+
+
+def test_a_screenshot_of_the_map(played: PlayedDemo, tmp_path: Path) -> None:
+    drifting = played.created("2.")
+
+    png = screenshot(
+        played.map_path, tmp_path / "peering-map.png", width=1920, height=1000, fragment=f"show={drifting}"
+    )
+
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 20_000  # a picture, not a blank page
+    if os.environ.get("UPDATE_MAP_SCREENSHOT"):
+        shutil.copyfile(png, README_PICTURE)

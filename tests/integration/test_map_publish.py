@@ -1,0 +1,161 @@
+"""The deployed hub's peering map on moto (PublishMap=true: MAP_BUCKET is set).
+
+Each worker writes its account+Region's fragment after converging it; the sweep function reads
+the fragments of the targets it sweeps and writes the page before it fans out. A map that cannot
+be written never fails a sweep. Without MAP_BUCKET nothing is written and nothing is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import boto3
+import pytest
+
+from peering.config import Settings
+from peering.engine import Engine
+from peering.map_model import MapFragment
+from peering.map_publish import MAP_KEY, fragment_key, observe_map
+from peering.sweep import SweepTarget
+from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
+from tests.conftest import HUB_ACCOUNT, REGION, ROOT, FakeContext, Organization, emitted_metrics, load_function
+from tests.integration.test_configure import accepted, dns_ready_vpc, peer_routes
+from tests.integration.test_sweep import scheduled_event
+
+sweep = load_function("sweep")
+worker = load_function("worker")
+accept = load_function("accept")
+
+BUCKET = "peering-autopilot-map"
+
+
+@pytest.fixture
+def bucket(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> str:
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("MAP_BUCKET", BUCKET)
+    url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="sweep")["QueueUrl"]
+    monkeypatch.setenv("SWEEP_QUEUE_URL", url)
+    monkeypatch.setenv("SWEEP_REGIONS", REGION)
+    monkeypatch.delenv("SWEEP_ACCOUNTS", raising=False)
+    return BUCKET
+
+
+def stored(key: str) -> bytes | None:
+    try:
+        body: bytes = boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    except boto3.client("s3", region_name=REGION).exceptions.NoSuchKey:
+        return None
+    return body
+
+
+def work(account: str, context: FakeContext) -> dict[str, Any]:
+    answer: dict[str, Any] = worker.lambda_handler(sqs_event(SweepTarget(account, REGION, "s1").to_message()), context)
+    assert answer == {"batchItemFailures": []}
+    return answer
+
+
+def fleet(organization: Organization, context: FakeContext) -> tuple[str, str]:
+    """A cross-account connection whose routes were never added, and a request held for a person."""
+    member_vpc = dns_ready_vpc(organization.platform_account, "10.20.0.0/16")
+    hub_vpc = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    active = accepted(organization, context, (organization.platform_account, member_vpc), (HUB_ACCOUNT, hub_vpc))
+    outsider = make_vpc(organization.outsider_account, "172.16.0.0/16")
+    held, event = request_peering(organization.outsider_account, outsider, HUB_ACCOUNT, hub_vpc)
+    accept.lambda_handler(event, context)
+    return active, held
+
+
+def test_workers_write_fragments_and_the_sweep_assembles_the_page(
+    organization: Organization, context: FakeContext, bucket: str
+) -> None:
+    active, held = fleet(organization, context)
+
+    work(HUB_ACCOUNT, context)
+    work(organization.platform_account, context)
+    sweep.lambda_handler(scheduled_event(), context)
+
+    # Each worker's fragment shows the state it left: the routes it just added, on its own side.
+    hub = MapFragment.from_json(json.loads(stored(fragment_key(HUB_ACCOUNT, REGION)) or b"{}"))
+    (hub_view,) = [e for e in hub.edges if e.connection_id == active]
+    assert hub_view.accepter.observed
+    assert hub_view.accepter.routes_complete
+    assert not hub_view.requester.observed  # the member's worker reads that side
+    assert {e.connection_id: e.state for e in hub.edges} == {active: "active", held: "held"}
+    assert peer_routes(organization.platform_account, hub_view.requester.vpc_id, active)
+    member = MapFragment.from_json(json.loads(stored(fragment_key(organization.platform_account, REGION)) or b"{}"))
+    assert [(a.name, a.ou) for a in member.accounts] == [("network-a", "platform")]
+    # The page joins both, and says which targets have no fragment yet.
+    page = (stored(MAP_KEY) or b"").decode()
+    assert f'data-id="{active}" data-state="active" data-health="healthy"' in page
+    assert f'data-id="{held}" data-state="held" data-health="waiting"' in page
+    assert f"not observed yet: {organization.sandbox_account}/{REGION}" in page
+
+
+def test_the_map_is_what_the_sweep_leaves_and_a_dry_run_shows_the_drift(
+    organization: Organization, context: FakeContext, bucket: str
+) -> None:
+    active, _ = fleet(organization, context)
+    dry = {"Records": sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s1", dry_run=True).to_message())["Records"]}
+
+    worker.lambda_handler(dry, context)
+
+    hub = MapFragment.from_json(json.loads(stored(fragment_key(HUB_ACCOUNT, REGION)) or b"{}"))
+    (edge,) = [e for e in hub.edges if e.connection_id == active]
+    assert edge.health == "drift"
+    assert {f.kind for f in edge.findings} == {"missing-route", "dns-off"}
+
+
+def test_a_map_that_cannot_be_written_never_fails_the_sweep(
+    organization: Organization, context: FakeContext, bucket: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    fleet(organization, context)
+    monkeypatch.setenv("MAP_BUCKET", "no-such-bucket")
+    capsys.readouterr()
+
+    work(HUB_ACCOUNT, context)
+    answer = sweep.lambda_handler(scheduled_event(), context)
+
+    assert answer["targets"] == 3
+    assert emitted_metrics(capsys.readouterr().out)["MapPublishFailures"] == 2  # the worker's, the sweep's
+    assert stored(MAP_KEY) is None
+
+
+def test_without_publish_map_nothing_is_written(
+    organization: Organization, context: FakeContext, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet(organization, context)
+    monkeypatch.delenv("MAP_BUCKET")
+
+    work(HUB_ACCOUNT, context)
+    sweep.lambda_handler(scheduled_event(), context)
+
+    assert boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_the_local_map_observes_every_target(organization: Organization, context: FakeContext) -> None:
+    active, held = fleet(organization, context)
+
+    peering_map = observe_map(
+        Engine(Settings.from_env()), [(HUB_ACCOUNT, REGION), (organization.platform_account, REGION)]
+    )
+
+    states = {e.connection_id: (e.state, e.health) for e in peering_map.edges}
+    assert states == {active: ("active", "drift"), held: ("held", "waiting")}
+    (edge,) = [e for e in peering_map.edges if e.connection_id == active]
+    assert {(f.kind, f.side) for f in edge.findings} >= {("missing-route", "requester"), ("missing-route", "accepter")}
+    assert peering_map.accounts[organization.platform_account].ou == "platform"
+
+
+def test_no_handler_imports_the_map_on_a_cold_start() -> None:
+    code = (
+        f"import sys; sys.path[:0] = [{str(ROOT / 'functions' / '{name}')!r}, {str(ROOT / 'layers' / 'peering')!r}]; "
+        "import app; print(sorted(m for m in sys.modules if m.startswith('peering.map')))"
+    )
+    for name in ("sweep", "worker"):
+        done = subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", code.replace("{name}", name)], capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() == "[]", name
