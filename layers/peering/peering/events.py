@@ -169,7 +169,7 @@ class _Fields:
         """The project's own events: a field it does not know is a mistake (or a probe), never ignored."""
         for key in self.data:
             if key not in known:
-                self._problem(str(key)[:40], "is not a field of this event")
+                self._problem(repr(key)[:40], "is not a field of this event")
 
 
 def _is_object(value: Any) -> bool:
