@@ -67,7 +67,7 @@ class _Fields:
     """Reads the fields of one JSON object, noting every problem with where it is (``detail.region``).
 
     A field read with a problem gives a placeholder; the caller builds its model only when the
-    whole event had none (``_Validation.check``).
+    whole event had none (``_parse``).
     """
 
     def __init__(self, data: dict[str, Any], where: str, problems: list[str]) -> None:
