@@ -1,6 +1,6 @@
 """Worker function: converge every connection of one account+Region (one SQS message each).
 
-Powertools batch processing reports partial failures, so only the failed account+Regions are
+The answer is a partial batch response (peering.batch), so only the failed account+Regions are
 retried (and, after the queue's redrive limit, kept in its dead-letter queue). A message that is
 not a sweep target is answered (log line, InvalidEvents metric) and not retried: no retry could
 make it one. A target the invocation has no time left to finish is handed back to the queue.
@@ -9,10 +9,9 @@ make it one. A target the invocation has no time left to finish is handed back t
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from peering.batch import QueueMessage, process_partial_response
 from peering.config import Settings
 from peering.deadline import NEVER, Deadline
 from peering.engine import Engine
@@ -22,10 +21,8 @@ from peering.observe import is_reachable
 from peering.sweep import SweepTarget
 from peering.sweep_region import converge_in_time
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def converge_record(record: SQSRecord, deadline: Deadline = NEVER) -> dict[str, Any]:
+def converge_record(record: QueueMessage, deadline: Deadline = NEVER) -> dict[str, Any]:
     try:
         target = SweepTarget.from_message(record.body)
     except InvalidEventError as exc:
@@ -47,5 +44,4 @@ def converge_record(record: SQSRecord, deadline: Deadline = NEVER) -> dict[str, 
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # One deadline for the whole batch, its margin taken from the invocation's full time.
-    handler = partial(converge_record, deadline=Deadline.of(context))
-    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    return process_partial_response(event, partial(converge_record, deadline=Deadline.of(context)))

@@ -12,11 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from emulation import lifecycle
 from peering import aws
 from peering.aws import AwsClients
+from peering.batch import BatchProcessingError
 from peering.config import Settings
 from peering.engine import Engine
 from peering.sweep import SweepTarget

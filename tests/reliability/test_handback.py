@@ -16,10 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from peering import deadline, sweep
 from peering.aws import shared_session
+from peering.batch import BatchProcessingError
 from peering.sweep import MAX_CONTINUATIONS, SweepTarget
 from tests.builders import sqs_event
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, emitted_metrics, load_function

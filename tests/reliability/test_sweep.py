@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from emulation import lifecycle
+from peering.batch import BatchProcessingError
 from peering.sweep import SweepTarget
 from tests.builders import ledger_items, make_vpc, status
 from tests.builders import sqs_event as queue_event

@@ -805,3 +805,56 @@ def test_requested_by_must_be_a_plain_name(requested_by: str) -> None:
     }
     with pytest.raises(InvalidEventError):
         parse_operator_event(event)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict types: nothing is coerced, and a refusal says what and where
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(_with(APPROVE, 1, "detail", "dryRun"), id="dryRun 1"),
+        pytest.param(_with(APPROVE, "true", "detail", "dryRun"), id="dryRun 'true'"),
+        pytest.param(_with(APPROVE, 1764496800, "time"), id="time as a number"),
+        pytest.param(_with(APPROVE, "1764496800", "time"), id="time as digits"),
+        pytest.param(_with(APPROVE, None, "detail", "requestedBy"), id="requestedBy null"),
+        pytest.param(_with(APPROVE, ["pcx-0b22bb22bb22bb222"], "detail", "connectionId"), id="connectionId list"),
+    ],
+)
+def test_operator_values_are_never_coerced(event: dict[str, Any]) -> None:
+    with pytest.raises(InvalidEventError):
+        parse_operator_event(event)
+
+
+def test_a_scheduled_event_names_a_real_account() -> None:
+    with pytest.raises(InvalidEventError, match="account"):
+        parse_sweep_event(_with(load("scheduled__sweep.json"), "not-an-account", "account"))
+
+
+def test_a_refusal_names_every_problem_and_where_it_is() -> None:
+    event = _with(_with(APPROVE, "pcx-XYZ", "detail", "connectionId"), True, "detail", "force")
+    event = _without(event, "time")
+    with pytest.raises(InvalidEventError) as refused:
+        parse_operator_event(event)
+    message = str(refused.value)
+    assert message.startswith("not a valid OperatorEvent: ")
+    assert "time: required" in message
+    assert "detail.connectionId: must be a connection id" in message
+    assert "detail.'force': is not a field of this event" in message
+
+
+def test_a_refusal_of_a_huge_event_stays_short() -> None:
+    event = copy.deepcopy(APPROVE)
+    event["detail"].update({f"field{n}": "x" * 10_000 for n in range(1000)})
+    with pytest.raises(InvalidEventError, match="and 990 more") as refused:
+        parse_operator_event(event)
+    assert len(str(refused.value)) < 2000
+
+
+def test_the_scheduler_empty_detail_string_is_an_empty_detail() -> None:
+    event = _with(_with(load("scheduled__sweep.json"), "aws.scheduler", "source"), "{}", "detail")
+    parsed = parse_sweep_event(event)
+    assert isinstance(parsed, ScheduledEvent)
+    assert parsed.detail == {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peering.apply import ActionResult
 from peering.aws import AwsClients
@@ -24,8 +24,10 @@ from peering.observability import MetricUnit, logger, metrics
 from peering.observe import find_connection, is_reachable
 from peering.org import OrganizationDirectory
 from peering.outbox import Outbox
-from peering.policy import PolicyDocument
 from peering.policy_store import load_policy
+
+if TYPE_CHECKING:  # the policy's models (pydantic) load when a policy is read, not at import
+    from peering.policy import PolicyDocument
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from peering.checks import SafetyFindings, run_safety_checks
+from peering.decision import PolicyDecision, Verdict
 from peering.models import AcceptObservation, Connection, ConnectionStatus, LedgerState, Notice
-from peering.policy import PolicyDecision, Verdict
 
 
 class Outcome(StrEnum):

@@ -11,26 +11,22 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from peering.cleanup import CleanupOptions
+
+# The verdict types live apart so that planning and the handlers import them without pydantic.
+from peering.decision import PolicyDecision, Verdict, unavailable_policy_decision  # noqa: F401 - still offered here
 from peering.errors import PolicyError
 from peering.models import RequesterIdentity, Vpc
 from peering.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
 
 SCHEMA_VERSION = 1
 ACCOUNT_ID = re.compile(r"^\d{12}$")
-
-
-class Verdict(StrEnum):
-    ACCEPT = "accept"
-    REJECT = "reject"
-    HOLD = "hold"
 
 
 # Strength when several rules match: an explicit deny always wins.
@@ -248,14 +244,6 @@ class PolicyDocument(_Strict):
         return self.routing.to_options(base, source)
 
 
-@dataclass(frozen=True)
-class PolicyDecision:
-    verdict: Verdict
-    reasons: tuple[str, ...]
-    rule: str | None
-    policy_version: str | None
-
-
 def _yaml(text: str) -> Any:
     from peering.policy_yaml import load_strict  # noqa: PLC0415 - PyYAML only for documents that are YAML
 
@@ -345,8 +333,3 @@ def evaluate(
     if overridden:
         reasons.append(f"it overrides {', '.join(repr(n) for n in overridden)}")
     return PolicyDecision(winner.action, tuple(reasons), winner.name, policy.version)
-
-
-def unavailable_policy_decision(error: PolicyError) -> PolicyDecision:
-    """A missing or invalid policy holds everything; it never accepts."""
-    return PolicyDecision(Verdict.HOLD, (f"policy unavailable, holding: {error}",), None, None)

@@ -6,12 +6,16 @@ first use (never at import time) and ``reset()`` drops it (tests, policy changes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
 from peering.aws import AwsClients
 from peering.errors import PolicyError
-from peering.policy import PolicyDocument, parse_policy
+
+if TYPE_CHECKING:
+    from peering.policy import PolicyDocument
 
 _providers: dict[str, parameters.SSMProvider] = {}
 # Errors that mean there is no usable policy (as opposed to an outage): everything is held.
@@ -39,4 +43,8 @@ def load_policy(aws: AwsClients, parameter_name: str, max_age: int) -> PolicyDoc
         # Throttling, a 5xx, the network: holding everything (and telling people so) would be a
         # decision on a view with holes. Raise, so the invocation is retried.
         raise (cause or exc) from None
+    # The policy's models (pydantic) are imported by the first read, not with the handler: a
+    # cold start pays for them only on a path that reads the policy.
+    from peering.policy import parse_policy  # noqa: PLC0415
+
     return parse_policy(text if isinstance(text, str) else None)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from peering.apply import Applier
 from peering.context import ConvergeResult, EngineContext
+from peering.decision import PolicyDecision, unavailable_policy_decision
 from peering.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
 from peering.models import Connection, ConnectionStatus
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import find_connection, is_reachable, observe_request
 from peering.plan import Decision, OperatorInstruction, Outcome, Plan, plan_acceptance
-from peering.policy import PolicyDecision, evaluate, unavailable_policy_decision
 
 METRIC_BY_OUTCOME = {
     Outcome.ACCEPTED: "RequestsAccepted",
@@ -93,6 +93,9 @@ class RequestLifecycle(EngineContext):
         if isinstance(policy, PolicyError):
             decision = unavailable_policy_decision(policy)
         else:
+            # Imported here: the policy's models (pydantic) are loaded once a policy was parsed.
+            from peering.policy import evaluate  # noqa: PLC0415
+
             decision = evaluate(policy, observation.requester, observation.accepter_vpc, self.directory.hub_org_id())
         return plan_acceptance(
             observation,
