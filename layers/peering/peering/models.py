@@ -199,6 +199,9 @@ class LedgerState:
     #: False while a decision is recorded but not yet carried out (tag, accept/reject, notice)
     applied: bool = True
     intent: Intent | None = None  # work begun and not yet committed
+    reasons: tuple[str, ...] = ()  # why it was decided so
+    #: hours-before-expiry points at which a held request was already reminded (reminders.py)
+    reminders_sent: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

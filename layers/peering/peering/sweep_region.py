@@ -29,6 +29,7 @@ from peering.errors import OutOfTimeError, SweepIncompleteError
 from peering.models import Connection, ConnectionStatus, LedgerState
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import RegionSnapshot, observe_region, paginate
+from peering.reminders import due_reminder
 from peering.routing import RouteChange, RoutingOptions, TableSelection
 from peering.sweep import SweepTarget, hand_back
 
@@ -150,8 +151,32 @@ def _pending(run: _Pass, conn: Connection) -> None:
     if "accepter" in roles and _needs_decision(run.states.get(conn.connection_id), run.policy_version):
         decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
         _count(run.result, decided, f"request-{decided.outcome}")
+    elif "accepter" in roles:
+        _remind_before_expiry(run, conn)
     if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
         _count(run.result, run.engine.withdraw(conn, run.dry), "request-withdrawn")
+
+
+def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
+    """A held request nearing its expiry: remind people once per configured point (reminders.py).
+    The accepter's sweep does it, where the request is decided; a dry run only says so."""
+    reminder = due_reminder(
+        conn,
+        run.states.get(conn.connection_id),
+        run.cleanup_options.remind_before_expiry_hours,
+        run.now,
+        bus_name=run.engine.settings.bus_name,
+    )
+    if reminder is None:
+        return
+    run.result.plans.append(reminder.describe())
+    if run.dry:
+        run.result.done["reminder-due"] += 1
+        return
+    if run.engine.ledger.record_reminder(conn.connection_id, reminder.points, reminder.key, reminder.notice):
+        logger.info("held request reminded", extra={"connection_id": conn.connection_id, "points": reminder.points})
+        run.result.done["reminder-sent"] += 1
+        run.engine.outbox.flush(conn.connection_id)
 
 
 def _active(run: _Pass, conn: Connection) -> None:
