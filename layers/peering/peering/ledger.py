@@ -358,20 +358,6 @@ class Ledger:
         )
         return True
 
-    def held_requests(self) -> list[dict[str, Any]]:
-        """Every open record whose last decision is held (the operator's ``pending``): a Scan, for
-        people and tools, never for the functions."""
-        items: list[dict[str, Any]] = []
-        paginator = self._ddb().get_paginator("scan")
-        for page in paginator.paginate(
-            TableName=self._table,
-            FilterExpression="sk = :state AND decision = :held AND attribute_not_exists(closedAt)",
-            ExpressionAttributeValues={":state": {"S": STATE}, ":held": {"S": "held"}},
-            ConsistentRead=True,
-        ):
-            items.extend(page["Items"])
-        return items
-
     def sides(self, connection_id: str) -> tuple[str, str] | None:
         """The recorded "account/Region/VPC" of each side, for connections AWS no longer shows."""
         item = self._state_item(connection_id)
