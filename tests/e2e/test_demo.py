@@ -41,6 +41,8 @@ def test_the_demo_plays_every_story_through_the_templates_rules() -> None:
         "accepted (operator:alice@example.com)",
         "CIDR overlap between the VPCs",
         "expired: cleaned up",
+        "-> reminder-sent x1",
+        "notified: Reminder: peering request",
         "moto server stopped",
     ):
         assert line in out, f"missing {line!r}"

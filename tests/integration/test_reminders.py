@@ -137,3 +137,22 @@ def test_a_racing_second_reminder_is_refused_by_the_ledger(organization: Organiz
     outbox = [i for i in ledger_items("OUTBOX") if i.get("noticeKey", {}).get("S") == "reminder|24h"]
     assert len(outbox) == 1
     assert reminders_sent(pcx) == {"24"}
+
+
+def test_a_request_from_the_organization_is_reminded_before_its_withdrawal(
+    organization: Organization, context: FakeContext
+) -> None:
+    # The requester is one of ours: its own sweep withdraws the request after 72 h, not 168 h.
+    a = make_vpc(organization.platform_account, "10.20.0.0/16")
+    b = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")  # not opted in: no rule matches, held
+    pcx, event = request_peering(organization.platform_account, a, HUB_ACCOUNT, b)
+    accept.lambda_handler(event, context)
+    organization.notifications()
+    lifecycle.age(pcx, hours=52)  # 20 h before the withdrawal, 116 h before AWS's expiry
+
+    assert run_target()["done"] == {"reminder-sent": 1}
+
+    [notice] = organization.notifications()
+    assert notice["subject"] == f"Reminder: peering request {pcx} is withdrawn in 19 h 59 min"
+    assert "withdraws requests unanswered after 72 h (cleanup.pendingRequestMaxAgeHours)" in notice["message"]
+    assert reminders_sent(pcx) == {"24"}

@@ -28,8 +28,8 @@ from peering.engine import Engine
 from peering.errors import OutOfTimeError, SweepIncompleteError
 from peering.models import Connection, ConnectionStatus, LedgerState
 from peering.observability import MetricUnit, logger, metrics
-from peering.observe import RegionSnapshot, observe_region, paginate
-from peering.reminders import due_reminder
+from peering.observe import RegionSnapshot, is_reachable, observe_region, paginate
+from peering.reminders import due_reminder, is_held
 from peering.routing import RouteChange, RoutingOptions, TableSelection
 from peering.sweep import SweepTarget, hand_back
 
@@ -158,13 +158,19 @@ def _pending(run: _Pass, conn: Connection) -> None:
 
 
 def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
-    """A held request nearing its expiry: remind people once per configured point (reminders.py).
+    """A held request nearing its end: remind people once per configured point (reminders.py).
     The accepter's sweep does it, where the request is decided; a dry run only says so."""
+    state = run.states.get(conn.connection_id)
+    if not is_held(state):
+        return  # the usual case: no look-up at all
+    # A requester that is one of ours has its request withdrawn by its own sweep, before AWS expires it.
+    ours = is_reachable(run.engine.aws, run.engine.directory, conn.requester.account, conn.requester.region)
     reminder = due_reminder(
         conn,
-        run.states.get(conn.connection_id),
+        state,
         run.cleanup_options.remind_before_expiry_hours,
         run.now,
+        withdrawn_after_hours=run.cleanup_options.pending_request_max_age_hours if ours else None,
         bus_name=run.engine.settings.bus_name,
     )
     if reminder is None:
