@@ -10,6 +10,7 @@ gives the line and column. A case is decided by ``peering.policy.evaluate`` and
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,11 +65,24 @@ def _load(path: str, text: str) -> tuple[Any, yaml.Node | None]:
     try:
         data = load_strict(text)
     except ValueError as exc:
+        as_json = _json(text)
+        if as_json is not None:
+            return as_json, None  # JSON that PyYAML cannot read (tab indentation): the engine reads it, no marks
         cause = exc.__cause__
         mark = getattr(cause, "problem_mark", None) or getattr(cause, "context_mark", None)
         problem = getattr(cause, "problem", None) or str(exc)
         raise DocumentError(path, [Problem(*_mark(mark), "", f"not valid YAML/JSON: {problem}")]) from exc
     return data, yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _json(text: str) -> Any:
+    """The document as JSON, when it is JSON (the engine reads a document starting with "{" so)."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _node_at(root: yaml.Node | None, loc: tuple[Any, ...], at_key: bool) -> yaml.Node | None:

@@ -100,6 +100,17 @@ def test_check_refuses_what_is_not_a_policy(
     assert f"{path}{expected}" in capsys.readouterr().err
 
 
+def test_check_reads_json_indented_with_tabs_as_the_engine_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write(tmp_path, "good.json", '{\n\t"schemaVersion": 1,\n\t"version": "tabs",\n\t"rules": []\n}\n')
+    bad = write(tmp_path, "bad.json", '{\n\t"schemaVersion": 1,\n\t"version": "tabs",\n\t"rulez": []\n}\n')
+
+    assert main(["policy", "check", good]) == 0
+    assert main(["policy", "check", bad]) == 2
+    assert f"{bad}: rulez: Extra inputs are not permitted" in capsys.readouterr().err
+
+
 def test_check_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "check", str(tmp_path / "none.yaml")]) == 2
     assert "cannot read it" in capsys.readouterr().err
