@@ -143,7 +143,7 @@ class CleanupSection(_Strict):
     revoke_stale_security_group_rules: bool = Field(default=False, alias="revokeStaleSecurityGroupRules")
     # Requests we sent are withdrawn after this (they expire after 168 h anyway).
     pending_request_max_age_hours: int = Field(default=72, ge=1, le=167, alias="pendingRequestMaxAgeHours")
-    # A held request expires 168 h after it was made: remind people this many hours before (once each).
+    # Remind people this many hours before a held request ends (expiry at 168 h, or our withdrawal), once each.
     remind_before_expiry_hours: list[int] = Field(default_factory=lambda: [24], alias="remindBeforeExpiryHours")
 
     @field_validator("remind_before_expiry_hours")
