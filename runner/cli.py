@@ -1,4 +1,5 @@
-"""``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo (docs/try-it.md)."""
+"""``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo, policy, approve,
+reject, pending (docs/try-it.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from runner import HUB_TEMPLATE
+from runner import HUB_TEMPLATE, operator_cli, policy_cli
 from runner.bootstrap import bootstrap
 from runner.cfn import DEFAULT_STACK_NAME, Stack
 from runner.demo import run_demo
@@ -270,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole lifecycle on a local moto server, through the template's rules")
     p.add_argument("--verbose", action="store_true", help="also print the functions' logs (stderr)")
     p.set_defaults(run=cmd_demo)
+
+    policy_cli.register(sub)
+    operator_cli.register(sub, stack_options)
     return parser
 
 

@@ -3,7 +3,7 @@
 A moto server (``emulation.server``, with every emulation.fidelity patch) plays AWS. The hub's resources
 are created from template.yaml (``bootstrap``), an organization of three accounts is built (the hub,
 network-a in the platform OU, analytics-b in the workloads OU) with VPCs in two Regions and an
-approval policy, and then five stories are played. Every API call a person or a function makes
+approval policy, and then six stories are played. Every API call a person or a function makes
 becomes the CloudTrail event AWS would deliver; every event is routed through the template's own
 rules (and the member stack's forwarding rule) to the functions they target, which run in-process
 with the template's environment (``runner.world``). The timeline shows each event, the rule, the
@@ -555,6 +555,29 @@ def _publish_rule(demo: Demo, rule: dict[str, Any]) -> str:
     return str(document["version"])
 
 
+def _reminded(demo: Demo, nets: dict[str, Net]) -> str:
+    """A held request is reminded once before its end (policy cleanup.remindBeforeExpiryHours,
+    default 24 h), then decided by the command the reminder names."""
+    lab, shared = nets["lab"], nets["shared"]
+    demo.story("7. A held request reminded a day before its end: analytics-b analytics-lab -> shared-services")
+    pcx = demo.request(lab, shared)
+    demo.act("analytics-b (a person)")
+    demo.check("held", demo.ledger(pcx).get("decision") == "held")
+    demo.said("52 h pass without an answer; its requester's sweep withdraws requests unanswered after 72 h")
+    demo.server.age(pcx, hours=52)  # emulation.lifecycle.age, inside the emulator
+    demo.said("the schedule rule fires:")
+    demo.schedule()
+    reminded = demo.ledger(pcx).get("remindedAt", "")
+    demo.check("reminded once, 24 h before its end (recorded with its notice)", bool(reminded))
+    demo.said("the schedule rule fires again:")
+    demo.schedule()
+    demo.check("not reminded twice", demo.ledger(pcx).get("remindedAt") == reminded)
+    demo.said(f"an operator runs the command the reminder names: python -m runner reject {pcx} --comment CHG-4720")
+    demo.operator("Reject Peering Request", {"connectionId": pcx, "requestedBy": "bob", "comment": "CHG-4720"})
+    demo.check("rejected by the operator", demo.status(demo.hub, pcx) == "rejected")
+    return pcx
+
+
 def _final_state(demo: Demo, connections: list[tuple[str, Net, Net]]) -> None:
     demo.story("Final state")
     for pcx, requester, accepter in connections:
@@ -581,6 +604,7 @@ def _stories(demo: Demo) -> None:
     _deleted(demo, nets, first)
     fifth = _expired(demo, nets)
     _subnet_level(demo)
+    _reminded(demo, nets)
     _final_state(
         demo,
         [
@@ -597,7 +621,7 @@ def _stories(demo: Demo) -> None:
 def _mapped(demo: Demo, nets: dict[str, Net], second: str) -> None:
     """The peering map of the final state, once a request waits and a route went missing."""
     lab, shared, analytics = nets["lab"], nets["shared"], nets["analytics"]
-    demo.story("7. The peering map: a hub-internal connection, a request waiting, a route removed by hand")
+    demo.story("8. The peering map: a hub-internal connection, a request waiting, a route removed by hand")
     healthy = demo.request(nets["ingress"], shared)
     demo.act("the hub (a person)")
     waiting = demo.request(lab, shared)

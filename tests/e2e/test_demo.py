@@ -42,6 +42,8 @@ def test_the_demo_plays_every_story_through_the_templates_rules() -> None:
         "CIDR overlap between the VPCs",
         "expired: cleaned up",
         "routing: rule 'payments-to-data-shared-subnets'",
+        "-> reminder-sent x1",
+        "notified: Reminder: peering request",
         "moto server stopped",
     ):
         assert line in out, f"missing {line!r}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from peering.cleanup import CleanupOptions
 from peering.errors import PolicyError
 from peering.models import LedgerState, RequesterIdentity, Vpc
 from peering.policy import (
@@ -800,3 +801,21 @@ def test_only_a_rule_that_accepted_picks_the_routing(
 ) -> None:
     state = LedgerState("pcx-1", decision, "v1", "active", decided_by=decided_by, rule=rule_name)
     assert state.accepting_rule == expected
+def test_reminder_points_default_to_one_day_and_are_carried_largest_first() -> None:
+    base = {"schemaVersion": 1, "version": "r1"}
+    assert parse_policy(json.dumps(base)).cleanup.to_options().remind_before_expiry_hours == (24,)
+    custom = {**base, "cleanup": {"remindBeforeExpiryHours": [24, 72, 1]}}
+    assert parse_policy(json.dumps(custom)).cleanup.to_options().remind_before_expiry_hours == (72, 24, 1)
+    assert parse_policy(json.dumps({**base, "cleanup": {"remindBeforeExpiryHours": []}})).cleanup.to_options() == (
+        CleanupOptions(remind_before_expiry_hours=())
+    )
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [([0], "outside 1..167"), ([168], "outside 1..167"), ([24, 24], "must be unique"), (["soon"], "valid integer")],
+)
+def test_bad_reminder_points_are_refused(points: list[object], expected: str) -> None:
+    document = {"schemaVersion": 1, "version": "r1", "cleanup": {"remindBeforeExpiryHours": points}}
+    with pytest.raises(PolicyError, match=expected):
+        parse_policy(json.dumps(document))

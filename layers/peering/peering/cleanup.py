@@ -28,6 +28,8 @@ def cleanup_key(status: str) -> str:
 class CleanupOptions:
     revoke_stale_security_group_rules: bool = False
     pending_request_max_age_hours: int = 72  # requester-side requests withdrawn after this
+    #: hours before a held request expires at which a person is reminded (once each, by the sweep)
+    remind_before_expiry_hours: tuple[int, ...] = (24,)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ def _state_from_item(connection_id: str, item: dict[str, Any]) -> LedgerState:
         applied=item.get("applied", {}).get("BOOL", True),  # records older than intents were applied
         intent=_intent_from_item(item),
         rule=item.get("rule", {}).get("S"),
+        reasons=tuple(r["S"] for r in item.get("reasons", {}).get("L", []) if "S" in r),
+        reminders_sent=frozenset(int(n) for n in item.get("remindersSent", {}).get("NS", [])),
     )
 
 
@@ -324,6 +326,38 @@ class Ledger:
             }
         }
         return self._transact([update, *self._outbox_put(connection_id, cleanup_key(status), notice)])
+
+    def record_reminder(self, connection_id: str, points: Sequence[int], key: str, notice: Notice) -> bool:
+        """Remember that a held request was reminded at these points and queue the reminder, in
+        one transaction conditional on the request still being held and open and on none of the
+        points being recorded: of two sweeps that find it due, one reminds, the other gets False."""
+        values: dict[str, Any] = {
+            ":points": {"NS": [str(p) for p in points]},
+            ":held": {"S": "held"},
+            ":now": {"S": now_text()},
+        }
+        unsent = []
+        for n, point in enumerate(points):
+            values[f":p{n}"] = {"N": str(point)}
+            unsent.append(f"NOT contains(remindersSent, :p{n})")
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": connection_id}, "sk": {"S": STATE}},
+                "UpdateExpression": "ADD remindersSent :points SET remindedAt = :now",
+                "ConditionExpression": (
+                    "decision = :held AND attribute_not_exists(closedAt) AND "
+                    f"(attribute_not_exists(remindersSent) OR ({' AND '.join(unsent)}))"
+                ),
+                "ExpressionAttributeValues": values,
+            }
+        }
+        if not self._transact([update, *self._outbox_put(connection_id, key, notice)]):
+            return False
+        self.log(
+            connection_id, "reminder", {"points": {"NS": [str(p) for p in points]}, "subject": {"S": notice.subject}}
+        )
+        return True
 
     def sides(self, connection_id: str) -> tuple[str, str] | None:
         """The recorded "account/Region/VPC" of each side, for connections AWS no longer shows."""

@@ -208,6 +208,9 @@ class LedgerState:
         if self.decision == "accepted" and self.decided_by == "policy":
             return self.rule
         return None
+    reasons: tuple[str, ...] = ()  # why it was decided so
+    #: hours-before-expiry points at which a held request was already reminded (reminders.py)
+    reminders_sent: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

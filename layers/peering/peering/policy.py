@@ -170,11 +170,24 @@ class CleanupSection(_Strict):
     revoke_stale_security_group_rules: bool = Field(default=False, alias="revokeStaleSecurityGroupRules")
     # Requests we sent are withdrawn after this (they expire after 168 h anyway).
     pending_request_max_age_hours: int = Field(default=72, ge=1, le=167, alias="pendingRequestMaxAgeHours")
+    # Remind people this many hours before a held request ends (expiry at 168 h, or our withdrawal), once each.
+    remind_before_expiry_hours: list[int] = Field(default_factory=lambda: [24], alias="remindBeforeExpiryHours")
+
+    @field_validator("remind_before_expiry_hours")
+    @classmethod
+    def _reminder_points(cls, value: list[int]) -> list[int]:
+        for hours in value:
+            if not 1 <= hours <= 167:
+                raise ValueError(f"a reminder {hours} h before expiry is outside 1..167 (a request lives 168 h)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"reminder hours must be unique, got {value}")
+        return value
 
     def to_options(self) -> CleanupOptions:
         return CleanupOptions(
             revoke_stale_security_group_rules=self.revoke_stale_security_group_rules,
             pending_request_max_age_hours=self.pending_request_max_age_hours,
+            remind_before_expiry_hours=tuple(sorted(self.remind_before_expiry_hours, reverse=True)),
         )
 
 

@@ -32,6 +32,7 @@ from peering.network import Subnet
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import RegionSnapshot, is_reachable, observe_region, paginate, subnets_of
 from peering.routing import DestinationScope, RouteChange, RouteManagement, RoutingOptions
+from peering.reminders import due_reminder, is_held
 from peering.sweep import SweepTarget, hand_back
 
 
@@ -166,8 +167,38 @@ def _pending(run: _Pass, conn: Connection) -> None:
     if "accepter" in roles and _needs_decision(run.states.get(conn.connection_id), run.policy_version):
         decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
         _count(run.result, decided, f"request-{decided.outcome}")
+    elif "accepter" in roles:
+        _remind_before_expiry(run, conn)
     if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
         _count(run.result, run.engine.withdraw(conn, run.dry), "request-withdrawn")
+
+
+def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
+    """A held request nearing its end: remind people once per configured point (reminders.py).
+    The accepter's sweep does it, where the request is decided; a dry run only says so."""
+    state = run.states.get(conn.connection_id)
+    if not is_held(state):
+        return  # the usual case: no look-up at all
+    # A requester that is one of ours has its request withdrawn by its own sweep, before AWS expires it.
+    ours = is_reachable(run.engine.aws, run.engine.directory, conn.requester.account, conn.requester.region)
+    reminder = due_reminder(
+        conn,
+        state,
+        run.cleanup_options.remind_before_expiry_hours,
+        run.now,
+        withdrawn_after_hours=run.cleanup_options.pending_request_max_age_hours if ours else None,
+        bus_name=run.engine.settings.bus_name,
+    )
+    if reminder is None:
+        return
+    run.result.plans.append(reminder.describe())
+    if run.dry:
+        run.result.done["reminder-due"] += 1
+        return
+    if run.engine.ledger.record_reminder(conn.connection_id, reminder.points, reminder.key, reminder.notice):
+        logger.info("held request reminded", extra={"connection_id": conn.connection_id, "points": reminder.points})
+        run.result.done["reminder-sent"] += 1
+        run.engine.outbox.flush(conn.connection_id)
 
 
 def _active(run: _Pass, conn: Connection) -> None:
