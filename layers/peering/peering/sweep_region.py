@@ -31,8 +31,8 @@ from peering.models import Connection, ConnectionStatus, LedgerState
 from peering.network import Subnet
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import RegionSnapshot, is_reachable, observe_region, paginate, subnets_of
-from peering.routing import DestinationScope, RouteChange, RouteManagement, RoutingOptions
 from peering.reminders import due_reminder, is_held
+from peering.routing import DestinationScope, RouteChange, RouteManagement, RoutingOptions
 from peering.sweep import SweepTarget, hand_back
 
 
