@@ -4,6 +4,8 @@ Powertools batch processing reports partial failures, so only the failed account
 retried (and, after the queue's redrive limit, kept in its dead-letter queue). A message that is
 not a sweep target is answered (log line, InvalidEvents metric) and not retried: no retry could
 make it one. A target the invocation has no time left to finish is handed back to the queue.
+A target that is not ready (no member role yet, a Region not enabled, an account gone from the
+organization) is recorded and skipped, not retried (peering/readiness.py).
 """
 
 from functools import partial
@@ -19,6 +21,7 @@ from peering.engine import Engine
 from peering.errors import InvalidEventError
 from peering.observability import MetricUnit, logger, metrics, tracer
 from peering.observe import is_reachable
+from peering.readiness import ACCOUNT_LEFT, NotReadyRegister, converge_when_ready
 from peering.sweep import SweepTarget
 from peering.sweep_region import converge_in_time
 
@@ -38,8 +41,9 @@ def converge_record(record: SQSRecord, deadline: Deadline = NEVER) -> dict[str, 
         # Only the organization's accounts are swept; no role could be assumed anywhere else.
         logger.warning("sweep target outside the organization refused")
         metrics.add_metric(name="OutsideOrganizationEvents", unit=MetricUnit.Count, value=1)
+        NotReadyRegister(engine).record(target.account, target.region, ACCOUNT_LEFT, "not in the organization")
         return {"ok": False, "error": "outside_organization"}
-    return converge_in_time(engine, target, deadline)
+    return converge_when_ready(engine, target, partial(converge_in_time, engine, target, deadline))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -15,10 +15,12 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from peering import readiness
 from peering.context import EngineContext
 from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
 from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
@@ -26,6 +28,9 @@ from peering.observability import MetricUnit, logger, metrics
 from peering.operator import ensure_hub_account
 
 SQS_BATCH = 10
+# SendMessageBatch calls in flight at once: 10,000 targets are 1,000 calls, about 100 s one after
+# the other at 100 ms each; 8 at a time, about 13 s (BENCHMARKS.md, "at organization scale").
+QUEUE_THREADS = 8
 # A target that ran out of time continues in a new message, at most this many times in a row.
 MAX_CONTINUATIONS = 20
 # EC2's mutating bucket (50 tokens, 5 a second) is full again after 10 s.
@@ -57,6 +62,7 @@ class SweepTarget:
     sweep_id: str
     dry_run: bool | None = None
     continuation: int = 0  # how many runs before this one ran out of time on this target
+    recheck: bool = False  # recorded not ready (readiness.py): a run that succeeds clears the record
 
     def to_message(self) -> str:
         body: dict[str, Any] = {
@@ -67,6 +73,8 @@ class SweepTarget:
         }
         if self.continuation:
             body["continuation"] = self.continuation
+        if self.recheck:
+            body["recheck"] = True
         return json.dumps(body)
 
     @classmethod
@@ -88,6 +96,7 @@ class SweepTarget:
             str(data.get("sweepId") or "manual"),
             dry_run if isinstance(dry_run, bool) else None,
             continuation,
+            data.get("recheck") is True,
         )
 
     def next_run(self) -> SweepTarget:
@@ -137,38 +146,65 @@ def parse_sweep_trigger(event: Any, engine: EngineContext) -> SweepTrigger:
     return SweepTrigger(sweep_id)
 
 
-def list_targets(engine: EngineContext, settings: SweepSettings) -> list[tuple[str, str]]:
-    accounts = list(settings.accounts)
-    if not accounts:
-        if engine.directory.hub_org_id() is None:
-            accounts = [engine.aws.own_account]
-        else:
-            paginator = engine.aws.hub("organizations").get_paginator("list_accounts")
-            for page in paginator.paginate():
-                accounts += [a["Id"] for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
-    return [(account, region) for account in accounts for region in settings.regions]
+def list_accounts(engine: EngineContext, settings: SweepSettings) -> list[dict[str, Any]]:
+    """The accounts to sweep as ListAccounts describes them (Id, State/Status); a static list,
+    or this account alone, counts as active."""
+    if settings.accounts:
+        return [{"Id": account} for account in settings.accounts]
+    if engine.directory.hub_org_id() is None:
+        return [{"Id": engine.aws.own_account}]
+    accounts: list[dict[str, Any]] = []
+    # AWS answers 20 accounts a page (moto: all in one): 1,000 accounts are 50 calls.
+    for page in engine.aws.hub("organizations").get_paginator("list_accounts").paginate():
+        accounts += page["Accounts"]
+    return accounts
+
+
+def _is_active(account: Mapping[str, Any]) -> bool:
+    return (account.get("State") or account.get("Status") or "ACTIVE") == "ACTIVE"
+
+
+def _queue(engine: EngineContext, queue_url: str, messages: list[str]) -> int:
+    """SendMessageBatch of 10, QUEUE_THREADS calls at a time; the number of messages refused."""
+    sqs = engine.aws.hub("sqs")  # made once: boto3 clients are safe to share between threads
+
+    def send(start: int) -> int:
+        chunk = messages[start : start + SQS_BATCH]
+        answer = sqs.send_message_batch(
+            QueueUrl=queue_url, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]
+        )
+        return len(answer.get("Failed", []))
+
+    with ThreadPoolExecutor(max_workers=QUEUE_THREADS) as pool:
+        return sum(pool.map(send, range(0, len(messages), SQS_BATCH)))
 
 
 def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSettings | None = None) -> dict[str, Any]:
     settings = settings or SweepSettings.from_env()
     if settings.queue_url is None:
         raise ConfigurationError("SWEEP_QUEUE_URL is not set")
-    targets = [trigger.only] if trigger.only else list_targets(engine, settings)
-    messages = [SweepTarget(a, r, trigger.sweep_id, trigger.dry_run).to_message() for a, r in targets]
-    sqs = engine.aws.hub("sqs")
-    failed = 0
-    for start in range(0, len(messages), SQS_BATCH):
-        chunk = messages[start : start + SQS_BATCH]
-        answer = sqs.send_message_batch(
-            QueueUrl=settings.queue_url,
-            Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)],
-        )
-        failed += len(answer.get("Failed", []))
+    ready: readiness.FanOutReadiness | None = None
+    if trigger.only:
+        targets = [trigger.only]
+    else:
+        accounts = list_accounts(engine, settings)
+        ready = readiness.before_fan_out(engine, accounts)
+        active = [str(a["Id"]) for a in accounts if _is_active(a)]
+        # Account-major: an account's Regions sit together in the queue, so a batch (and a warm
+        # worker's credential cache) serves several Regions with one AssumeRole.
+        targets = [(account, region) for account in active for region in settings.regions]
+    recheck = ready.per_target if ready else frozenset()
+    messages = [
+        SweepTarget(a, r, trigger.sweep_id, trigger.dry_run, recheck=(a, r) in recheck).to_message() for a, r in targets
+    ]
+    failed = _queue(engine, settings.queue_url, messages)
     if failed:
         # Raising makes the whole fan-out retry; duplicates are harmless (convergence is idempotent).
         raise RuntimeError(f"{failed} sweep messages could not be queued")
     metrics.add_metric(name="SweepTargets", unit=MetricUnit.Count, value=len(messages))
     logger.info("sweep fanned out", extra={"targets": len(messages), "requested_by": trigger.requested_by})
+    if ready is not None:
+        readiness.queue_daily_summary(engine, ready)
     # The backstop of the outbox: notices whose run died before publishing them (one Query when
     # there are none). A failure to publish raises, so the sweep itself is retried.
     flushed = engine.outbox.flush()
