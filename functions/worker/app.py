@@ -20,7 +20,6 @@ from peering.deadline import NEVER, Deadline
 from peering.engine import Engine
 from peering.errors import InvalidEventError
 from peering.observability import MetricUnit, logger, metrics, tracer
-from peering.observe import is_reachable
 from peering.readiness import ACCOUNT_LEFT, NotReadyRegister, converge_when_ready
 from peering.sweep import SweepTarget
 from peering.sweep_region import converge_in_time
@@ -37,7 +36,7 @@ def converge_record(record: SQSRecord, deadline: Deadline = NEVER) -> dict[str, 
         return {"ok": False, "error": exc.kind, "message": str(exc)}
     logger.append_keys(account=target.account, region=target.region, sweep_id=target.sweep_id)
     engine = Engine(Settings.from_env())
-    if not is_reachable(engine.aws, engine.directory, target.account, target.region):
+    if not engine.directory.is_member(target.account):
         # Only the organization's accounts are swept; no role could be assumed anywhere else.
         logger.warning("sweep target outside the organization refused")
         metrics.add_metric(name="OutsideOrganizationEvents", unit=MetricUnit.Count, value=1)

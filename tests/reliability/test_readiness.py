@@ -7,6 +7,7 @@ into the dead-letter queue; a target that becomes ready is swept again by itself
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -253,3 +254,37 @@ def test_long_summary_is_cut() -> None:
     ]
     notice = readiness.summary_notice(many, "2026-11-30")
     assert "... and 5 more" in notice.message
+
+
+def test_the_worker_checks_membership_with_one_cached_organizations_call(organization: Organization) -> None:
+    engine = Engine(Settings.from_env())
+    member = organization.platform_account
+
+    assert engine.directory.is_member(member) is True
+    assert engine.directory.is_member(member) is True  # cached
+    assert engine.directory.is_member(organization.outsider_account) is False
+    assert engine.directory.is_member(HUB_ACCOUNT) is True
+
+    organizations = Counter(op for (_, _, op) in engine.aws.calls.elements() if op.startswith("organizations:"))
+    assert organizations == {"organizations:DescribeOrganization": 1, "organizations:DescribeAccount": 2}
+    # An account whose OU path is known already costs nothing more.
+    engine.directory.identify(organization.sandbox_account, REGION)
+    before = sum(n for (_, _, op), n in engine.aws.calls.items() if op.startswith("organizations:"))
+    assert engine.directory.is_member(organization.sandbox_account) is True
+    assert sum(n for (_, _, op), n in engine.aws.calls.items() if op.startswith("organizations:")) == before
+
+
+def test_a_new_cause_restarts_since(organization: Organization) -> None:
+    engine = Engine(Settings.from_env())
+    register = readiness.NotReadyRegister(engine)
+    member = organization.platform_account
+    register.record(member, REGION, readiness.MEMBER_ROLE_MISSING)
+    first = records()[f"{member}#{REGION}"]
+
+    register.record(member, REGION, readiness.REGION_NOT_ENABLED, "AuthFailure")
+
+    now = records()[f"{member}#{REGION}"]
+    assert now["cause"] == readiness.REGION_NOT_ENABLED
+    assert now["since"] >= first["since"]
+    assert now["since"] == now["lastSeen"]
+    assert now["detail"] == "AuthFailure"
