@@ -21,27 +21,31 @@ from peering.engine import Engine
 from peering.errors import InvalidEventError
 from peering.observability import MetricUnit, logger, metrics, tracer
 from peering.readiness import ACCOUNT_LEFT, NotReadyRegister, converge_when_ready
-from peering.sweep import SweepTarget
-from peering.sweep_region import converge_in_time
+from peering.sweep import parse_sweep_message
+from peering.sweep_region import converge_account, converge_in_time
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def converge_record(record: SQSRecord, deadline: Deadline = NEVER) -> dict[str, Any]:
     try:
-        target = SweepTarget.from_message(record.body)
+        targets = parse_sweep_message(record.body)
     except InvalidEventError as exc:
         logger.warning("sweep message refused", extra={"error": exc.kind, "reason": str(exc)})
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
         return {"ok": False, "error": exc.kind, "message": str(exc)}
+    target = targets[0]
     logger.append_keys(account=target.account, region=target.region, sweep_id=target.sweep_id)
     engine = Engine(Settings.from_env())
     if not engine.directory.is_member(target.account):
         # Only the organization's accounts are swept; no role could be assumed anywhere else.
         logger.warning("sweep target outside the organization refused")
         metrics.add_metric(name="OutsideOrganizationEvents", unit=MetricUnit.Count, value=1)
-        NotReadyRegister(engine).record(target.account, target.region, ACCOUNT_LEFT, "not in the organization")
+        for each in targets:
+            NotReadyRegister(engine).record(each.account, each.region, ACCOUNT_LEFT, "not in the organization")
         return {"ok": False, "error": "outside_organization"}
+    if len(targets) > 1:  # every Region of the account (sweep.AccountSweep)
+        return converge_account(engine, targets, deadline)
     return converge_when_ready(engine, target, partial(converge_in_time, engine, target, deadline))
 
 

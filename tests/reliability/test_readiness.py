@@ -67,13 +67,14 @@ def scheduled() -> dict[str, Any]:
     }
 
 
-def queued(url: str) -> dict[tuple[str, str], dict[str, Any]]:
+def queued(url: str) -> dict[str, dict[str, Any]]:
+    """The queued messages by account (the fan-out sends one per account, naming its Regions)."""
     sqs = boto3.client("sqs", region_name=REGION)
-    bodies: dict[tuple[str, str], dict[str, Any]] = {}
+    bodies: dict[str, dict[str, Any]] = {}
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         for message in batch:
             body = json.loads(message["Body"])
-            bodies[(body["account"], body["region"])] = body
+            bodies[body["account"]] = body
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return bodies
 
@@ -111,8 +112,9 @@ def test_missing_member_role_is_skipped_counted_and_recovers_by_itself(
     # converges the target removes the record. Nobody did anything.
     faults.clear()
     sweep.lambda_handler(scheduled(), FakeContext())
-    message = queued(sweep_queue)[(member, REGION)]
-    assert message["recheck"] is True
+    message = queued(sweep_queue)[member]
+    assert message["regions"] == [REGION, OTHER_REGION]
+    assert message["recheck"] == [REGION]
     assert worker.lambda_handler(queue_event(json.dumps(message)), FakeContext()) == {"batchItemFailures": []}
     assert len(routes_to(member, theirs)) == 2
     assert f"{member}#{REGION}" not in records()
@@ -142,9 +144,9 @@ def test_suspended_account_is_not_queued_and_is_recorded_once_per_account(
 
     result = sweep.lambda_handler(scheduled(), FakeContext())
 
-    targets = queued(sweep_queue)
-    assert result["targets"] == len(targets) == 4  # hub and platform account, two Regions each
-    assert all(account != organization.sandbox_account for account, _ in targets)
+    messages = queued(sweep_queue)
+    assert result["targets"] == 4  # hub and platform account, two Regions each
+    assert set(messages) == {HUB_ACCOUNT, organization.platform_account}
     assert records()[f"{organization.sandbox_account}#*"]["cause"] == readiness.ACCOUNT_SUSPENDED
     assert emitted_metrics(capsys.readouterr().out)["NotReadyAccountSuspended"] == 1
 

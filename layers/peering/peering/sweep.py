@@ -29,12 +29,14 @@ from peering.operator import ensure_hub_account
 
 SQS_BATCH = 10
 # SendMessageBatch calls in flight at once: 10,000 targets are 1,000 calls, about 100 s one after
-# the other at 100 ms each; 8 at a time, about 13 s (BENCHMARKS.md, "at organization scale").
-QUEUE_THREADS = 8
+# the other at 100 ms each; 16 at a time, about 7 s (BENCHMARKS.md, "at organization scale").
+QUEUE_THREADS = 16
 # A target that ran out of time continues in a new message, at most this many times in a row.
 MAX_CONTINUATIONS = 20
 # EC2's mutating bucket (50 tokens, 5 a second) is full again after 10 s.
 CONTINUATION_DELAY_SECONDS = 10
+# More than AWS has Regions: a message naming more is not one of ours.
+MAX_REGIONS_PER_MESSAGE = 64
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,77 @@ class SweepTarget:
 
     def next_run(self) -> SweepTarget:
         return replace(self, continuation=self.continuation + 1)
+
+
+@dataclass(frozen=True)
+class AccountSweep:
+    """One message for every Region of one account: one AssumeRole and one membership check
+    serve them all, whichever worker receives it (a standard queue keeps no order, so targets
+    queued one per message would spread an account over every worker, each assuming its role)."""
+
+    account: str
+    regions: tuple[str, ...]
+    sweep_id: str
+    dry_run: bool | None = None
+    recheck: frozenset[str] = frozenset()  # the Regions recorded not ready
+
+    def to_message(self) -> str:
+        body: dict[str, Any] = {
+            "account": self.account,
+            "regions": list(self.regions),
+            "sweepId": self.sweep_id,
+            "dryRun": self.dry_run,
+        }
+        if self.recheck:
+            body["recheck"] = sorted(self.recheck)
+        return json.dumps(body)
+
+    def targets(self) -> list[SweepTarget]:
+        return [
+            SweepTarget(self.account, r, self.sweep_id, self.dry_run, recheck=r in self.recheck) for r in self.regions
+        ]
+
+
+def parse_sweep_message(body: str) -> list[SweepTarget]:
+    """The targets of a sweep message: one (a target, a continuation, an operator's request), or
+    every Region of an account (``AccountSweep``)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or "regions" not in data:
+        return [SweepTarget.from_message(body)]
+    account, regions, recheck = str(data.get("account")), data["regions"], data.get("recheck", [])
+    if (
+        not re.fullmatch(ACCOUNT_ID, account)
+        or not isinstance(regions, list)
+        or not 0 < len(regions) <= MAX_REGIONS_PER_MESSAGE
+        or len(set(map(str, regions))) != len(regions)
+        or not all(isinstance(r, str) and re.fullmatch(REGION, r) for r in regions)
+        or not isinstance(recheck, list)
+        or not set(map(str, recheck)) <= set(regions)
+    ):
+        raise InvalidEventError(f"not an account's sweep message: {body[:200]!r}")
+    dry_run = data.get("dryRun")
+    sweep = AccountSweep(
+        account,
+        tuple(regions),
+        str(data.get("sweepId") or "manual"),
+        dry_run if isinstance(dry_run, bool) else None,
+        frozenset(recheck),
+    )
+    return sweep.targets()
+
+
+def requeue(engine: EngineContext, target: SweepTarget) -> None:
+    """Send one Region of an account's message that failed back alone: the queue retries it (and
+    in the end keeps it in the dead-letter queue) without retrying the account's other Regions."""
+    queue_url = SweepSettings.from_env().queue_url
+    if queue_url is None:
+        raise ConfigurationError("SWEEP_QUEUE_URL is not set: a failed target cannot be queued again")
+    engine.aws.hub("sqs").send_message(
+        QueueUrl=queue_url, MessageBody=target.to_message(), DelaySeconds=CONTINUATION_DELAY_SECONDS
+    )
 
 
 def hand_back(engine: EngineContext, target: SweepTarget) -> SweepTarget:
@@ -184,25 +257,40 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
     if settings.queue_url is None:
         raise ConfigurationError("SWEEP_QUEUE_URL is not set")
     ready: readiness.FanOutReadiness | None = None
+    active: list[str] = []
     if trigger.only:
         targets = [trigger.only]
     else:
         accounts = list_accounts(engine, settings)
         ready = readiness.before_fan_out(engine, accounts)
         active = [str(a["Id"]) for a in accounts if _is_active(a)]
-        # Account-major: an account's Regions sit together in the queue, so a batch (and a warm
-        # worker's credential cache) serves several Regions with one AssumeRole.
         targets = [(account, region) for account in active for region in settings.regions]
     recheck = ready.per_target if ready else frozenset()
-    messages = [
-        SweepTarget(a, r, trigger.sweep_id, trigger.dry_run, recheck=(a, r) in recheck).to_message() for a, r in targets
-    ]
+    if trigger.only or len(settings.regions) == 1:
+        messages = [
+            SweepTarget(a, r, trigger.sweep_id, trigger.dry_run, recheck=(a, r) in recheck).to_message()
+            for a, r in targets
+        ]
+    else:
+        messages = [
+            AccountSweep(
+                account,
+                settings.regions,
+                trigger.sweep_id,
+                trigger.dry_run,
+                frozenset(r for r in settings.regions if (account, r) in recheck),
+            ).to_message()
+            for account in active
+        ]
     failed = _queue(engine, settings.queue_url, messages)
     if failed:
         # Raising makes the whole fan-out retry; duplicates are harmless (convergence is idempotent).
         raise RuntimeError(f"{failed} sweep messages could not be queued")
-    metrics.add_metric(name="SweepTargets", unit=MetricUnit.Count, value=len(messages))
-    logger.info("sweep fanned out", extra={"targets": len(messages), "requested_by": trigger.requested_by})
+    metrics.add_metric(name="SweepTargets", unit=MetricUnit.Count, value=len(targets))
+    logger.info(
+        "sweep fanned out",
+        extra={"targets": len(targets), "messages": len(messages), "requested_by": trigger.requested_by},
+    )
     if ready is not None:
         readiness.queue_daily_summary(engine, ready)
     # The backstop of the outbox: notices whose run died before publishing them (one Query when
@@ -210,7 +298,8 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
     flushed = engine.outbox.flush()
     return {
         "sweepId": trigger.sweep_id,
-        "targets": len(messages),
+        "targets": len(targets),
+        "messages": len(messages),
         "dryRun": trigger.dry_run,
         "notificationsSent": flushed.sent,
     }
