@@ -78,7 +78,11 @@ def _sweep_sample(accounts: int, regions: tuple[str, ...]) -> tuple[Counter[str]
     """A no-drift sweep of ``accounts`` x ``regions``: (fan-out calls, worker calls, targets, queue)."""
     hub()
     members = organization(accounts - 1)
-    url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="bench-orgscale")["QueueUrl"]
+    # The deployed queue's visibility timeout (an hour): moto's default, 30 s, would deliver a
+    # message again while a long invocation still works on it.
+    url = boto3.client("sqs", region_name=REGION).create_queue(
+        QueueName="bench-orgscale", Attributes={"VisibilityTimeout": "3600"}
+    )["QueueUrl"]
     os.environ.update({"SWEEP_QUEUE_URL": url, "SWEEP_REGIONS": ",".join(regions)})
     os.environ.pop("SWEEP_ACCOUNTS", None)
     for n, account in enumerate([HUB, *members]):
@@ -472,7 +476,8 @@ def main(sizes: tuple[int, ...] = (1_000, 10_000), check: tuple[int, int] = (10,
     for concurrency, batch in ((5, 5), (10, 10), DEFAULTS, (50, 10), (100, 10)):
         row = []
         for latency in (LATENCY, SLOW_LATENCY):
-            o = simulate(1000, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency)
+            # 10,000 account+Regions (1,000 messages): enough messages to keep every invocation busy.
+            o = simulate(1_000, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency)
             supported = int(o.throughput * (INTERVAL * 0.8 - largest.fan_out) / 1000) * 1000
             row.append(f"{o.throughput:.1f} / {supported:,}")
         lines.append(f"| {concurrency} | {batch} | {row[0]} | {row[1]} |")
