@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -37,6 +37,9 @@ from peering.context import EngineContext
 from peering.ledger import now_text
 from peering.models import Notice
 from peering.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:  # sweep.py imports this module
+    from peering.sweep import SweepTarget
 
 NOT_READY = "NOTREADY"
 SUMMARY = "NOTREADY-SUMMARY"
@@ -180,7 +183,9 @@ class NotReadyRegister:
         return found
 
 
-def converge_when_ready(engine: EngineContext, target: Any, converge: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def converge_when_ready(
+    engine: EngineContext, target: SweepTarget, converge: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """Run ``converge`` for a sweep target; a not-ready target is recorded and skipped (the
     message is consumed, not retried into the dead-letter queue). A target with a record
     (``target.recheck``) that converges is ready again: its record goes."""
@@ -193,7 +198,7 @@ def converge_when_ready(engine: EngineContext, target: Any, converge: Callable[[
             raise
         register.record(target.account, target.region, cause, str(exc))
         return {"account": target.account, "region": target.region, "sweepId": target.sweep_id, "notReady": cause}
-    if getattr(target, "recheck", False):
+    if target.recheck:
         register.forget(target.account, target.region)
     return result
 

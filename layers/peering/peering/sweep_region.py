@@ -240,6 +240,7 @@ def converge_account(engine: Engine, targets: list[SweepTarget], deadline: Deadl
     """
     results: list[dict[str, Any]] = []
     for target in targets:
+        logger.append_keys(region=target.region)
         try:
             results.append(converge_when_ready(engine, target, partial(converge_in_time, engine, target, deadline)))
         except Exception as exc:  # isolate one Region; the queue retries it alone
