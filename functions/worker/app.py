@@ -1,11 +1,13 @@
-"""Worker function: converge every connection of one account+Region (one SQS message each).
+"""Worker function: converge every connection of an account's Regions (one SQS message each:
+an account with its Regions, or one account+Region).
 
-Powertools batch processing reports partial failures, so only the failed account+Regions are
-retried (and, after the queue's redrive limit, kept in its dead-letter queue). A message that is
-not a sweep target is answered (log line, InvalidEvents metric) and not retried: no retry could
-make it one. A target the invocation has no time left to finish is handed back to the queue.
-A target that is not ready (no member role yet, a Region not enabled, an account gone from the
-organization) is recorded and skipped, not retried (peering/readiness.py).
+Powertools batch processing reports partial failures, so only the failed messages are retried
+(and, after the queue's redrive limit, kept in its dead-letter queue); a Region of an account's
+message that fails is queued again alone. A message that is not a sweep target is answered (log
+line, InvalidEvents metric) and not retried: no retry could make it one. A target the invocation
+has no time left to finish is handed back to the queue. A target that is not ready (no member
+role yet, a Region not enabled, an account gone from the organization) is recorded and skipped,
+not retried (peering/readiness.py).
 """
 
 from functools import partial

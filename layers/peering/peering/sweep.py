@@ -1,11 +1,13 @@
-"""The scheduled sweep's fan-out: one queue message per account+Region to converge.
+"""The scheduled sweep's fan-out: every account+Region to converge, queued.
 
 The sweep function lists the targets (organization accounts x configured Regions, or a static
-list, or the one an operator names) and enqueues one message per target, then publishes what the
-outbox still holds. The worker converges one target per message (sweep_region.py); a target it
-has no time left to finish is queued again (``hand_back``). With no
-drift, a target costs a constant number of paginated describe calls (connections, VPCs, route
-tables, and subnets when the policy selects by subnet), however many connections exist.
+list, or the one an operator names) and enqueues one message per account naming its Regions
+(``AccountSweep``; one per target when a single Region is swept), records the accounts that are
+not ready (readiness.py), then publishes what the outbox still holds. The worker converges each
+target of a message (sweep_region.py); a target it has no time left to finish is queued again
+(``hand_back``), one that fails is queued again alone (``requeue``). With no drift, a target
+costs a constant number of paginated describe calls (connections, VPCs, route tables, and
+subnets when the policy selects by subnet), however many connections exist.
 """
 
 from __future__ import annotations
