@@ -2,7 +2,8 @@
 
 Sections, each a module of its own (run one alone with ``python scripts/bench_<name>.py``):
 calls per event and function against the hand-computed floor (bench_paths), the sweep per
-account+Region (bench_sweep), the sweep of a whole organization (bench_scale), drift repair under
+account+Region (bench_sweep), the sweep of a whole organization (bench_scale) and at 10,000
+account+Regions under a latency model (bench_orgscale), drift repair under
 EC2's token bucket (bench_throttle), cold start per handler (bench_coldstart), and Cloud Custodian
 side by side (bench_c7n). AWS calls are the main cost and do not depend on the machine; times do.
 """
@@ -48,6 +49,7 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
     import bench_c7n  # noqa: PLC0415 - each section imports its own world when it runs
     import bench_coldstart  # noqa: PLC0415
     import bench_map  # noqa: PLC0415
+    import bench_orgscale  # noqa: PLC0415
     import bench_paths  # noqa: PLC0415
     import bench_scale  # noqa: PLC0415
     import bench_sweep  # noqa: PLC0415
@@ -71,9 +73,17 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
         ),
         (
             "The sweep of an organization",
-            "The sweep function and the worker (batches of 5) through their handlers; one connection "
+            "The sweep function and the worker (batches of 10) through their handlers; one connection "
             "per account. First sweep: every route missing; second: no drift.",
             lambda: bench_scale.main((10,) if smoke else (10, 100)),
+        ),
+        (
+            "The sweep at organization scale",
+            "1,000 and 10,000 account+Regions under a latency model: per-target calls measured on moto, the "
+            "deployed fan-out (sweep function, event source mapping, worker environments) simulated on a "
+            "virtual clock, the model checked against real threads with the latency slept. Target: 10,000 "
+            "account+Regions within the default 30-minute interval with the default settings.",
+            lambda: bench_orgscale.main((1_000,), (4, 2)) if smoke else bench_orgscale.main(),
         ),
         (
             "Drift repair under EC2 throttling",

@@ -2,7 +2,7 @@
 
 The sweep function lists the organization's accounts and queues one message per account+Region;
 the worker function takes them from the queue in batches of the event source mapping's BatchSize
-(5), as Lambda would. Each member account holds one active same-account connection. The first
+(10), as Lambda would. Each member account holds one active same-account connection. The first
 sweep finds every route missing (drift: it installs them), the second finds nothing to do.
 Figures are API calls: per sweep, per account+Region, by service.
 """
@@ -23,7 +23,7 @@ from moto import mock_aws
 from bench_common import HUB, REGION, ROOT, active_connection, by_service, client, counting, hub, organization
 from emulation import fidelity
 
-BATCH_SIZE = 5  # template.yaml: WorkerSweepQueueMapping
+BATCH_SIZE = 10  # template.yaml: SweepBatchSize default
 
 
 class _Context:

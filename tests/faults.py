@@ -161,6 +161,13 @@ class Faults:
     def server_error(self, service: str, operation: str, times: int | None = 1, **kw: Any) -> Rule:
         return self._wire("5xx", SERVER_ERROR, service, operation, Rule(service, operation, times, **kw))
 
+    def answer(
+        self, service: str, operation: str, code: str, status: int = 400, times: int | None = None, **kw: Any
+    ) -> Rule:
+        """The call gets the error ``code`` on the wire (e.g. EC2's AuthFailure in a Region the
+        account has not enabled); ``when`` sees the request's URL, which names the Region."""
+        return self._wire(code, {service: (status, code)}, service, operation, Rule(service, operation, times, **kw))
+
     def deny(self, service: str, operation: str, times: int | None = None, **kw: Any) -> Rule:
         rule = Rule(service, operation, times, **kw)
         code = "UnauthorizedOperation" if service == "ec2" else "AccessDenied"

@@ -1,9 +1,13 @@
-"""Worker function: converge every connection of one account+Region (one SQS message each).
+"""Worker function: converge every connection of an account's Regions (one SQS message each:
+an account with its Regions, or one account+Region).
 
-The answer is a partial batch response (peering.batch), so only the failed account+Regions are
-retried (and, after the queue's redrive limit, kept in its dead-letter queue). A message that is
-not a sweep target is answered (log line, InvalidEvents metric) and not retried: no retry could
-make it one. A target the invocation has no time left to finish is handed back to the queue.
+The answer is a partial batch response (peering.batch), so only the failed messages are retried
+(and, after the queue's redrive limit, kept in its dead-letter queue); a Region of an account's
+message that fails is queued again alone. A message that is not a sweep target is answered (log
+line, InvalidEvents metric) and not retried: no retry could make it one. A target the invocation
+has no time left to finish is handed back to the queue. A target that is not ready (no member
+role yet, a Region not enabled, an account gone from the organization) is recorded and skipped,
+not retried (peering/readiness.py).
 """
 
 from functools import partial
@@ -17,26 +21,31 @@ from peering.deadline import NEVER, Deadline
 from peering.engine import Engine
 from peering.errors import InvalidEventError
 from peering.observability import MetricUnit, logger, metrics, tracer
-from peering.observe import is_reachable
-from peering.sweep import SweepTarget
-from peering.sweep_region import converge_in_time
+from peering.readiness import ACCOUNT_LEFT, NotReadyRegister, converge_when_ready
+from peering.sweep import parse_sweep_message
+from peering.sweep_region import converge_account, converge_in_time
 
 
 def converge_record(record: QueueMessage, deadline: Deadline = NEVER) -> dict[str, Any]:
     try:
-        target = SweepTarget.from_message(record.body)
+        targets = parse_sweep_message(record.body)
     except InvalidEventError as exc:
         logger.warning("sweep message refused", extra={"error": exc.kind, "reason": str(exc)})
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
         return {"ok": False, "error": exc.kind, "message": str(exc)}
+    target = targets[0]
     logger.append_keys(account=target.account, region=target.region, sweep_id=target.sweep_id)
     engine = Engine(Settings.from_env())
-    if not is_reachable(engine.aws, engine.directory, target.account, target.region):
+    if not engine.directory.is_member(target.account):
         # Only the organization's accounts are swept; no role could be assumed anywhere else.
         logger.warning("sweep target outside the organization refused")
         metrics.add_metric(name="OutsideOrganizationEvents", unit=MetricUnit.Count, value=1)
+        for each in targets:
+            NotReadyRegister(engine).record(each.account, each.region, ACCOUNT_LEFT, "not in the organization")
         return {"ok": False, "error": "outside_organization"}
-    return converge_in_time(engine, target, deadline)
+    if len(targets) > 1:  # every Region of the account (sweep.AccountSweep)
+        return converge_account(engine, targets, deadline)
+    return converge_when_ready(engine, target, partial(converge_in_time, engine, target, deadline))
 
 
 @logger.inject_lambda_context(clear_state=True)

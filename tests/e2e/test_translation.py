@@ -269,7 +269,8 @@ def test_the_worker_consumes_the_sweep_queue_through_the_templates_mapping(hub: 
         "SweepQueue",
         "WorkerFunction",
     )
-    assert (mapping.batch_size, mapping.report_batch_item_failures, mapping.enabled) == (5, True, True)
+    # BatchSize is the SweepBatchSize parameter: its default.
+    assert (mapping.batch_size, mapping.report_batch_item_failures, mapping.enabled) == (10, True, True)
 
 
 def test_the_code_placeholder_is_only_for_local_folders() -> None:

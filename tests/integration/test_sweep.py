@@ -83,7 +83,7 @@ def run_target(account: str = HUB_ACCOUNT, region: str = REGION, dry_run: bool |
 # --- fan-out ----------------------------------------------------------------------------------
 
 
-def test_schedule_fans_out_one_message_per_account_and_region(
+def test_schedule_fans_out_one_message_per_account_with_its_regions(
     organization: Organization, context: FakeContext, queue_url: str
 ) -> None:
     orgs = boto3.client("organizations", region_name=REGION)
@@ -94,8 +94,10 @@ def test_schedule_fans_out_one_message_per_account_and_region(
 
     assert result["targets"] == 52
     messages = drain(queue_url)
-    targets = {(m["account"], m["region"]) for m in messages}
-    assert len(messages) == len(targets) == 52
+    # One message per account, naming its Regions: one AssumeRole serves them all.
+    assert result["messages"] == len(messages) == len({m["account"] for m in messages}) == 26
+    targets = {(m["account"], r) for m in messages for r in m["regions"]}
+    assert len(targets) == 52
     assert (HUB_ACCOUNT, "eu-west-1") in targets
     assert (organization.platform_account, REGION) in targets
     assert {m["sweepId"] for m in messages} == {result["sweepId"]}
@@ -155,7 +157,8 @@ def test_worker_reports_only_the_failed_records(organization: Organization, cont
     good = SweepTarget(HUB_ACCOUNT, REGION, "s1").to_message()
     member = SweepTarget(organization.platform_account, REGION, "s1").to_message()
     faults = Faults()
-    faults.deny("sts", "AssumeRole", when=lambda text: organization.platform_account in text)
+    # The member role lacks a permission (the first target's listing passes): a real failure.
+    faults.deny("ec2", "DescribeVpcPeeringConnections", times=1, skip=1)
     try:
         # A target that fails is retried; a body that is no target is dropped (no retry can help).
         result = worker.lambda_handler(sqs_event(good, member, "not json", good), context)

@@ -39,28 +39,6 @@ def unconfigured(organization: Organization, account: str) -> tuple[str, str]:
     return pcx, a
 
 
-def test_access_denied_in_one_member_account_fails_only_its_target(organization: Organization, faults: Faults) -> None:
-    member = organization.platform_account
-    ours, _ = unconfigured(organization, HUB_ACCOUNT)
-    theirs, _ = unconfigured(organization, member)
-    faults.deny("sts", "AssumeRole", when=lambda text: member in text)  # its member role is missing
-
-    answer = worker.lambda_handler(
-        sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s1"), SweepTarget(member, REGION, "s1")), FakeContext()
-    )
-
-    # That message goes back to the queue (and, after maxReceiveCount, to its dead-letter queue).
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
-    assert len(routes_to(HUB_ACCOUNT, ours)) == 2  # the other account converged anyway
-    assert routes_to(member, theirs) == set()
-    faults.clear()
-
-    assert worker.lambda_handler(sqs_event(SweepTarget(member, REGION, "s2")), FakeContext()) == {
-        "batchItemFailures": []
-    }
-    assert len(routes_to(member, theirs)) == 2
-
-
 def test_a_long_outage_of_a_target_fails_the_whole_one_record_batch(organization: Organization, faults: Faults) -> None:
     unconfigured(organization, HUB_ACCOUNT)
     faults.server_error("ec2", "DescribeVpcPeeringConnections", times=None)

@@ -642,13 +642,23 @@ def test_worker_consumes_the_sweep_queue_with_partial_batch_failures(resources: 
     mapping = worker_mapping(resources)
     assert getatt(mapping["EventSourceArn"]) == ("SweepQueue", "Arn")
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert 1 <= mapping["BatchSize"] <= 10
     assert mapping.get("Enabled", True) is True
-    assert 2 <= mapping["ScalingConfig"]["MaximumConcurrency"] <= 10
     # The handler reports failed records, which is what ReportBatchItemFailures expects back.
     assert "process_partial_response" in handler_source(resources["WorkerFunction"])
     # No SAM SQS event: it would attach AWSLambdaSQSQueueExecutionRole (receive/delete on every queue).
     assert not events_of(resources["WorkerFunction"], "SQS")
+
+
+def test_worker_concurrency_and_batch_size_are_parameters(hub_template: dict[str, Any], resources: Resources) -> None:
+    mapping = worker_mapping(resources)
+    params = hub_template["Parameters"]
+    assert mapping["BatchSize"] == {"Ref": "SweepBatchSize"}
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SweepConcurrency"}
+    batch, concurrency = params["SweepBatchSize"], params["SweepConcurrency"]
+    assert (batch["MinValue"], batch["MaxValue"]) == (1, 10)  # SQS's limit without a batching window
+    assert (concurrency["MinValue"], concurrency["MaxValue"]) == (2, 1000)  # the mapping's limits
+    # The defaults that sweep 10,000 account+Regions within the 30-minute schedule (BENCHMARKS.md).
+    assert (batch["Default"], concurrency["Default"]) == (10, 20)
 
 
 def test_sweep_fans_out_to_the_queue_the_worker_reads(resources: Resources) -> None:

@@ -492,3 +492,12 @@ class Ledger:
                     found[item["pk"]["S"]] = item
                 request = answer.get("UnprocessedKeys") or {}
         return found
+
+    def notice_once(self, marker: tuple[str, str], notice: Notice, attributes: dict[str, Any] | None = None) -> bool:
+        """Queue ``notice`` in the outbox unless ``marker`` (pk, sk) was written before: the marker
+        and the notice are one transaction, so however many runs race, one notice is queued.
+        False: another run queued it already."""
+        pk, sk = marker
+        item = {"pk": {"S": pk}, "sk": {"S": sk}, "queuedAt": {"S": now_text()}, **(attributes or {})}
+        put = {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        return self._transact([put, *self._outbox_put(pk, sk, notice)])

@@ -94,3 +94,28 @@ class OrganizationDirectory:
         if ou_path is None:
             return RequesterIdentity(account=account, region=region)
         return RequesterIdentity(account=account, region=region, org_id=org_id, ou_path=ou_path)
+
+    def is_member(self, account: str) -> bool:
+        """Whether ``account`` is this account or a member of the hub's organization: one
+        DescribeAccount (cached), without the OU path ``identify`` also reads. The sweep's worker
+        asks it for every account it sweeps, so at 1,000 accounts it halves the Organizations calls."""
+        org_id = self.hub_org_id()
+        if account == self._aws.own_account:
+            return True
+        if org_id is None:
+            return False
+        known = _cache.get(("account", org_id, account))
+        if known is not None and time.monotonic() - known[0] < CACHE_SECONDS:
+            return known[1] is not None
+
+        def load() -> bool:
+            try:
+                self._org().describe_account(AccountId=account)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in _NOT_IN_ORG:
+                    return False
+                raise
+            return True
+
+        member: bool = _cached(("member", org_id, account), load)
+        return member

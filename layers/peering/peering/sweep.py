@@ -1,11 +1,13 @@
-"""The scheduled sweep's fan-out: one queue message per account+Region to converge.
+"""The scheduled sweep's fan-out: every account+Region to converge, queued.
 
 The sweep function lists the targets (organization accounts x configured Regions, or a static
-list, or the one an operator names) and enqueues one message per target, then publishes what the
-outbox still holds. The worker converges one target per message (sweep_region.py); a target it
-has no time left to finish is queued again (``hand_back``). With no
-drift, a target costs a constant number of paginated describe calls (connections, VPCs, route
-tables, and subnets when the policy selects by subnet), however many connections exist.
+list, or the one an operator names) and enqueues one message per account naming its Regions
+(``AccountSweep``; one per target when a single Region is swept), records the accounts that are
+not ready (readiness.py), then publishes what the outbox still holds. The worker converges each
+target of a message (sweep_region.py); a target it has no time left to finish is queued again
+(``hand_back``), one that fails is queued again alone (``requeue``). With no drift, a target
+costs a constant number of paginated describe calls (connections, VPCs, route tables, and
+subnets when the policy selects by subnet), however many connections exist.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from peering import readiness
 from peering.context import EngineContext
 from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
 from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
@@ -26,10 +30,15 @@ from peering.observability import MetricUnit, logger, metrics
 from peering.operator import ensure_hub_account
 
 SQS_BATCH = 10
+# SendMessageBatch calls in flight at once: 10,000 targets are 1,000 calls, about 100 s one after
+# the other at 100 ms each; 16 at a time, about 7 s (BENCHMARKS.md, "at organization scale").
+QUEUE_THREADS = 16
 # A target that ran out of time continues in a new message, at most this many times in a row.
 MAX_CONTINUATIONS = 20
 # EC2's mutating bucket (50 tokens, 5 a second) is full again after 10 s.
 CONTINUATION_DELAY_SECONDS = 10
+# More than AWS has Regions: a message naming more is not one of ours.
+MAX_REGIONS_PER_MESSAGE = 64
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class SweepTarget:
     sweep_id: str
     dry_run: bool | None = None
     continuation: int = 0  # how many runs before this one ran out of time on this target
+    recheck: bool = False  # recorded not ready (readiness.py): a run that succeeds clears the record
 
     def to_message(self) -> str:
         body: dict[str, Any] = {
@@ -67,6 +77,8 @@ class SweepTarget:
         }
         if self.continuation:
             body["continuation"] = self.continuation
+        if self.recheck:
+            body["recheck"] = True
         return json.dumps(body)
 
     @classmethod
@@ -88,10 +100,82 @@ class SweepTarget:
             str(data.get("sweepId") or "manual"),
             dry_run if isinstance(dry_run, bool) else None,
             continuation,
+            data.get("recheck") is True,
         )
 
     def next_run(self) -> SweepTarget:
         return replace(self, continuation=self.continuation + 1)
+
+
+@dataclass(frozen=True)
+class AccountSweep:
+    """One message for every Region of one account: one AssumeRole and one membership check
+    serve them all, whichever worker receives it (a standard queue keeps no order, so targets
+    queued one per message would spread an account over every worker, each assuming its role)."""
+
+    account: str
+    regions: tuple[str, ...]
+    sweep_id: str
+    dry_run: bool | None = None
+    recheck: frozenset[str] = frozenset()  # the Regions recorded not ready
+
+    def to_message(self) -> str:
+        body: dict[str, Any] = {
+            "account": self.account,
+            "regions": list(self.regions),
+            "sweepId": self.sweep_id,
+            "dryRun": self.dry_run,
+        }
+        if self.recheck:
+            body["recheck"] = sorted(self.recheck)
+        return json.dumps(body)
+
+    def targets(self) -> list[SweepTarget]:
+        return [
+            SweepTarget(self.account, r, self.sweep_id, self.dry_run, recheck=r in self.recheck) for r in self.regions
+        ]
+
+
+def parse_sweep_message(body: str) -> list[SweepTarget]:
+    """The targets of a sweep message: one (a target, a continuation, an operator's request), or
+    every Region of an account (``AccountSweep``)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or "regions" not in data:
+        return [SweepTarget.from_message(body)]
+    account, regions, recheck = str(data.get("account")), data["regions"], data.get("recheck", [])
+    if (
+        not re.fullmatch(ACCOUNT_ID, account)
+        or not isinstance(regions, list)
+        or not 0 < len(regions) <= MAX_REGIONS_PER_MESSAGE
+        or len(set(map(str, regions))) != len(regions)
+        or not all(isinstance(r, str) and re.fullmatch(REGION, r) for r in regions)
+        or not isinstance(recheck, list)
+        or not set(map(str, recheck)) <= set(regions)
+    ):
+        raise InvalidEventError(f"not an account's sweep message: {body[:200]!r}")
+    dry_run = data.get("dryRun")
+    sweep = AccountSweep(
+        account,
+        tuple(regions),
+        str(data.get("sweepId") or "manual"),
+        dry_run if isinstance(dry_run, bool) else None,
+        frozenset(recheck),
+    )
+    return sweep.targets()
+
+
+def requeue(engine: EngineContext, target: SweepTarget) -> None:
+    """Send one Region of an account's message that failed back alone: the queue retries it (and
+    in the end keeps it in the dead-letter queue) without retrying the account's other Regions."""
+    queue_url = SweepSettings.from_env().queue_url
+    if queue_url is None:
+        raise ConfigurationError("SWEEP_QUEUE_URL is not set: a failed target cannot be queued again")
+    engine.aws.hub("sqs").send_message(
+        QueueUrl=queue_url, MessageBody=target.to_message(), DelaySeconds=CONTINUATION_DELAY_SECONDS
+    )
 
 
 def hand_back(engine: EngineContext, target: SweepTarget) -> SweepTarget:
@@ -137,49 +221,92 @@ def parse_sweep_trigger(event: Any, engine: EngineContext) -> SweepTrigger:
     return SweepTrigger(sweep_id)
 
 
-def list_targets(engine: EngineContext, settings: SweepSettings) -> list[tuple[str, str]]:
-    accounts = list(settings.accounts)
-    if not accounts:
-        if engine.directory.hub_org_id() is None:
-            accounts = [engine.aws.own_account]
-        else:
-            paginator = engine.aws.hub("organizations").get_paginator("list_accounts")
-            for page in paginator.paginate():
-                accounts += [a["Id"] for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
-    return [(account, region) for account in accounts for region in settings.regions]
+def list_accounts(engine: EngineContext, settings: SweepSettings) -> list[dict[str, Any]]:
+    """The accounts to sweep as ListAccounts describes them (Id, State/Status); a static list,
+    or this account alone, counts as active."""
+    if settings.accounts:
+        return [{"Id": account} for account in settings.accounts]
+    if engine.directory.hub_org_id() is None:
+        return [{"Id": engine.aws.own_account}]
+    accounts: list[dict[str, Any]] = []
+    # AWS answers 20 accounts a page (moto: all in one): 1,000 accounts are 50 calls.
+    for page in engine.aws.hub("organizations").get_paginator("list_accounts").paginate():
+        accounts += page["Accounts"]
+    return accounts
+
+
+def _is_active(account: Mapping[str, Any]) -> bool:
+    return (account.get("State") or account.get("Status") or "ACTIVE") == "ACTIVE"
+
+
+def _queue(engine: EngineContext, queue_url: str, messages: list[str]) -> int:
+    """SendMessageBatch of 10, QUEUE_THREADS calls at a time; the number of messages refused."""
+    sqs = engine.aws.hub("sqs")  # made once: boto3 clients are safe to share between threads
+
+    def send(start: int) -> int:
+        chunk = messages[start : start + SQS_BATCH]
+        answer = sqs.send_message_batch(
+            QueueUrl=queue_url, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]
+        )
+        return len(answer.get("Failed", []))
+
+    with ThreadPoolExecutor(max_workers=QUEUE_THREADS) as pool:
+        return sum(pool.map(send, range(0, len(messages), SQS_BATCH)))
 
 
 def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSettings | None = None) -> dict[str, Any]:
     settings = settings or SweepSettings.from_env()
     if settings.queue_url is None:
         raise ConfigurationError("SWEEP_QUEUE_URL is not set")
-    targets = [trigger.only] if trigger.only else list_targets(engine, settings)
+    ready: readiness.FanOutReadiness | None = None
+    active: list[str] = []
+    if trigger.only:
+        targets = [trigger.only]
+    else:
+        accounts = list_accounts(engine, settings)
+        ready = readiness.before_fan_out(engine, accounts)
+        active = [str(a["Id"]) for a in accounts if _is_active(a)]
+        targets = [(account, region) for account in active for region in settings.regions]
     if trigger.only is None and os.environ.get("MAP_BUCKET"):
         # PublishMap=true: the page from the fragments the previous sweep's workers wrote.
         from peering.map_publish import publish_map_safely  # noqa: PLC0415 - only when publishing
 
         publish_map_safely(engine, targets)
-    messages = [SweepTarget(a, r, trigger.sweep_id, trigger.dry_run).to_message() for a, r in targets]
-    sqs = engine.aws.hub("sqs")
-    failed = 0
-    for start in range(0, len(messages), SQS_BATCH):
-        chunk = messages[start : start + SQS_BATCH]
-        answer = sqs.send_message_batch(
-            QueueUrl=settings.queue_url,
-            Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)],
-        )
-        failed += len(answer.get("Failed", []))
+    recheck = ready.per_target if ready else frozenset()
+    if trigger.only or len(settings.regions) == 1:
+        messages = [
+            SweepTarget(a, r, trigger.sweep_id, trigger.dry_run, recheck=(a, r) in recheck).to_message()
+            for a, r in targets
+        ]
+    else:
+        messages = [
+            AccountSweep(
+                account,
+                settings.regions,
+                trigger.sweep_id,
+                trigger.dry_run,
+                frozenset(r for r in settings.regions if (account, r) in recheck),
+            ).to_message()
+            for account in active
+        ]
+    failed = _queue(engine, settings.queue_url, messages)
     if failed:
         # Raising makes the whole fan-out retry; duplicates are harmless (convergence is idempotent).
         raise RuntimeError(f"{failed} sweep messages could not be queued")
-    metrics.add_metric(name="SweepTargets", unit=MetricUnit.Count, value=len(messages))
-    logger.info("sweep fanned out", extra={"targets": len(messages), "requested_by": trigger.requested_by})
+    metrics.add_metric(name="SweepTargets", unit=MetricUnit.Count, value=len(targets))
+    logger.info(
+        "sweep fanned out",
+        extra={"targets": len(targets), "messages": len(messages), "requested_by": trigger.requested_by},
+    )
+    if ready is not None:
+        readiness.queue_daily_summary(engine, ready)
     # The backstop of the outbox: notices whose run died before publishing them (one Query when
     # there are none). A failure to publish raises, so the sweep itself is retried.
     flushed = engine.outbox.flush()
     return {
         "sweepId": trigger.sweep_id,
-        "targets": len(messages),
+        "targets": len(targets),
+        "messages": len(messages),
         "dryRun": trigger.dry_run,
         "notificationsSent": flushed.sent,
     }

@@ -18,6 +18,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from peering.apply import ConfigureApplier
@@ -31,9 +32,10 @@ from peering.models import Connection, ConnectionStatus, LedgerState
 from peering.network import Subnet
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import RegionSnapshot, is_reachable, observe_region, paginate, subnets_of
+from peering.readiness import converge_when_ready
 from peering.reminders import due_reminder, is_held
 from peering.routing import DestinationScope, RouteChange, RouteManagement, RoutingOptions
-from peering.sweep import SweepTarget, hand_back
+from peering.sweep import SweepTarget, hand_back, requeue
 
 
 @dataclass
@@ -305,6 +307,26 @@ def converge_in_time(engine: Engine, target: SweepTarget, deadline: Deadline) ->
             "continuation": following.continuation,
             "reason": str(exc),
         }
+
+
+def converge_account(engine: Engine, targets: list[SweepTarget], deadline: Deadline) -> dict[str, Any]:
+    """Every Region of one account's message, one after the other, with one engine (one AssumeRole).
+
+    A Region not ready is recorded and skipped (readiness.py), one out of time is handed back
+    (``converge_in_time``: so are the Regions after it), and one that fails is queued again alone
+    (``requeue``), so the queue retries only it and the account's other Regions count as done.
+    """
+    results: list[dict[str, Any]] = []
+    for target in targets:
+        logger.append_keys(region=target.region)
+        try:
+            results.append(converge_when_ready(engine, target, partial(converge_in_time, engine, target, deadline)))
+        except Exception as exc:  # isolate one Region; the queue retries it alone
+            logger.exception("sweep target failed: queued again alone", extra={"region": target.region})
+            metrics.add_metric(name="SweepTargetsRequeued", unit=MetricUnit.Count, value=1)
+            requeue(engine, target)
+            results.append({"account": target.account, "region": target.region, "requeued": True, "error": str(exc)})
+    return {"account": targets[0].account, "regions": results}
 
 
 def _publish(result: SweepResult) -> None:

@@ -1,0 +1,508 @@
+"""Benchmark: the sweep at organization scale (1,000 / 10,000 account+Regions) under AWS latency.
+
+Ten thousand targets with real latency cannot run on a small machine in minutes, so:
+
+1. **Measure** on moto, through the handlers, what one target costs in calls: a no-drift sweep of
+   a sample organization (every member with one converged connection), counted per service. The
+   calls that a warm worker caches (AssumeRole per account, Organizations look-ups per account)
+   are counted per account, the rest per target.
+2. **Simulate** the deployed fan-out with those counts: the sweep function (ListAccounts, 20 a
+   page as AWS answers; the not-ready Query; SendMessageBatch of 10, QUEUE_THREADS at once) and
+   the event source mapping (batches of SweepBatchSize, at most SweepConcurrency invocations, each
+   worker environment with its own caches, a cold start for each new environment, Lambda's ramp
+   of 5 + 5 a second), every call's latency drawn from the model, seeded; a discrete-event
+   simulation on a virtual clock.
+3. **Check the model** against a real run: the same sample swept by real threads (one per
+   concurrent invocation) against moto with the latency injected by a botocore hook (sleeping),
+   compared with the simulation of that same run.
+
+Latency model: every AWS call takes uniform(50, 150) ms (mean 100 ms); a new worker environment
+takes 1 s before its first target (cold start), an invocation 20 ms of overhead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import io
+import json
+import math
+import os
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
+
+import bench_common
+from bench_common import HUB, REGION, active_connection, by_service, client, counting, hub, organization
+from bench_scale import _Context, _function
+from emulation import fidelity
+from peering.sweep import QUEUE_THREADS
+
+LATENCY = (0.050, 0.150)  # seconds per AWS call, uniform
+# A slower world for the margin: about a second per target, as the issue estimated.
+SLOW_LATENCY = (0.200, 0.600)
+COLD_START = 1.0
+INVOKE_OVERHEAD = 0.020
+PAGE = 20  # ListAccounts: AWS answers at most 20 accounts a page (moto: all in one)
+RAMP = (5, 5.0)  # the mapping starts 5 invocations, adds up to 300 a minute
+INTERVAL = 1800  # the default SweepSchedule, rate(30 minutes)
+WORKER_TIMEOUT = 600
+CREDENTIAL_SECONDS = 45 * 60  # an hour's credentials, refreshed 15 minutes before they expire
+ORG_CACHE_SECONDS = 300  # org.CACHE_SECONDS
+REGIONS_PER_ACCOUNT = 10
+DEFAULTS = (20, 10)  # template.yaml: SweepConcurrency, SweepBatchSize
+SWEEP_TIMEOUT = 300  # template.yaml: SweepFunction
+SHUFFLE_WINDOW = 100
+SCHEDULED = bench_common.ROOT / "events" / "scheduled__sweep.json"
+
+
+@dataclass(frozen=True)
+class TargetCost:
+    """Calls per target measured on moto, split into what a warm worker caches and what not."""
+
+    per_target: float  # EC2 describes, DynamoDB
+    assume_per_account: float  # sts:AssumeRole (member accounts)
+    org_per_account: float  # Organizations look-ups of the worker (identify)
+    per_invocation: float  # SSM policy read, and the like
+    measured: dict[str, float] = field(default_factory=dict)
+
+
+def _sweep_sample(accounts: int, regions: tuple[str, ...]) -> tuple[Counter[str], Counter[str], int, str]:
+    """A no-drift sweep of ``accounts`` x ``regions``: (fan-out calls, worker calls, targets, queue)."""
+    hub()
+    members = organization(accounts - 1)
+    # The deployed queue's visibility timeout (an hour): moto's default, 30 s, would deliver a
+    # message again while a long invocation still works on it.
+    url = boto3.client("sqs", region_name=REGION).create_queue(
+        QueueName="bench-orgscale", Attributes={"VisibilityTimeout": "3600"}
+    )["QueueUrl"]
+    os.environ.update({"SWEEP_QUEUE_URL": url, "SWEEP_REGIONS": ",".join(regions)})
+    os.environ.pop("SWEEP_ACCOUNTS", None)
+    for n, account in enumerate([HUB, *members]):
+        for region in regions:
+            active_connection(client("ec2", account, region), n)
+    return Counter(), Counter(), accounts * len(regions), url
+
+
+def _records(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB}:bench-orgscale",
+                "awsRegion": REGION,
+            }
+            for m in batch
+        ]
+    }
+
+
+def _drain(url: str, worker: Any, batch_size: int = 10) -> tuple[int, int]:
+    """Every queued target through the worker, one process: (failures, invocations)."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    failures = invocations = 0
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size).get("Messages", []):
+        result = worker.lambda_handler(_records(batch), _Context())
+        failures += len(result.get("batchItemFailures", []))
+        invocations += 1
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        )
+    return failures, invocations
+
+
+def measure_cost(accounts: int = 10, regions: tuple[str, ...] = (REGION, "eu-west-1")) -> TargetCost:
+    """Calls of one no-drift sweep on moto, per target / per account / per invocation."""
+    with mock_aws(), contextlib.redirect_stdout(io.StringIO()):
+        fidelity.enable()
+        _, _, targets, url = _sweep_sample(accounts, regions)
+        sweep, worker = _function("sweep"), _function("worker")
+        sweep.lambda_handler(json.loads(SCHEDULED.read_text()), _Context())
+        _drain(url, worker)  # the routes are installed (drift): the measured sweep has none
+        bench_common.peering_aws.reset_member_credentials()
+        bench_common.org.clear_cache()
+        sweep.lambda_handler(json.loads(SCHEDULED.read_text()), _Context())
+        with counting() as calls:
+            failures, invocations = _drain(url, worker)  # one process: its caches start cold
+    if failures:
+        raise RuntimeError(f"the sample sweep failed {failures} targets")
+    members = accounts - 1
+    ec2, ddb = by_service(calls, "ec2"), by_service(calls, "dynamodb")
+    return TargetCost(
+        per_target=(ec2 + ddb) / targets,
+        assume_per_account=calls["sts:AssumeRole"] / members,
+        org_per_account=by_service(calls, "organizations") / accounts,
+        per_invocation=(by_service(calls, "ssm") + calls["sts:GetCallerIdentity"]) / invocations,
+        measured={
+            "targets": targets,
+            "ec2": ec2 / targets,
+            "dynamodb": ddb / targets,
+            "sts": calls["sts:AssumeRole"] / members,
+            "organizations": by_service(calls, "organizations") / accounts,
+            "sqs": by_service(calls, "sqs"),
+        },
+    )
+
+
+# --- the simulation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    targets: int
+    concurrency: int
+    batch_size: int
+    fan_out: float
+    makespan: float
+    longest_invocation: float
+    organizations: int
+    sts: int
+    sqs: int
+    peak_org_rate: float  # Organizations calls in the busiest second
+    peak_sts_rate: float
+
+    @property
+    def org_rate(self) -> float:
+        return self.organizations / self.makespan
+
+    @property
+    def throughput(self) -> float:
+        return self.targets / max(self.makespan - self.fan_out, 1e-9)
+
+
+class _Env:
+    """One worker environment: its own caches, like a Lambda execution environment."""
+
+    def __init__(self) -> None:
+        self.credentials: dict[str, float] = {}
+        self.identified: dict[str, float] = {}
+
+
+def _fan_out(
+    accounts: int, regions: int, rng: random.Random, call: Any, *, window: int, grouped: bool
+) -> tuple[float, list[tuple[float, tuple[int, int]]], list[float], int]:
+    """The sweep function on the virtual clock: (its end, the queue as (visible at, (account,
+    Regions in the message))) in delivery order, when each Organizations call was made,
+    SendMessageBatch calls). ``grouped``: one message per account naming its Regions
+    (sweep.AccountSweep); else one per account+Region."""
+    org_times: list[float] = []
+    # Caller identity, organization, ListAccounts pages, the not-ready Query, then SendMessageBatch
+    # calls QUEUE_THREADS at a time (a message is visible when its call returns).
+    clock = call() + call()
+    for _ in range(math.ceil(accounts / PAGE)):
+        clock += call()
+        org_times.append(clock)
+    clock += call()
+    if grouped:
+        targets = [(a, regions) for a in range(accounts)]
+    else:
+        targets = [(a, 1) for a in range(accounts) for _ in range(regions)]
+    sends = math.ceil(len(targets) / 10)
+    lanes = [clock] * QUEUE_THREADS
+    visible: list[float] = []
+    for n in range(sends):
+        lane = min(range(QUEUE_THREADS), key=lanes.__getitem__)
+        lanes[lane] += call()
+        visible += [lanes[lane]] * len(targets[n * 10 : n * 10 + 10])
+    fan_out_end = max(lanes) + call() + call()  # outbox Query, the summary check
+    order = list(range(len(targets)))
+    # A standard queue delivers only roughly in order: shuffled within windows of ``window``.
+    for start in range(0, len(order), window):
+        part = order[start : start + window]
+        rng.shuffle(part)
+        order[start : start + window] = part
+    # Delivered in that order, none before it was queued (a shuffled message queued late holds
+    # back the ones after it: pessimistic by at most the fan-out's time).
+    queue: list[tuple[float, tuple[int, int]]] = []
+    latest = 0.0
+    for i in order:
+        latest = max(latest, visible[i])
+        queue.append((latest, targets[i]))
+    return fan_out_end, queue, org_times, sends
+
+
+def simulate(
+    accounts: int,
+    regions: int,
+    cost: TargetCost,
+    concurrency: int,
+    batch_size: int,
+    *,
+    seed: int = 7,
+    window: int = SHUFFLE_WINDOW,
+    cold_start: float = COLD_START,
+    shared_cache: bool = False,
+    ramp: tuple[int, float] = RAMP,
+    latency: tuple[float, float] = LATENCY,
+    grouped: bool = True,
+) -> Outcome:
+    """The sweep of ``accounts`` x ``regions`` on a virtual clock (seconds)."""
+    rng = random.Random(seed)  # noqa: S311 - a seeded simulation, nothing secret
+
+    def call() -> float:
+        return rng.uniform(*latency)
+
+    def calls(n: float) -> float:
+        whole = int(n) + (1 if rng.random() < n - int(n) else 0)
+        return sum(call() for _ in range(whole))
+
+    sts_times: list[float] = []
+    fan_out_end, queue, org_times, sends = _fan_out(accounts, regions, rng, call, window=window, grouped=grouped)
+    free: list[tuple[float, int]] = []  # (free at, environment) - warm environments
+    envs: list[_Env] = []
+    shared = _Env()
+    running: list[float] = []  # end times of invocations in flight (a heap)
+    started_at = queue[0][0]
+    position = 0
+    longest = 0.0
+    end = fan_out_end
+    now = started_at
+    while position < len(queue):
+        allowed = min(concurrency, ramp[0] + int(ramp[1] * (now - started_at)))
+        while running and running[0] <= now:
+            heapq.heappop(running)
+        if len(running) >= allowed:
+            now = running[0] if len(running) >= concurrency else min(running[0], now + 1 / ramp[1])
+            continue
+        if queue[position][0] > now:
+            now = queue[position][0]
+            continue
+        batch = []
+        while position < len(queue) and len(batch) < batch_size and queue[position][0] <= now:
+            batch.append(queue[position][1])
+            position += 1
+        if free and free[0][0] <= now:
+            _, index = heapq.heappop(free)
+            env, t = envs[index], now + INVOKE_OVERHEAD
+        else:
+            envs.append(_Env())
+            index, env = len(envs) - 1, envs[-1]
+            t = now + cold_start + INVOKE_OVERHEAD
+        cache = shared if shared_cache else env
+        t += calls(cost.per_invocation)
+        for account, count in batch:
+            t = _message(account, count, cache, t, cost, calls=calls, org_times=org_times, sts_times=sts_times)
+        longest = max(longest, t - now)
+        heapq.heappush(running, t)
+        heapq.heappush(free, (t, index))
+        end = max(end, t)
+    return Outcome(
+        targets=accounts * regions,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        fan_out=fan_out_end,
+        makespan=end,
+        longest_invocation=longest,
+        organizations=len(org_times),
+        sts=len(sts_times),
+        sqs=sends,
+        peak_org_rate=_peak(org_times),
+        peak_sts_rate=_peak(sts_times),
+    )
+
+
+def _message(
+    account: int,
+    regions: int,
+    cache: _Env,
+    t: float,
+    cost: TargetCost,
+    *,
+    calls: Any,
+    org_times: list[float],
+    sts_times: list[float],
+) -> float:
+    """One message (``regions`` targets of one account) in a worker environment from time ``t``:
+    when it is done. The hub (account 0) assumes no role; what a warm environment still holds
+    costs nothing."""
+    key = str(account)
+    if t - cache.identified.get(key, -1e9) > ORG_CACHE_SECONDS:
+        org_times += [t] * round(cost.org_per_account)
+        t += calls(cost.org_per_account)
+        cache.identified[key] = t
+    if account and t - cache.credentials.get(key, -1e9) > CREDENTIAL_SECONDS:
+        t += calls(cost.assume_per_account)
+        sts_times.append(t)
+        cache.credentials[key] = t
+    return float(t + sum(calls(cost.per_target) for _ in range(regions)))
+
+
+def _peak(times: list[float]) -> float:
+    per_second = Counter(int(t) for t in times)
+    return float(max(per_second.values(), default=0))
+
+
+# --- the check: a real run with sleeping latency ------------------------------------------------------
+
+
+def _latency_hook(rng: random.Random, lock: threading.Lock, latency: tuple[float, float]) -> Any:
+    def sleep(**_: Any) -> None:
+        with lock:
+            pause = rng.uniform(*latency)
+        time.sleep(pause)
+
+    return sleep
+
+
+def real_run(
+    accounts: int, regions: tuple[str, ...], concurrency: int, batch_size: int, latency: tuple[float, float] = LATENCY
+) -> float:
+    """Makespan of the worker side of a no-drift sweep, real threads against moto, latency slept."""
+    lock = threading.RLock()
+    original = BotocoreStubber.__call__
+
+    def atomic(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with lock:  # moto's backends are not thread-safe; AWS handles each request atomically
+            return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = atomic  # type: ignore[method-assign]
+    try:
+        with mock_aws(), contextlib.redirect_stdout(io.StringIO()):
+            fidelity.enable()
+            _, _, _, url = _sweep_sample(accounts, regions)
+            scheduled = json.loads(SCHEDULED.read_text())
+            sweep = _function("sweep")
+            sweep.lambda_handler(scheduled, _Context())
+            _drain(url, _function("worker"))  # installs the routes: the measured sweep has no drift
+            bench_common.peering_aws.reset_member_credentials()
+            bench_common.org.clear_cache()
+            sweep.lambda_handler(scheduled, _Context())
+            sqs = boto3.client("sqs", region_name=REGION)
+            # Every call the functions make from here sleeps its latency (the session's clients).
+            hook = _latency_hook(random.Random(11), threading.Lock(), latency)  # noqa: S311 - latency draws
+            botocore_session = bench_common.peering_aws.shared_session()._session
+            botocore_session.register("before-call", hook)
+            workers = [_function("worker") for _ in range(concurrency)]  # one environment each
+            failures: list[int] = []
+            take = threading.Lock()
+
+            def environment(worker: Any) -> None:
+                while True:
+                    with take:
+                        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size).get("Messages", [])
+                    if not batch:
+                        return
+                    result = worker.lambda_handler(_records(batch), _Context())
+                    failures.append(len(result.get("batchItemFailures", [])))
+                    sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+                    )
+
+            began = time.perf_counter()
+            threads = [threading.Thread(target=environment, args=(w,)) for w in workers]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - began
+            botocore_session.unregister("before-call", hook)
+    finally:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+    if sum(failures):
+        raise RuntimeError(f"the checked run failed {sum(failures)} targets")
+    return elapsed
+
+
+# --- the report --------------------------------------------------------------------------------------
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def main(sizes: tuple[int, ...] = (1_000, 10_000), check: tuple[int, int] = (10, 4)) -> str:
+    cost = measure_cost()
+    m = cost.measured
+    lines = [
+        f"Measured on moto (no drift, {int(m['targets'])} targets, caches cold): per target {m['ec2']:.1f} EC2 "
+        f"and {m['dynamodb']:.1f} DynamoDB calls; per account and worker environment {m['sts']:.1f} AssumeRole "
+        f"and {m['organizations']:.1f} Organizations look-ups (cached 45 min and 5 min); per invocation "
+        f"{cost.per_invocation:.0f} call(s). Latency: every call uniform({LATENCY[0] * 1000:.0f}, "
+        f"{LATENCY[1] * 1000:.0f}) ms; a new worker environment {COLD_START:.0f} s; {REGIONS_PER_ACCOUNT} Regions "
+        "per account; ListAccounts 20 a page; the queue in order within windows of 100 messages. Rows marked "
+        f"(slow): every call uniform({SLOW_LATENCY[0] * 1000:.0f}, {SLOW_LATENCY[1] * 1000:.0f}) ms, about a "
+        "second per target as an AssumeRole and three describes were estimated to take. One message per "
+        "account+Region is the former format (and 5 / 5 the former settings): a standard queue mixes the "
+        "accounts, so each worker environment assumes most accounts' roles; one message per account "
+        "(sweep.AccountSweep, now) assumes each role once per sweep.",
+        "",
+        "| account+Regions | one message | SweepConcurrency | SweepBatchSize | fan-out | makespan | within 30 min | "
+        "longest invocation | calls per target | ListAccounts | SendMessageBatch | Organizations (mean/s, peak/s) | "
+        "AssumeRole (peak/s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    defaults: dict[int, Outcome] = {}
+    for targets in sizes:
+        accounts = targets // REGIONS_PER_ACCOUNT
+        # (SweepConcurrency, SweepBatchSize, latency, one message per account)
+        settings = [(5, 5, LATENCY, False), (*DEFAULTS, LATENCY, True), (*DEFAULTS, LATENCY, False)]
+        settings += [(5, 5, SLOW_LATENCY, False), (*DEFAULTS, SLOW_LATENCY, True)]
+        for concurrency, batch, latency, grouped in settings:
+            o = simulate(accounts, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency, grouped=grouped)
+            if (concurrency, batch, latency, grouped) == (*DEFAULTS, LATENCY, True):
+                defaults[targets] = o
+            per_target = cost.per_target + (o.organizations + o.sts) / targets
+            slow = " (slow)" if latency == SLOW_LATENCY else ""
+            messages = "per account" if grouped else "per account+Region"
+            lines.append(
+                f"| {targets:,}{slow} | {messages} | {concurrency} | {batch} "
+                f"| {o.fan_out:.0f} s (timeout {SWEEP_TIMEOUT}) | {_minutes(o.makespan)} "
+                f"| {'yes' if o.makespan <= INTERVAL else '**no**'} | {o.longest_invocation:.0f} s "
+                f"(timeout {WORKER_TIMEOUT}) | {per_target:.2f} | {math.ceil(accounts / PAGE)} | {o.sqs} "
+                f"| {o.organizations:,} ({o.org_rate:.1f}, {o.peak_org_rate:.0f}) | {o.sts:,} ({o.peak_sts_rate:.0f}) |"
+            )
+    largest = defaults[max(sizes)]
+    lines += [
+        "",
+        "Largest organization swept within the default 30-minute interval (the simulated throughput, "
+        "after the fan-out, with a fifth of the interval kept spare):",
+        "",
+        "| SweepConcurrency | SweepBatchSize | targets a second / largest (account+Regions) | same, slow |",
+        "|---|---|---|---|",
+    ]
+    for concurrency, batch in ((5, 5), (10, 10), DEFAULTS, (50, 10), (100, 10)):
+        row = []
+        for latency in (LATENCY, SLOW_LATENCY):
+            # 10,000 account+Regions (1,000 messages): enough messages to keep every invocation busy.
+            o = simulate(1_000, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency)
+            supported = int(o.throughput * (INTERVAL * 0.8 - largest.fan_out) / 1000) * 1000
+            row.append(f"{o.throughput:.1f} / {supported:,}")
+        lines.append(f"| {concurrency} | {batch} | {row[0]} | {row[1]} |")
+    accounts, regions = check
+    region_names = (REGION, "eu-west-1", "eu-central-1", "ap-southeast-2")[:regions]
+    # The slow model, so that the waiting (what the simulation models) outweighs this machine's CPU.
+    real = real_run(accounts, region_names, concurrency=4, batch_size=5, latency=SLOW_LATENCY)
+    cpu = real_run(accounts, region_names, concurrency=4, batch_size=5, latency=(0.0, 0.0))
+    model = simulate(
+        accounts, regions, cost, 4, 5, cold_start=0.0, shared_cache=True, ramp=(4, 1e9), latency=SLOW_LATENCY
+    )
+    simulated = model.makespan - model.fan_out
+    verdict = "within" if max(simulated, cpu) <= real * 1.1 and real <= (simulated + cpu) * 1.1 else "**outside**"
+    lines += [
+        "",
+        f"Model check: {accounts * regions} targets ({accounts} accounts x {regions} Regions) swept by 4 real "
+        "threads (one per concurrent invocation, caches shared) in batches of 5 against moto, every call "
+        f"sleeping the slow model's latency (a botocore before-call hook): {real:.1f} s measured. The "
+        f"simulation of that run: {simulated:.1f} s. The same run without latency: {cpu:.1f} s (this machine's "
+        "Python and moto, serialized by one interpreter; in Lambda each invocation has its own CPU and AWS its "
+        "own servers). The measured time must lie between the larger of the two and their sum, "
+        f"[{max(simulated, cpu):.1f}, {simulated + cpu:.1f}] s: it is {verdict} (10% tolerance).",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(main())

@@ -1,0 +1,155 @@
+"""One sweep message per account naming its Regions (sweep.AccountSweep): one AssumeRole serves
+every Region, a Region that fails is queued again alone, a Region out of time is handed back alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from peering import readiness
+from peering.deadline import Deadline
+from peering.errors import InvalidEventError
+from peering.sweep import AccountSweep, SweepTarget, parse_sweep_message
+from tests.builders import sqs_event
+from tests.conftest import REGION, FakeContext, Organization, ec2, emitted_metrics, load_function
+from tests.faults import Faults
+from tests.reliability.conftest import routes_to
+from tests.reliability.test_readiness import OTHER_REGION, records
+
+worker = load_function("worker")
+THIRD_REGION = "ap-southeast-2"
+MEMBER = "222222222222"
+
+
+@pytest.fixture
+def sweep_queue(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> str:
+    url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="sweep")["QueueUrl"]
+    monkeypatch.setenv("SWEEP_QUEUE_URL", url)
+    monkeypatch.setattr("peering.sweep.CONTINUATION_DELAY_SECONDS", 0)  # read the queue at once
+    return url
+
+
+def queued(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+
+def connections(organization: Organization, regions: tuple[str, ...]) -> dict[str, str]:
+    """An active same-account connection without routes in each Region of the platform account."""
+    made = {}
+    for region in regions:
+        client = ec2(organization.platform_account, region)
+        a = client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        b = client.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+        for vpc in (a, b):
+            client.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        pcx = client.create_vpc_peering_connection(VpcId=a, PeerVpcId=b)["VpcPeeringConnection"]
+        client.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+        made[region] = pcx["VpcPeeringConnectionId"]
+    return made
+
+
+def routes_in(organization: Organization, region: str, pcx: str) -> int:
+    return len(routes_to(organization.platform_account, pcx, region))
+
+
+def test_one_assume_role_serves_every_region_of_the_account(
+    organization: Organization, faults: Faults, sweep_queue: str
+) -> None:
+    regions = (REGION, OTHER_REGION, THIRD_REGION)
+    made = connections(organization, regions)
+    assumed: list[str] = []
+    faults.before("sts", "AssumeRole", lambda: assumed.append("assume"), times=100)
+    message = AccountSweep(organization.platform_account, regions, "s1").to_message()
+
+    assert worker.lambda_handler(sqs_event(message), FakeContext()) == {"batchItemFailures": []}
+
+    assert assumed == ["assume"]
+    for region, pcx in made.items():
+        assert routes_in(organization, region, pcx) == 2, region
+    assert queued(sweep_queue) == []
+
+
+def test_a_failing_region_is_queued_again_alone(
+    organization: Organization, faults: Faults, sweep_queue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = connections(organization, (REGION, OTHER_REGION))
+    # A real failure in one Region (a permission missing there), not a cause of not being ready.
+    faults.answer(
+        "ec2", "DescribeVpcPeeringConnections", "UnauthorizedOperation", 403, when=lambda t: OTHER_REGION in t
+    )
+    message = AccountSweep(organization.platform_account, (REGION, OTHER_REGION), "s1").to_message()
+
+    assert worker.lambda_handler(sqs_event(message), FakeContext()) == {"batchItemFailures": []}
+
+    assert routes_in(organization, REGION, made[REGION]) == 2
+    assert routes_in(organization, OTHER_REGION, made[OTHER_REGION]) == 0
+    assert queued(sweep_queue) == [
+        {"account": organization.platform_account, "region": OTHER_REGION, "sweepId": "s1", "dryRun": None}
+    ]
+    assert emitted_metrics(capsys.readouterr().out)["SweepTargetsRequeued"] == 1
+    assert records() == {}  # a failure, not a target that is not ready
+
+
+def test_regions_out_of_time_are_handed_back_one_by_one(organization: Organization, sweep_queue: str) -> None:
+    record = sqs_event(AccountSweep(organization.platform_account, (REGION, OTHER_REGION), "s1").to_message())
+
+    # One second left, a minute of margin: no Region may start.
+    result = worker.converge_record(SQSRecord(record["Records"][0]), Deadline(lambda: 1_000, 60))
+
+    assert [r["handedBack"] for r in result["regions"]] == [True, True]
+    handed = sorted(queued(sweep_queue), key=lambda m: m["region"])
+    assert [(m["region"], m["continuation"]) for m in handed] == [(OTHER_REGION, 1), (REGION, 1)]
+
+
+def test_an_account_outside_the_organization_is_recorded_in_every_region(organization: Organization) -> None:
+    message = AccountSweep(organization.outsider_account, (REGION, OTHER_REGION), "s1").to_message()
+
+    assert worker.lambda_handler(sqs_event(message), FakeContext()) == {"batchItemFailures": []}
+
+    assert {sk: r["cause"] for sk, r in records().items()} == {
+        f"{organization.outsider_account}#{REGION}": readiness.ACCOUNT_LEFT,
+        f"{organization.outsider_account}#{OTHER_REGION}": readiness.ACCOUNT_LEFT,
+    }
+
+
+def test_account_message_round_trip() -> None:
+    sweep = AccountSweep(MEMBER, (REGION, OTHER_REGION), "s1", True, frozenset({OTHER_REGION}))
+
+    assert parse_sweep_message(sweep.to_message()) == [
+        SweepTarget(MEMBER, REGION, "s1", True),
+        SweepTarget(MEMBER, OTHER_REGION, "s1", True, recheck=True),
+    ]
+    assert parse_sweep_message(SweepTarget(MEMBER, REGION, "s1").to_message()) == [SweepTarget(MEMBER, REGION, "s1")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"account": MEMBER, "regions": []},
+        {"account": MEMBER, "regions": "us-east-1"},
+        {"account": MEMBER, "regions": [REGION, REGION]},
+        {"account": MEMBER, "regions": ["not a region"]},
+        {"account": MEMBER, "regions": [f"us-east-{n}" for n in range(1, 70)]},  # more than AWS has
+        {"account": "1234", "regions": [REGION]},
+        {"account": MEMBER, "regions": [REGION], "recheck": [OTHER_REGION]},
+        {"account": MEMBER, "regions": [REGION], "recheck": "yes"},
+        {"account": MEMBER, "regions": [3]},
+    ],
+)
+def test_malformed_account_messages_are_refused(body: dict[str, Any]) -> None:
+    with pytest.raises(InvalidEventError):
+        parse_sweep_message(json.dumps(body))
+
+
+def test_a_malformed_account_message_is_answered_not_retried(organization: Organization) -> None:
+    answer = worker.lambda_handler(sqs_event(json.dumps({"account": MEMBER, "regions": []})), FakeContext())
+
+    assert answer == {"batchItemFailures": []}
+    assert records() == {}
