@@ -13,9 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from peering import readiness
+from peering.batch import BatchProcessingError
 from peering.config import Settings
 from peering.engine import Engine
 from peering.sweep import SweepTarget
