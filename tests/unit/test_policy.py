@@ -801,6 +801,8 @@ def test_only_a_rule_that_accepted_picks_the_routing(
 ) -> None:
     state = LedgerState("pcx-1", decision, "v1", "active", decided_by=decided_by, rule=rule_name)
     assert state.accepting_rule == expected
+
+
 def test_reminder_points_default_to_one_day_and_are_carried_largest_first() -> None:
     base = {"schemaVersion": 1, "version": "r1"}
     assert parse_policy(json.dumps(base)).cleanup.to_options().remind_before_expiry_hours == (24,)

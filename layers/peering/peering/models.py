@@ -200,6 +200,9 @@ class LedgerState:
     applied: bool = True
     intent: Intent | None = None  # work begun and not yet committed
     rule: str | None = None  # the policy rule named by the decision (its routing wires an accepted connection)
+    reasons: tuple[str, ...] = ()  # why it was decided so
+    #: hours-before-expiry points at which a held request was already reminded (reminders.py)
+    reminders_sent: frozenset[int] = frozenset()
 
     @property
     def accepting_rule(self) -> str | None:
@@ -208,9 +211,6 @@ class LedgerState:
         if self.decision == "accepted" and self.decided_by == "policy":
             return self.rule
         return None
-    reasons: tuple[str, ...] = ()  # why it was decided so
-    #: hours-before-expiry points at which a held request was already reminded (reminders.py)
-    reminders_sent: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,16 @@ def _is_active(account: Mapping[str, Any]) -> bool:
     return (account.get("State") or account.get("Status") or "ACTIVE") == "ACTIVE"
 
 
+def active_targets(accounts: list[dict[str, Any]], settings: SweepSettings) -> list[tuple[str, str]]:
+    """Every account+Region the sweep covers: the active accounts in each of the sweep's Regions."""
+    return [(str(a["Id"]), region) for a in accounts if _is_active(a) for region in settings.regions]
+
+
+def list_targets(engine: EngineContext, settings: SweepSettings) -> list[tuple[str, str]]:
+    """The sweep's account+Regions, as the fan-out computes them (the peering map reads the same)."""
+    return active_targets(list_accounts(engine, settings), settings)
+
+
 def _queue(engine: EngineContext, queue_url: str, messages: list[str]) -> int:
     """SendMessageBatch of 10, QUEUE_THREADS calls at a time; the number of messages refused."""
     sqs = engine.aws.hub("sqs")  # made once: boto3 clients are safe to share between threads
@@ -266,7 +276,7 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
         accounts = list_accounts(engine, settings)
         ready = readiness.before_fan_out(engine, accounts)
         active = [str(a["Id"]) for a in accounts if _is_active(a)]
-        targets = [(account, region) for account in active for region in settings.regions]
+        targets = active_targets(accounts, settings)
     if trigger.only is None and os.environ.get("MAP_BUCKET"):
         # PublishMap=true: the page from the fragments the previous sweep's workers wrote.
         from peering.map_publish import publish_map_safely  # noqa: PLC0415 - only when publishing
