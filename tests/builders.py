@@ -152,3 +152,18 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
             for n, body in enumerate(bodies)
         ]
     }
+
+
+def scheduled_event() -> dict[str, Any]:
+    """The schedule rule's event, as EventBridge delivers it to the sweep function."""
+    return {
+        "version": "0",
+        "id": "5c1f7f2e-1111-2222-3333-444455556666",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": HUB_ACCOUNT,
+        "time": "2026-11-26T10:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{HUB_ACCOUNT}:rule/peering-autopilot-sweep"],
+        "detail": {},
+    }

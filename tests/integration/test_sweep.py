@@ -21,7 +21,7 @@ from peering.config import Settings
 from peering.engine import Engine
 from peering.sweep import SweepTarget
 from peering.sweep_region import converge_target
-from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, sqs_event, status
+from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, scheduled_event, sqs_event, status
 from tests.conftest import (
     HUB_ACCOUNT,
     REGION,
@@ -48,20 +48,6 @@ def queue_url(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> st
     monkeypatch.setenv("SWEEP_REGIONS", "us-east-1,eu-west-1")
     monkeypatch.delenv("SWEEP_ACCOUNTS", raising=False)
     return url
-
-
-def scheduled_event() -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "5c1f7f2e-1111-2222-3333-444455556666",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": HUB_ACCOUNT,
-        "time": "2026-11-26T10:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{HUB_ACCOUNT}:rule/peering-autopilot-sweep"],
-        "detail": {},
-    }
 
 
 def drain(url: str) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from peering.batch import BatchProcessingError
 from peering.config import Settings
 from peering.engine import Engine
 from peering.sweep import SweepTarget
+from tests.builders import scheduled_event
 from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, emitted_metrics, load_function
 from tests.faults import Faults
@@ -51,20 +52,6 @@ def sweep_queue(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SWEEP_REGIONS", f"{REGION},{OTHER_REGION}")
     monkeypatch.delenv("SWEEP_ACCOUNTS", raising=False)
     return url
-
-
-def scheduled() -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "5c1f7f2e-1111-2222-3333-444455556666",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": HUB_ACCOUNT,
-        "time": "2026-11-26T10:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{HUB_ACCOUNT}:rule/peering-autopilot-sweep"],
-        "detail": {},
-    }
 
 
 def queued(url: str) -> dict[str, dict[str, Any]]:
@@ -111,7 +98,7 @@ def test_missing_member_role_is_skipped_counted_and_recovers_by_itself(
     # The member stack arrives: the next scheduled sweep asks for a recheck, and the run that
     # converges the target removes the record. Nobody did anything.
     faults.clear()
-    sweep.lambda_handler(scheduled(), FakeContext())
+    sweep.lambda_handler(scheduled_event(), FakeContext())
     message = queued(sweep_queue)[member]
     assert message["regions"] == [REGION, OTHER_REGION]
     assert message["recheck"] == [REGION]
@@ -142,7 +129,7 @@ def test_suspended_account_is_not_queued_and_is_recorded_once_per_account(
 ) -> None:
     boto3.client("organizations", region_name=REGION).close_account(AccountId=organization.sandbox_account)
 
-    result = sweep.lambda_handler(scheduled(), FakeContext())
+    result = sweep.lambda_handler(scheduled_event(), FakeContext())
 
     messages = queued(sweep_queue)
     assert result["targets"] == 4  # hub and platform account, two Regions each
@@ -204,7 +191,7 @@ def test_one_summary_a_day_lists_every_target_not_ready(
     boto3.client("organizations", region_name=REGION).close_account(AccountId=organization.sandbox_account)
 
     for _ in range(3):  # three sweeps on the same day
-        sweep.lambda_handler(scheduled(), FakeContext())
+        sweep.lambda_handler(scheduled_event(), FakeContext())
 
     notices = organization.notifications()
     assert len(notices) == 1
@@ -223,7 +210,7 @@ def test_one_summary_a_day_lists_every_target_not_ready(
 
 
 def test_no_summary_when_every_target_is_ready(organization: Organization, sweep_queue: str) -> None:
-    sweep.lambda_handler(scheduled(), FakeContext())
+    sweep.lambda_handler(scheduled_event(), FakeContext())
 
     assert organization.notifications() == []
 
