@@ -142,3 +142,20 @@ def remove_peering_routes(ec2: Any) -> int:
                 ec2.delete_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock=route["DestinationCidrBlock"])
                 removed += 1
     return removed
+
+
+def sqs_records(messages: list[dict[str, Any]], queue: str) -> list[dict[str, Any]]:
+    """Received SQS messages as the event source mapping hands them to the worker."""
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB}:{queue}",
+            "awsRegion": REGION,
+        }
+        for m in messages
+    ]

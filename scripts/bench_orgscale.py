@@ -92,21 +92,7 @@ def _sweep_sample(accounts: int, regions: tuple[str, ...]) -> tuple[Counter[str]
 
 
 def _records(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB}:bench-orgscale",
-                "awsRegion": REGION,
-            }
-            for m in batch
-        ]
-    }
+    return {"Records": bench_common.sqs_records(batch, "bench-orgscale")}
 
 
 def _drain(url: str, worker: Any, batch_size: int = 10) -> tuple[int, int]:

@@ -20,7 +20,18 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from bench_common import HUB, REGION, ROOT, active_connection, by_service, client, counting, hub, organization
+from bench_common import (
+    HUB,
+    REGION,
+    ROOT,
+    active_connection,
+    by_service,
+    client,
+    counting,
+    hub,
+    organization,
+    sqs_records,
+)
 from emulation import fidelity
 
 BATCH_SIZE = 10  # template.yaml: SweepBatchSize default
@@ -69,19 +80,7 @@ def _sweep(queue_url: str, sweep: ModuleType, worker: ModuleType) -> dict[str, A
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=BATCH_SIZE).get("Messages", [])
         if not batch:
             break
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB}:bench-sweep",
-                "awsRegion": REGION,
-            }
-            for m in batch
-        ]
+        records = sqs_records(batch, "bench-sweep")
         with contextlib.redirect_stdout(io.StringIO()):
             result = worker.lambda_handler({"Records": records}, _Context())
         failures += len(result.get("batchItemFailures", []))
