@@ -59,19 +59,10 @@ def fragment_key(account: str, region: str) -> str:
 
 
 def account_info(engine: EngineContext, account: str) -> AccountInfo:
-    """The account's name and its parent OU's name, when Organizations is readable."""
-    if engine.directory.hub_org_id() is None:
-        return AccountInfo(account)
-    org = engine.aws.hub("organizations")
+    """The account's name and its parent OU's name, when Organizations is readable (cached per
+    account in org.py: one look-up per account, whatever the number of its Regions)."""
     try:
-        name = str(org.describe_account(AccountId=account)["Account"].get("Name", ""))
-        parents = org.list_parents(ChildId=account)["Parents"]
-        ou = ""
-        if parents and parents[0]["Type"] == "ORGANIZATIONAL_UNIT":
-            unit = org.describe_organizational_unit(OrganizationalUnitId=parents[0]["Id"])
-            ou = str(unit["OrganizationalUnit"].get("Name") or parents[0]["Id"])
-        elif parents:
-            ou = "Root"
+        name, ou = engine.directory.account_label(account)
     except ClientError as exc:
         logger.info("account name not readable for the map", extra={"account": account, "error": str(exc)})
         return AccountInfo(account)
