@@ -1,10 +1,12 @@
 """The demo's peering map in headless Chromium: every connection, its state and its findings.
 
-Given the demo played to its end (``make demo``: six connections, one healthy, one drifting, one
-held, three ended), when Chromium opens the map it wrote, then the DOM (after the page's script
+Given the demo played to its end (``make demo``: eight connections, two healthy, one drifting,
+one held, four ended), when Chromium opens the map it wrote, then the DOM (after the page's script
 ran) shows each connection in the picture and in the list with the state the demo left it in,
-the drift on the one whose route was removed, the time left on the held one, and, opened on that
-connection, the detail panel with both sides' route tables and the ledger's decision. A screenshot
+the drift on the one whose route was removed (and none on the subnet-level one, planned with its
+rule's routing as the sweep plans it), the time left on the held one, and, opened on a
+connection, the detail panel with both sides' route tables, the ledger's decision and whose
+routing applies. A screenshot
 is taken; with UPDATE_MAP_SCREENSHOT=1 it replaces docs/peering-map.png (the README's picture).
 """
 
@@ -14,6 +16,7 @@ import io
 import os
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -65,6 +68,7 @@ class _Dom(HTMLParser):
         self.text: list[str] = []
         self.findings: list[str] = []
         self.tables: list[str] = []
+        self.verdicts: list[str] = []  # the detail panel's route verdicts (ok, missing, ...)
         self._ends_for = ""  # the connection whose overlay (side marks, markers) is being read
         self._groups: list[str] = []
 
@@ -86,6 +90,8 @@ class _Dom(HTMLParser):
             self.findings.append(found["data-kind"])
         elif tag == "table" and "data-table" in found:
             self.tables.append(found["data-table"])
+        elif tag == "td" and classes and classes[0].startswith("verdict-"):
+            self.verdicts.append(classes[0].removeprefix("verdict-"))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "g" and self._groups:
@@ -107,12 +113,16 @@ def test_every_connection_its_state_and_its_findings_are_on_the_map(played: Play
     held_then_approved = played.created("2.")
     overlapping = played.created("3.")
     expired = played.created("5.")
+    subnet_level = played.created("6.")
+    reminded_then_rejected = played.created("7.")
     healthy, waiting = played.connections[-2:]
     expected = {
         approved: ("deleted", set()),
         held_then_approved: ("active", {"missing-route"}),  # its hub-side route was removed by hand
         overlapping: ("rejected", set()),
         expired: ("expired", set()),
+        subnet_level: ("active", set()),  # routes to the tagged subnets only: what its rule wants
+        reminded_then_rejected: ("rejected", set()),
         healthy: ("active", set()),
         waiting: ("held", set()),
     }
@@ -120,17 +130,21 @@ def test_every_connection_its_state_and_its_findings_are_on_the_map(played: Play
     dom = _dom(played.map_path)
 
     assert dom.body.get("data-ready") == "true", "the page's script did not run to its end"
-    assert set(dom.edges) == set(expected) == set(dom.rows)
+    assert len(played.connections) == len(expected) == 8
+    assert set(dom.edges) == set(expected) == set(dom.rows) == set(played.connections)
     for pcx, (state, findings) in expected.items():
         assert dom.edges[pcx]["data-state"] == state, pcx
         assert set(dom.edges[pcx]["data-findings"].split()) == findings, pcx
         assert dom.rows[pcx]["data-state"] == state, pcx  # the list the script built says the same
         assert set(dom.rows[pcx]["data-findings"].split()) == findings, pcx
     assert dom.edges[healthy]["data-health"] == "healthy"
+    assert dom.edges[subnet_level]["data-health"] == "healthy"
     assert dom.edges[held_then_approved]["data-health"] == "drift"
     assert dom.edges[waiting]["data-health"] == "waiting"
+    assert Counter(e["data-health"] for e in dom.edges.values()) == {"healthy": 2, "drift": 1, "waiting": 1, "ended": 4}
     # Each side of an active connection is marked: the removed route leaves the accepter incomplete.
     assert sorted(dom.ends[healthy]) == ["accepter:ok", "requester:ok"]
+    assert sorted(dom.ends[subnet_level]) == ["accepter:ok", "requester:ok"]
     assert sorted(dom.ends[held_then_approved]) == ["accepter:bad", "requester:ok"]
     text = " ".join(dom.text)
     assert "6 d 23 h" in text  # the held request's time left before it expires
@@ -150,6 +164,25 @@ def test_the_detail_panel_shows_routes_on_both_sides_and_the_decision(played: Pl
     assert "policy demo-1" in text
     assert "comment: CHG-4711" in text  # the decision's reasons
     assert "missing" in text
+
+
+def test_the_detail_panel_of_a_subnet_level_connection_names_its_rules_routing(played: PlayedDemo) -> None:
+    subnet_level = played.created("6.")
+
+    dom = _dom(played.map_path, f"show={subnet_level}")
+
+    text = " ".join(dom.text)
+    assert dom.findings == []
+    assert "routing: rule 'payments-to-data-shared-subnets'" in text
+    # Only the peers' tagged subnets are destinations, not their untagged ones.
+    assert "10.2.1.0/24" in text
+    assert "10.50.1.0/24" in text
+    assert "10.2.2.0/24" not in text
+    assert "10.50.2.0/24" not in text
+    # payments routes data's two tagged subnets (one tagged later, routed by the sweep), the hub
+    # routes payments' one: every route in place.
+    assert "10.2.3.0/24" in text
+    assert dom.verdicts == ["ok", "ok", "ok"]
 
 
 def test_a_screenshot_of_the_map(played: PlayedDemo, tmp_path: Path) -> None:

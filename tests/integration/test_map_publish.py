@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 
+from peering import org
 from peering.config import Settings
 from peering.engine import Engine
 from peering.map_model import MapFragment
-from peering.map_publish import MAP_KEY, fragment_key, observe_map
+from peering.map_publish import MAP_KEY, account_info, fragment_key, observe_map
 from peering.sweep import SweepTarget
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, REGION, ROOT, FakeContext, Organization, emitted_metrics, load_function
@@ -147,6 +150,41 @@ def test_the_local_map_observes_every_target(organization: Organization, context
     (edge,) = [e for e in peering_map.edges if e.connection_id == active]
     assert {(f.kind, f.side) for f in edge.findings} >= {("missing-route", "requester"), ("missing-route", "accepter")}
     assert peering_map.accounts[organization.platform_account].ou == "platform"
+
+
+def test_account_names_are_read_once_per_account_and_each_ou_once(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A third account in the platform OU: the OU's name is read once for both.
+    orgs = boto3.client("organizations", region_name=REGION)
+    created = orgs.create_account(AccountName="platform-c", Email="platform-c@example.com")["CreateAccountStatus"]
+    third = created["AccountId"]
+    orgs.move_account(
+        AccountId=third, SourceParentId=organization.root_id, DestinationParentId=organization.platform_ou
+    )
+    calls: Counter[str] = Counter()
+    make_api_call = BaseClient._make_api_call
+
+    def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "organizations":
+            calls[operation] += 1
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    org.clear_cache()
+
+    # Each worker run has its own engine; one process serves many runs (many Regions of an account).
+    labels = [
+        account_info(Engine(Settings.from_env()), account)
+        for account in [organization.platform_account] * 3 + [third, organization.sandbox_account] * 2
+    ]
+
+    assert {(a.account, a.name, a.ou) for a in labels} == {
+        (organization.platform_account, "network-a", "platform"),
+        (third, "platform-c", "platform"),
+        (organization.sandbox_account, "sandbox-b", "sandbox"),
+    }
+    assert calls == {"DescribeOrganization": 1, "DescribeAccount": 3, "ListParents": 3, "DescribeOrganizationalUnit": 2}
 
 
 def test_no_handler_imports_the_map_on_a_cold_start() -> None:

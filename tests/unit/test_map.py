@@ -31,8 +31,8 @@ from peering.map_model import (
 )
 from peering.map_render import render
 from peering.models import Connection, ConnectionStatus, Side, Vpc
-from peering.network import DnsAttributes, Route, RouteTable, SideNetwork
-from peering.routing import RoutingOptions
+from peering.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
+from peering.routing import DestinationScope, RouteManagement, RoutingOptions
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HUB, MEMBER = "111111111111", "222222222222"
@@ -141,6 +141,81 @@ def test_a_route_to_another_target_is_a_conflict_and_a_block_gone_a_stale_route(
         for r in t.routes
     }
     assert verdicts == {"10.1.0.0/16": "conflict", "10.0.0.0/16": "ok", "10.9.0.0/16": "stale"}
+
+
+# --- a connection's own routing (its accepting rule's), as the sweep plans it ------------------
+
+RULE_SUBNETS = RoutingOptions(
+    routes_per_table=3,
+    destinations=DestinationScope.SUBNETS,
+    destination_tag_key="peering",
+    source="rule 'payments-to-data-shared-subnets' (policy v1)",
+)
+# The peer (in another account) shares one of its two subnets: only that one is a destination.
+PEER_SUBNETS = {
+    "vpc-b": (
+        Subnet("subnet-shared", "vpc-b", {"peering": "shared"}, "10.1.1.0/24"),
+        Subnet("subnet-private", "vpc-b", {}, "10.1.2.0/24"),
+    )
+}
+
+
+def rule_fragment(routing: RoutingOptions, *routes: Route, dns: bool = True, **kwargs: object) -> EdgeView:
+    """vpc-a (here) requested a connection to vpc-b (another account), accepted by a rule with
+    its own routing; the document's routing (OPTIONS) would want all of 10.1.0.0/16 and DNS on."""
+    pcx = connection(
+        "pcx-rule", "active", side(HUB, "vpc-a", "10.0.0.0/16", dns=dns), side(MEMBER, "vpc-b", "10.1.0.0/16")
+    )
+    view = RegionView(HUB, REGION, (pcx,), {"vpc-a": network(HUB, "vpc-a", "10.0.0.0/16", *routes)}, **kwargs)  # type: ignore[arg-type]
+    frag = build_fragment(view, {}, OPTIONS, NOW, routing={"pcx-rule": routing})
+    return edge_of(frag, "pcx-rule")
+
+
+def test_a_rule_routing_to_the_peers_subnets_is_not_drift_when_those_routes_are_there() -> None:
+    edge = rule_fragment(RULE_SUBNETS, to("pcx-rule", "10.1.1.0/24"), peer_subnets=PEER_SUBNETS)
+
+    assert (edge.health, edge.findings) == ("healthy", ())
+    assert edge.routing == "rule 'payments-to-data-shared-subnets' (policy v1)"  # the panel says whose
+    assert edge.requester.routes_complete
+    (table,) = edge.requester.tables
+    assert [(r.destination, r.verdict) for r in table.routes] == [("10.1.1.0/24", "ok")]
+    # The model's JSON (the page's data, the hub's fragments) carries it.
+    again = MapFragment.from_json(json.loads(json.dumps(MapFragment("a", "r", "t", edges=(edge,)).to_json())))
+    assert again.edges[0].routing == edge.routing
+
+
+def test_a_missing_subnet_route_is_drift_and_unknown_peer_subnets_are_said() -> None:
+    missing = rule_fragment(RULE_SUBNETS, peer_subnets=PEER_SUBNETS)
+    unknown = rule_fragment(RULE_SUBNETS)  # the peer's subnets were not read (outside the organization)
+    unread = rule_fragment(RULE_SUBNETS, peer_subnets={}, unread_peers=frozenset({"vpc-b"}))
+
+    assert [(f.kind, f.message) for f in missing.findings] == [("missing-route", "rtb-a: no route 10.1.1.0/24")]
+    assert [r.verdict for t in missing.requester.tables for r in t.routes] == ["missing"]
+    assert missing.health == "drift"
+    for edge in (unknown, unread):
+        assert {f.kind for f in edge.findings} == {"peer-subnets-unknown"}
+        assert edge.requester.routes_complete is False
+
+
+def test_routes_none_leaves_routes_to_the_team() -> None:
+    team = RoutingOptions(routes=RouteManagement.NONE, source="rule 'team-routes'")
+
+    edge = rule_fragment(team, Route("10.1.0.0/16", "transit-gateway", "tgw-1"))
+
+    assert (edge.health, edge.findings) == ("healthy", ())
+    assert edge.routes == "none"
+    assert edge.requester.routes_complete is None  # not judged: the team routes it
+    page = render(assemble([MapFragment(HUB, REGION, "t", edges=(edge,))], NOW))
+    assert '"routes":"none"' in page  # the detail panel says "routes managed by the team"
+
+
+def test_dns_left_as_it_is_is_not_dns_off() -> None:
+    as_is = RoutingOptions(dns_resolution=None, source="DNS left as it is")
+
+    edge = rule_fragment(as_is, to("pcx-rule", "10.1.0.0/16"), dns=False)
+
+    assert (edge.health, edge.findings) == ("healthy", ())
+    assert edge.requester.dns_complete is None
 
 
 def test_a_held_request_shows_its_decision_and_time_left() -> None:

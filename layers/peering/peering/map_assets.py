@@ -50,8 +50,9 @@ function sideHtml(s,e){
   let h=`<h3>${esc(s.role)}: ${esc(s.vpc_id)}</h3><p>${esc(e.labels[s.role])} · ${esc(s.region)} · <code>${esc(s.cidrs.join(', '))}</code></p>`;
   if(!s.observed){return h+'<p>not observed (its account+Region is not swept here)</p>';}
   if(e.state==='active'){
-    h+=`<p>routes ${s.routes_complete?'<span class="ok-text">complete</span>':'<span class="finding">incomplete</span>'}`+
-       ` · DNS resolution ${s.dns?'on':'off'} (${s.dns_complete?'<span class="ok-text">as wanted</span>':'<span class="finding">not as wanted</span>'})</p>`;
+    const routes=s.routes_complete===null?'managed by the team':s.routes_complete?'<span class="ok-text">complete</span>':'<span class="finding">incomplete</span>';
+    const dns=s.dns_complete===null?'left as it is':s.dns_complete?'<span class="ok-text">as wanted</span>':'<span class="finding">not as wanted</span>';
+    h+=`<p>routes ${routes} · DNS resolution ${s.dns?'on':'off'} (${dns})</p>`;
   }
   if(!s.tables.length){return h+'<p>no route table holds a route for this connection</p>';}
   for(const t of s.tables){
@@ -70,6 +71,7 @@ function show(id){
     (e.time_left?` · <b>${esc(e.time_left)}</b> left before it expires`:'')+'</p>';
   h+= d?`<p>ledger: <b>${esc(d.decision||'none')}</b> by ${esc(d.decided_by||'-')}${d.rule?` · rule <code>${esc(d.rule)}</code>`:''} · policy ${esc(d.policy_version||'none')}${d.closed?' · closed':''}</p>`+
         (d.reasons.length?'<ul>'+d.reasons.map(r=>`<li>${esc(r)}</li>`).join('')+'</ul>':''):'<p>ledger: no record</p>';
+  if(e.routing){h+=`<p id="detail-routing">routing: ${esc(e.routing)}${e.routes==='none'?' · routes managed by the team':''}</p>`;}
   if(e.findings.length){h+='<h3>Findings</h3><ul id="detail-findings">'+e.findings.map(f=>`<li class="finding" data-kind="${esc(f.kind)}">${esc(label(f.kind))} (${esc(f.side)}): ${esc(f.message)}</li>`).join('')+'</ul>';}
   h+=sideHtml(e.requester,e)+sideHtml(e.accepter,e);
   $('#detail').innerHTML=h;

@@ -7,6 +7,11 @@ map shows exactly the drift the sweep would repair or report. Fragments are plai
 deployed hub keeps one per account+Region in the map bucket); ``assemble`` joins them into the
 organization's map, one edge per connection with each side as its owner observed it.
 
+Each connection is planned with its own routing, as the sweep plans it (sweep_region.py): its
+accepting rule's routing (read from its ledger record) else the document's, destinations by
+subnet from the subnets observed here and the peers' subnets read elsewhere, "routes: none" (no
+route judged: the team routes it) and DNS left as it is (no DNS finding).
+
 Only the standard library and the engine's own models: it ships in the layer, imported lazily
 (never on a handler's cold start).
 """
@@ -20,8 +25,8 @@ from typing import Any
 
 from peering.cleanup import SideLeftovers
 from peering.models import Connection, ConnectionStatus, Side
-from peering.network import DnsAttributes, RouteTable, SideNetwork
-from peering.routing import RoutingOptions, desired_destinations, plan_side_routes, select_tables
+from peering.network import DnsAttributes, RouteTable, SideNetwork, Subnet
+from peering.routing import ConfigurePlan, RouteManagement, RoutingOptions, plan_configuration
 
 # What a person sees first: is it fine, does it drift, does it wait for someone, is it over.
 HEALTHY, DRIFT, WAITING, FAILED, ENDED = "healthy", "drift", "waiting", "failed", "ended"
@@ -38,7 +43,13 @@ FINDING_LABELS = {
     "leftover-route": "route left to a dead connection",
     "stale-sg-reference": "stale security-group reference",
     "side-unmanaged": "side outside the organization",
+    "peer-subnets-unknown": "the peer's subnets cannot be read",
+    "destination-tag-unmatched": "no peer subnet carries the destination tag",
 }
+# Findings that leave a side's routes short of what its routing wants.
+_ROUTE_GAPS = frozenset(
+    {"missing-route", "route-conflict", "route-quota-full", "peer-subnets-unknown", "destination-tag-unmatched"}
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +94,9 @@ class SideView:
     observed: bool = False  # read by its owner in this map (else: as the connection describes it)
     tables: tuple[TableView, ...] = ()
     dns: bool = False  # AllowDnsResolutionFromRemoteVpc on this side
-    routes_complete: bool | None = None  # None: not observed, or the connection is not active
-    dns_complete: bool | None = None
+    #: None: not observed, the connection is not active, or its routing leaves them to the team
+    routes_complete: bool | None = None
+    dns_complete: bool | None = None  # None also when its routing leaves the DNS option as it is
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,8 @@ class EdgeView:
     findings: tuple[FindingView, ...] = ()
     decision: DecisionView | None = None
     observed_at: str = ""
+    routing: str = ""  # whose routing its findings come from (RoutingOptions.source)
+    routes: str = RouteManagement.MANAGED.value  # "none": the team manages its routes itself
 
     @property
     def state(self) -> str:
@@ -241,6 +255,8 @@ def _edge(data: Mapping[str, Any]) -> EdgeView:
         findings=tuple(FindingView(**f) for f in data.get("findings", ())),
         decision=DecisionView(**{**decision, "reasons": tuple(decision["reasons"])}) if decision else None,
         observed_at=str(data.get("observed_at", "")),
+        routing=str(data.get("routing", "")),
+        routes=str(data.get("routes", RouteManagement.MANAGED.value)),
     )
 
 
@@ -257,6 +273,9 @@ class RegionView:
     networks: Mapping[str, SideNetwork]  # the VPCs that live here, by id
     leftovers: Mapping[str, Sequence[SideLeftovers]] = field(default_factory=dict)  # dead connections'
     dns: Mapping[str, DnsAttributes] = field(default_factory=dict)  # read for VPCs whose DNS is off
+    #: subnets of peers in other accounts+Regions (destinations by subnet: sweep_region.read_peer_subnets)
+    peer_subnets: Mapping[str, tuple[Subnet, ...]] = field(default_factory=dict)
+    unread_peers: frozenset[str] = frozenset()  # peer VPCs whose subnets could not be read this time
 
 
 def build_fragment(
@@ -265,9 +284,12 @@ def build_fragment(
     options: RoutingOptions,
     now: datetime,
     *,
+    routing: Mapping[str, RoutingOptions] | None = None,
     accounts: Sequence[AccountInfo] = (),
     policy_version: str = "",
 ) -> MapFragment:
+    """``options``: the document's routing; ``routing``: a connection's own, by id (its rule's)."""
+    routing = routing or {}
     observed_at = now.isoformat(timespec="seconds")
     vpcs = tuple(
         VpcNode(
@@ -280,7 +302,8 @@ def build_fragment(
         for n in view.networks.values()
     )
     edges = tuple(
-        _edge_of(view, conn, records.get(conn.connection_id), options, observed_at) for conn in view.connections
+        _edge_of(view, conn, records.get(conn.connection_id), routing.get(conn.connection_id, options), observed_at)
+        for conn in view.connections
     )
     return MapFragment(view.account, view.region, observed_at, vpcs, edges, tuple(accounts), policy_version)
 
@@ -298,7 +321,7 @@ def _edge_of(
 ) -> EdgeView:
     findings: list[FindingView] = []
     sides: dict[str, SideView] = {}
-    for role, info, peer in (("requester", conn.requester, conn.accepter), ("accepter", conn.accepter, conn.requester)):
+    for role, info in (("requester", conn.requester), ("accepter", conn.accepter)):
         if not _here(view, info):
             sides[role] = SideView(
                 role,
@@ -311,15 +334,7 @@ def _edge_of(
             continue
         network = view.networks[info.vpc_id]
         if conn.status is ConnectionStatus.ACTIVE:
-            side, side_findings = _active_side(
-                role=role,
-                conn=conn,
-                info=info,
-                peer=peer,
-                network=network,
-                dns=view.dns.get(info.vpc_id),
-                options=options,
-            )
+            side, side_findings = _active_side(view, conn, role, options)
         else:
             side = SideView(
                 role,
@@ -328,7 +343,7 @@ def _edge_of(
                 info.vpc_id,
                 _blocks(info),
                 observed=True,
-                tables=_related_tables(network.route_tables, conn.connection_id, ()),
+                tables=_related_tables(network.route_tables, conn.connection_id, {}),
                 dns=info.allow_dns_resolution_from_remote,
             )
             side_findings = _dead_side_findings(role, conn, view.leftovers.get(conn.connection_id, ()), info)
@@ -343,67 +358,87 @@ def _edge_of(
         findings=tuple(findings),
         decision=record,
         observed_at=observed_at,
+        routing=options.source,
+        routes=options.routes.value,
     )
+
+
+def _plan_side(view: RegionView, conn: Connection, role: str, options: RoutingOptions) -> ConfigurePlan:
+    """The sweep's own plan for one side that lives here (routing.plan_configuration, scope = that
+    side), with the peer's network when it lives here too and its DNS attributes when read."""
+    info, peer = (conn.requester, conn.accepter) if role == "requester" else (conn.accepter, conn.requester)
+    network = view.networks[info.vpc_id]
+    dns = view.dns.get(info.vpc_id)
+    local = replace(network, dns=dns) if dns is not None else network
+    other = view.networks[peer.vpc_id] if _here(view, peer) else None
+    requester, accepter = (local, other) if role == "requester" else (other, local)
+    return plan_configuration(conn, requester, accepter, options, frozenset({role}), peer_subnets=view.peer_subnets)
 
 
 def _active_side(
-    *,
-    role: str,
-    conn: Connection,
-    info: Side,
-    peer: Side,
-    network: SideNetwork,
-    dns: DnsAttributes | None,
-    options: RoutingOptions,
+    view: RegionView, conn: Connection, role: str, options: RoutingOptions
 ) -> tuple[SideView, list[FindingView]]:
-    """The sweep's own plan for this side, read as findings: what it would add, remove or report."""
-    changes, reported, _ = plan_side_routes(
-        conn.connection_id, network, peer.cidr_blocks, peer.ipv6_cidr_blocks, options
-    )
+    """The sweep's plan for this side, read as findings: what it would add, remove or report."""
+    info, peer = (conn.requester, conn.accepter) if role == "requester" else (conn.accepter, conn.requester)
+    network = view.networks[info.vpc_id]
     findings: list[FindingView] = []
-    missing: dict[tuple[str, str], str] = {}
-    for change in changes:
+    # Per table, the destinations the plan looked at and, where it is not "ok", its verdict.
+    planned: dict[str, list[str]] = {}
+    verdicts: dict[tuple[str, str], str] = {}
+
+    def judged(table: str, destination: str, verdict: str = "ok") -> None:
+        if verdict != "stale":
+            planned.setdefault(table, []).append(destination)
+        if verdict != "ok":
+            verdicts[(table, destination)] = verdict
+
+    if peer.vpc_id in view.unread_peers:
+        # The sweep retries this connection rather than planning without the peer's subnets.
+        plan = ConfigurePlan(conn.connection_id, routing=options.source)
+        findings.append(
+            FindingView(
+                "peer-subnets-unknown", role, f"the subnets of {peer.vpc_id} could not be read: retried by the sweep"
+            )
+        )
+    else:
+        plan = _plan_side(view, conn, role, options)
+    for entry in plan.satisfied:
+        table, destination = entry.split(":", 1)
+        judged(table, destination)
+    for change in plan.route_changes:
         if change.kind == "delete":
             findings.append(
                 FindingView("stale-route", role, f"{change.route_table_id}: {change.destination} is not the peer's")
             )
-            missing[(change.route_table_id, change.destination)] = "stale"
+            judged(change.route_table_id, change.destination, "stale")
         else:
             was = f" (blackhole to {change.previous_target})" if change.kind == "replace" else ""
             findings.append(
                 FindingView("missing-route", role, f"{change.route_table_id}: no route {change.destination}{was}")
             )
-            missing[(change.route_table_id, change.destination)] = "missing"
-    for finding in reported:
+            judged(change.route_table_id, change.destination, "missing")
+    for finding in plan.findings:
         findings.append(FindingView(finding.kind, role, finding.message))
-        if finding.kind == "route-conflict":
-            _, table, destination, _target = finding.key.split(":", 3)
-            missing[(table, destination)] = "conflict"
-    dns_complete = info.allow_dns_resolution_from_remote == options.dns_resolution
-    if not dns_complete:
-        if dns is not None and not dns.ready:
-            findings.append(
-                FindingView("dns-prerequisite", role, f"{info.vpc_id} lacks enableDnsSupport or enableDnsHostnames")
-            )
-        else:
-            findings.append(FindingView("dns-off", role, f"AllowDnsResolutionFromRemoteVpc is off on the {role} side"))
-    wanted = desired_destinations(peer.cidr_blocks, peer.ipv6_cidr_blocks, options)
-    selected = {t.route_table_id for t in select_tables(network, options)}
-    # The tables the policy selects, with every route wanted there; others only for what they hold.
+        if finding.kind in ("route-conflict", "route-quota-full"):
+            # keys: conflict:<table>:<destination>:<target>, quota:<table>:<destination> (IPv6 has ":")
+            table, destination = finding.key.split(":", 2)[1:]
+            if finding.kind == "route-conflict":
+                destination = destination.rsplit(":", 1)[0]
+            judged(table, destination, "conflict" if finding.kind == "route-conflict" else "missing")
+    for dns_change in plan.dns_changes:
+        wanted = "on" if dns_change.enables else "off"
+        findings.append(
+            FindingView("dns-off", role, f"AllowDnsResolutionFromRemoteVpc should be {wanted} on the {role} side")
+        )
+    # The tables the plan looked at, with every route it wants there; others only for what they hold.
     tables = _related_tables(
-        [t for t in network.route_tables if t.route_table_id in selected],
+        [t for t in network.route_tables if t.route_table_id in planned or _targets(t, conn.connection_id)],
         conn.connection_id,
-        wanted,
-        missing,
-        others="ok",
-    ) + _related_tables(
-        [t for t in network.route_tables if t.route_table_id not in selected and _targets(t, conn.connection_id)],
-        conn.connection_id,
-        (),
-        missing,
+        planned,
+        verdicts,
         others="ok",
     )
-    routes_ok = not any(f.kind in ("missing-route", "route-conflict", "route-quota-full") for f in findings)
+    managed = options.routes is RouteManagement.MANAGED
     side = SideView(
         role,
         info.account,
@@ -413,8 +448,12 @@ def _active_side(
         observed=True,
         tables=tables,
         dns=info.allow_dns_resolution_from_remote,
-        routes_complete=routes_ok,
-        dns_complete=dns_complete,
+        routes_complete=not any(f.kind in _ROUTE_GAPS for f in findings) if managed else None,
+        dns_complete=(
+            None
+            if options.dns_resolution is None
+            else not any(f.kind in ("dns-off", "dns-prerequisite") for f in findings)
+        ),
     )
     return side, findings
 
@@ -426,17 +465,19 @@ def _targets(table: RouteTable, connection_id: str) -> bool:
 def _related_tables(
     tables: Iterable[RouteTable],
     connection_id: str,
-    wanted: Sequence[str],
+    wanted: Mapping[str, Sequence[str]],
     verdicts: Mapping[tuple[str, str], str] | None = None,
     *,
     others: str = "leftover",
 ) -> tuple[TableView, ...]:
-    """Per table: the routes to this connection and to the peer's blocks (wanted), with a verdict."""
+    """Per table: the routes to this connection and to the destinations planned there (wanted, by
+    table id), with a verdict."""
     verdicts = verdicts or {}
     out = []
     for table in tables:
         routes = []
-        for destination in wanted:
+        planned = wanted.get(table.route_table_id, ())
+        for destination in planned:
             route = table.route_for(destination)
             verdict = verdicts.get((table.route_table_id, destination), "ok")
             if route is None:
@@ -444,7 +485,7 @@ def _related_tables(
             else:
                 routes.append(RouteView(route.destination, route.target_id, route.state, verdict))
         for route in table.routes:
-            if route.target_id == connection_id and route.destination not in wanted:
+            if route.target_id == connection_id and route.destination not in planned:
                 known = verdicts.get((table.route_table_id, route.destination))
                 verdict = known or ("blackhole" if route.is_blackhole else others)
                 routes.append(RouteView(route.destination, route.target_id, route.state, verdict))

@@ -42,7 +42,7 @@ from peering.models import ConnectionStatus
 from peering.network import DnsAttributes
 from peering.observability import MetricUnit, logger, metrics
 from peering.observe import RegionSnapshot, dns_attributes, observe_region, paginate
-from peering.routing import TableSelection
+from peering.sweep_region import read_peer_subnets
 
 MAP_KEY = "peering-map.html"
 FRAGMENTS = "fragments/"
@@ -59,19 +59,10 @@ def fragment_key(account: str, region: str) -> str:
 
 
 def account_info(engine: EngineContext, account: str) -> AccountInfo:
-    """The account's name and its parent OU's name, when Organizations is readable."""
-    if engine.directory.hub_org_id() is None:
-        return AccountInfo(account)
-    org = engine.aws.hub("organizations")
+    """The account's name and its parent OU's name, when Organizations is readable (cached per
+    account in org.py: one look-up per account, whatever the number of its Regions)."""
     try:
-        name = str(org.describe_account(AccountId=account)["Account"].get("Name", ""))
-        parents = org.list_parents(ChildId=account)["Parents"]
-        ou = ""
-        if parents and parents[0]["Type"] == "ORGANIZATIONAL_UNIT":
-            unit = org.describe_organizational_unit(OrganizationalUnitId=parents[0]["Id"])
-            ou = str(unit["OrganizationalUnit"].get("Name") or parents[0]["Id"])
-        elif parents:
-            ou = "Root"
+        name, ou = engine.directory.account_label(account)
     except ClientError as exc:
         logger.info("account name not readable for the map", extra={"account": account, "error": str(exc)})
         return AccountInfo(account)
@@ -79,20 +70,28 @@ def account_info(engine: EngineContext, account: str) -> AccountInfo:
 
 
 def observe_fragment(engine: Engine, account: str, region: str, snapshot: RegionSnapshot | None = None) -> MapFragment:
-    """One account+Region's fragment: the snapshot (read now unless given), the leftovers of dead
-    connections, the DNS attributes of VPCs whose resolution is off, the ledger's records."""
-    options = engine.routing_options()
+    """One account+Region's fragment: the snapshot (read now unless given, as the sweep reads it),
+    the leftovers of dead connections, the DNS attributes of VPCs whose resolution is to be enabled,
+    the ledger's records, and what the sweep plans with: each connection's own routing (its
+    accepting rule's, else the document's) and the subnets of peers elsewhere."""
     if snapshot is None:
-        snapshot = observe_region(engine.aws, account, region, with_subnets=options.selection is TableSelection.SUBNETS)
+        snapshot = observe_region(engine.aws, account, region, with_subnets=engine.routing_reads_subnets())
+    ids = [c.connection_id for c in snapshot.connections]
+    items = engine.ledger.state_items(ids)
+    records = {c: DecisionView.from_item(item) for c, item in items.items()}
+    # The rule's routing needs the decision behind it: read like the sweep reads it.
+    states = engine.ledger.states(ids) if ids and engine.routing_depends_on_rule() else {}
+    routing = {c.connection_id: engine.routing_options(states.get(c.connection_id)) for c in snapshot.connections}
+    peer_subnets, unread = read_peer_subnets(engine, snapshot, lambda c: routing[c.connection_id])
     dead = [c for c in snapshot.connections if c.status.is_dead]
     groups = paginate(engine.aws, account, region, "describe_security_groups", "SecurityGroups") if dead else []
     dns: dict[str, DnsAttributes] = {}
     for conn in snapshot.connections:
-        if conn.status is not ConnectionStatus.ACTIVE:
+        if conn.status is not ConnectionStatus.ACTIVE or not routing[conn.connection_id].dns_resolution:
             continue
         for role in snapshot.local_roles(conn):
             info = conn.requester if role == "requester" else conn.accepter
-            off = info.allow_dns_resolution_from_remote != options.dns_resolution
+            off = not info.allow_dns_resolution_from_remote
             if off and info.vpc_id in snapshot.vpcs and info.vpc_id not in dns:
                 dns[info.vpc_id] = dns_attributes(engine.aws, account, region, info.vpc_id)
     networks = {vpc_id: network for vpc_id in snapshot.vpcs if (network := snapshot.side(vpc_id)) is not None}
@@ -103,14 +102,15 @@ def observe_fragment(engine: Engine, account: str, region: str, snapshot: Region
         networks,
         leftovers={c.connection_id: snapshot.leftovers(c, groups) for c in dead},
         dns=dns,
+        peer_subnets=peer_subnets,
+        unread_peers=frozenset(unread),
     )
-    items = engine.ledger.state_items([c.connection_id for c in snapshot.connections])
-    records = {c: DecisionView.from_item(item) for c, item in items.items()}
     return build_fragment(
         view,
         records,
-        options,
+        engine.routing_options(),
         datetime.now(UTC),
+        routing=routing,
         accounts=[account_info(engine, account)],
         policy_version=engine.policy_version(),
     )

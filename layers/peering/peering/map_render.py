@@ -186,7 +186,7 @@ def _ends_svg(edge: EdgeView, path: EdgePath, now: datetime) -> str:
     for at_end, side in ((False, edge.requester), (True, edge.accepter)):
         if side.observed and edge.state == "active":
             point = path.leaving(at_end=at_end)
-            ok = side.routes_complete and side.dns_complete
+            ok = side.routes_complete is not False and side.dns_complete is not False  # None: left to the team
             marks.append(
                 f'<circle class="end {"ok" if ok else "bad"}" data-side="{side.role}" '
                 f'cx="{point.x:.0f}" cy="{point.y:.0f}" r="5"/>'

@@ -119,3 +119,32 @@ class OrganizationDirectory:
 
         member: bool = _cached(("member", org_id, account), load)
         return member
+
+    def account_label(self, account: str) -> tuple[str, str]:
+        """(the account's name, its parent OU's name, "Root" or "") for a person to read (the map).
+        Cached like the rest: per account, and per OU for the OU's name (many accounts share one),
+        so a sweep of the organization asks Organizations once per account, not per Region.
+        Raises ClientError when Organizations does not answer (nothing is cached then)."""
+        org_id = self.hub_org_id()
+        if org_id is None:
+            return "", ""
+
+        def unit_name(unit_id: str) -> str:
+            def load() -> str:
+                unit = self._org().describe_organizational_unit(OrganizationalUnitId=unit_id)
+                return str(unit["OrganizationalUnit"].get("Name") or unit_id)
+
+            name: str = _cached(("ou-name", org_id, unit_id), load)
+            return name
+
+        def load() -> tuple[str, str]:
+            name = str(self._org().describe_account(AccountId=account)["Account"].get("Name", ""))
+            parents = self._org().list_parents(ChildId=account)["Parents"]
+            if not parents:
+                return name, ""
+            if parents[0]["Type"] != "ORGANIZATIONAL_UNIT":
+                return name, "Root"
+            return name, unit_name(parents[0]["Id"])
+
+        label: tuple[str, str] = _cached(("label", org_id, account), load)
+        return label

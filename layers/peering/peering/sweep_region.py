@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -222,28 +223,39 @@ def _active(run: _Pass, conn: Connection) -> None:
 
 
 def _read_peer_subnets(run: _Pass) -> None:
+    run.peer_subnets, run.unread_peers = read_peer_subnets(run.engine, run.snapshot, run.routing)
+
+
+def read_peer_subnets(
+    engine: Engine, snapshot: RegionSnapshot, routing: Callable[[Connection], RoutingOptions]
+) -> tuple[dict[str, tuple[Subnet, ...]], set[str]]:
     """Destinations by subnet route to the peer's tagged subnets: for peers elsewhere (the snapshot
     holds the local ones), one DescribeSubnets per account+Region they live in, for all of them.
     Peers outside the organization cannot be read: their plan says so. A place that fails to
-    answer fails only the connections that need it (the others are converged)."""
-    snapshot, engine = run.snapshot, run.engine
+    answer fails only the connections that need it (the others are converged).
+
+    Returns (subnets by peer VPC id, the peer VPCs that could not be read this time); the map
+    (map_publish.py) reads them the same way, so it shows what the sweep plans."""
     wanted: dict[tuple[str, str], set[str]] = {}
     for conn in snapshot.connections:
         if conn.status is not ConnectionStatus.ACTIVE:
             continue
-        options = run.routing(conn)
+        options = routing(conn)
         if options.destinations is not DestinationScope.SUBNETS or options.routes is RouteManagement.NONE:
             continue
         for peer in (conn.requester, conn.accepter):
             place = (peer.account, peer.region)
             if place != (snapshot.account, snapshot.region) and is_reachable(engine.aws, engine.directory, *place):
                 wanted.setdefault(place, set()).add(peer.vpc_id)
+    subnets: dict[str, tuple[Subnet, ...]] = {}
+    unread: set[str] = set()
     for (account, region), vpc_ids in wanted.items():
         try:
-            run.peer_subnets.update(subnets_of(engine.aws, account, region, sorted(vpc_ids)))
+            subnets.update(subnets_of(engine.aws, account, region, sorted(vpc_ids)))
         except Exception:  # isolate the place: its connections fail below, the target is retried
             logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
-            run.unread_peers |= vpc_ids
+            unread |= vpc_ids
+    return subnets, unread
 
 
 def _dead(run: _Pass, conn: Connection) -> None:
