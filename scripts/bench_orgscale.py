@@ -431,6 +431,7 @@ def main(sizes: tuple[int, ...] = (1_000, 10_000), check: tuple[int, int] = (10,
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     defaults: dict[int, Outcome] = {}
+    runs: dict[tuple[int, int, int, tuple[float, float], bool], Outcome] = {}
     for targets in sizes:
         accounts = targets // REGIONS_PER_ACCOUNT
         # (SweepConcurrency, SweepBatchSize, latency, one message per account)
@@ -438,6 +439,7 @@ def main(sizes: tuple[int, ...] = (1_000, 10_000), check: tuple[int, int] = (10,
         settings += [(5, 5, SLOW_LATENCY, False), (*DEFAULTS, SLOW_LATENCY, True)]
         for concurrency, batch, latency, grouped in settings:
             o = simulate(accounts, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency, grouped=grouped)
+            runs[(targets, concurrency, batch, latency, grouped)] = o
             if (concurrency, batch, latency, grouped) == (*DEFAULTS, LATENCY, True):
                 defaults[targets] = o
             per_target = cost.per_target + (o.organizations + o.sts) / targets
@@ -487,7 +489,59 @@ def main(sizes: tuple[int, ...] = (1_000, 10_000), check: tuple[int, int] = (10,
         "own servers). The measured time must lie between the larger of the two and their sum, "
         f"[{max(simulated, cpu):.1f}, {simulated + cpu:.1f}] s: it is {verdict} (10% tolerance).",
     ]
+    lines += ["", *_findings(max(sizes), runs)]
     return "\n".join(lines)
+
+
+def _findings(targets: int, runs: dict[tuple[int, int, int, tuple[float, float], bool], Outcome]) -> list[str]:
+    """What the table means for the defaults, and the AWS limits behind them (sources named)."""
+    fast, slow = runs[(targets, *DEFAULTS, LATENCY, True)], runs[(targets, *DEFAULTS, SLOW_LATENCY, True)]
+    former = runs[(targets, 5, 5, SLOW_LATENCY, False)]
+    spread = runs[(targets, *DEFAULTS, LATENCY, False)]
+    accounts = targets // REGIONS_PER_ACCOUNT
+    return [
+        f"Result: with the defaults (`SweepConcurrency` {DEFAULTS[0]}, `SweepBatchSize` {DEFAULTS[1]}, one message "
+        f"per account), {targets:,} account+Regions are swept in {_minutes(fast.makespan)} at "
+        f"{LATENCY[0] * 1000:.0f}-{LATENCY[1] * 1000:.0f} ms per call and in {_minutes(slow.makespan)} at "
+        f"{SLOW_LATENCY[0] * 1000:.0f}-{SLOW_LATENCY[1] * 1000:.0f} ms, "
+        f"{'inside' if max(fast.makespan, slow.makespan) <= INTERVAL else '**not** inside'} the 30-minute interval; "
+        "the former settings (5 invocations, batches of 5, one message per account+Region) took "
+        f"{_minutes(former.makespan)} at the slower latency. The fan-out lists {accounts:,} accounts in "
+        f"{math.ceil(accounts / PAGE)} pages and queues {accounts:,} messages in {fast.sqs} SendMessageBatch calls, "
+        f"{QUEUE_THREADS} at a time: {fast.fan_out:.0f} to {slow.fan_out:.0f} s of its {SWEEP_TIMEOUT} s. A worker "
+        f"invocation of {DEFAULTS[1]} accounts of {REGIONS_PER_ACCOUNT} Regions lasts {fast.longest_invocation:.0f} "
+        f"to {slow.longest_invocation:.0f} s of its {WORKER_TIMEOUT} s.",
+        "",
+        'Why these settings. EC2 throttles per account and per Region (EC2 developer guide, "Request throttling": '
+        "https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), so two targets never compete "
+        "for a bucket: concurrency is bounded by Lambda (the mapping's MaximumConcurrency, 2 to 1,000: "
+        "CloudFormation `ScalingConfig` reference; the Region's concurrency, 1,000 by default, shared with the "
+        "other functions) and by what the hub asks of Organizations and STS. One message per account makes that "
+        "one AssumeRole and one DescribeAccount per account per sweep whatever order the queue delivers in (a "
+        "standard queue keeps none); with one message per account+Region, each worker environment assumed most "
+        f"accounts' roles ({spread.sts:,} AssumeRole and {spread.organizations:,} Organizations calls per sweep at "
+        f"{DEFAULTS[0]} invocations, {spread.peak_sts_rate:.0f} a second at the peak). The event source mapping "
+        'starts 5 concurrent batches and adds up to 300 a minute (Lambda developer guide, "Configuring scaling '
+        'behavior for SQS event source mappings": '
+        "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html), "
+        "modelled as 5 plus 5 a second. ListAccounts answers at most 20 accounts a page (Organizations API "
+        "reference, ListAccounts `MaxResults` 1-20; moto answers every account in one page, which the simulation "
+        "does not rely on).",
+        "",
+        "Rate limits, as far as documented. Organizations: the user guide's quotas page "
+        "(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html) has a throttling "
+        "section; no per-operation figure for DescribeAccount or ListAccounts was confirmed for this note [U]. The "
+        f"defaults make about {fast.org_rate:.0f} Organizations calls a second on average and "
+        f"{fast.peak_org_rate:.0f} at the peak (the first seconds, when every new environment checks its "
+        "accounts), after which the membership check is cached 5 minutes per environment. STS: AWS documents "
+        "that STS requests are throttled per account and that the rate cannot be raised, and advises caching "
+        'credentials (AWS re:Post knowledge center, "iam-sts-throttling-error"); no AssumeRole figure was found '
+        f"[U]. The worker keeps each member role's credentials 45 minutes per environment: {fast.sts:,} AssumeRole "
+        f"per sweep of {accounts:,} accounts, at most {fast.peak_sts_rate:.0f} a second. Both clients use "
+        "botocore's adaptive retry mode (10 attempts), which slows down on TooManyRequestsException / Throttling "
+        "rather than failing the target. If the hub's Organizations or STS rate is shared with other automation, "
+        "lower `SweepConcurrency` (the table of the largest organization per setting above).",
+    ]
 
 
 if __name__ == "__main__":
