@@ -83,7 +83,7 @@ build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions b
 	  || { echo "layer lacks python3.13/arm64 pydantic_core" >&2; exit 1; }
 	@for fn in Accept Operator Configure Cleanup Sweep Worker; do \
 	  test -f .aws-sam/build/$${fn}Function/app.py || { echo "$${fn}Function not built" >&2; exit 1; }; done
-	@if find .aws-sam/build/PeeringLayer/python/peering/__pycache__ -name '*.cpython-313.pyc' 2>/dev/null | grep -q .; \
+	@if find .aws-sam/build/PeeringLayer/python/peering -path '*/__pycache__/*.cpython-313.pyc' 2>/dev/null | grep -q .; \
 	  then echo "layer bytecode: python3.13, hash-based"; else echo "layer bytecode: none (no python3.13 found)"; fi
 	@echo "build checked: layer for python3.13/arm64, six functions"
 

@@ -29,7 +29,7 @@ import boto3
 
 from emulation.cloudtrail import event_time
 from emulation.server import EmulationError, MotoServer
-from peering.aws import reset_shared_session, shared_session
+from peering.aws.clients import reset_shared_session, shared_session
 from runner.bootstrap import bootstrap
 from runner.cfn import Stack
 from runner.invoke import Invocation
@@ -549,7 +549,7 @@ def _publish_rule(demo: Demo, rule: dict[str, Any]) -> str:
     document["rules"] = [*(document.get("rules") or []), rule]
     document["version"] = f"{document['version']}+subnets"
     ssm.put_parameter(Name=name, Value=json.dumps(document), Type="String", Overwrite=True)
-    loaded = sys.modules.get("peering.policy_store")
+    loaded = sys.modules.get("peering.aws.policy_store")
     if loaded is not None:
         loaded.reset()  # in AWS the functions' cache expires within POLICY_CACHE_SECONDS
     return str(document["version"])
@@ -679,11 +679,11 @@ def _isolated(url: str) -> Iterator[None]:
 def _forget_engine_state() -> None:
     """Drop the engine's process-wide caches, without importing what was never imported.
 
-    (Importing peering.org or peering.policy_store here would create Powertools' Logger and Metrics
+    (Importing peering.aws.org or peering.aws.policy_store here would create Powertools' Logger and Metrics
     before a function's environment is set: they must first be imported by a function, with it.)
     """
     reset_shared_session()
-    for module, reset in (("peering.policy_store", "reset"), ("peering.org", "clear_cache")):
+    for module, reset in (("peering.aws.policy_store", "reset"), ("peering.aws.org", "clear_cache")):
         loaded = sys.modules.get(module)
         if loaded is not None:
             getattr(loaded, reset)()

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering.cleanup import CleanupPlan
-from peering.config import Settings
-from peering.engine import Engine
-from peering.errors import NotReadyError, PeeringError, UnknownConnectionError
-from peering.models import Connection, ConnectionStatus
-from peering.observe import find_connection
-from peering.routing import ConfigurePlan
+from peering.aws.observe import find_connection
+from peering.core.cleanup_plan import CleanupPlan
+from peering.core.errors import NotReadyError, PeeringError, UnknownConnectionError
+from peering.core.models import Connection, ConnectionStatus
+from peering.core.routing import ConfigurePlan
+from peering.lifecycle.engine import Engine
+from peering.runtime.config import Settings
 
 __all__ = ["Explanation", "explain"]
 

@@ -2,7 +2,7 @@
 
 Locally (the standard AWS environment, e.g. AWS_ENDPOINT_URL for the emulator), every target of
 the sweep (the SweepFunction's accounts and Regions) is observed with the functions' settings and
-the same code the sweep runs (peering.map_publish.observe_map), then rendered to a file.
+the same code the sweep runs (peering.map.publish.observe_map), then rendered to a file.
 ``--from-stack STACK`` reads the deployed stack's MapBucketName output and prints a presigned URL
 of the page the sweep wrote (PublishMap=true).
 """
@@ -52,11 +52,11 @@ def write_map_file(
     targets_env = {k: str(sweep[k]) for k in ("SWEEP_REGIONS", "SWEEP_ACCOUNTS") if sweep.get(k)}
     with patched_environ({**worker, **targets_env}), captured_output(sys.stderr):
         # The engine reads its Powertools settings when imported: import it in this environment.
-        from peering.config import Settings  # noqa: PLC0415
-        from peering.engine import Engine  # noqa: PLC0415
-        from peering.map_publish import observe_map  # noqa: PLC0415
-        from peering.map_render import render  # noqa: PLC0415
-        from peering.sweep import SweepSettings, list_targets  # noqa: PLC0415
+        from peering.lifecycle.engine import Engine  # noqa: PLC0415
+        from peering.map.publish import observe_map  # noqa: PLC0415
+        from peering.map.render import render  # noqa: PLC0415
+        from peering.runtime.config import Settings  # noqa: PLC0415
+        from peering.sweep.fan_out import SweepSettings, list_targets  # noqa: PLC0415
 
         engine = Engine(Settings.from_env())
         peering_map = observe_map(engine, list_targets(engine, SweepSettings.from_env()))
@@ -76,7 +76,7 @@ def write_map_file(
 
 def presigned_map_url(session: Any, stack_name: str, expires: int) -> str:
     """A time-limited link to the page the deployed sweep wrote (the bucket itself stays private)."""
-    from peering.map_publish import MAP_KEY  # noqa: PLC0415
+    from peering.map.publish import MAP_KEY  # noqa: PLC0415
 
     stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}

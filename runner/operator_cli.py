@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from peering.events import (
+from peering.core.events import (
     APPROVE_DETAIL_TYPE,
     CONNECTION_ID,
     FREE_TEXT,
@@ -35,7 +35,7 @@ from peering.events import (
     PRINCIPAL_NAME,
     REJECT_DETAIL_TYPE,
 )
-from peering.reminders import format_time_left
+from peering.core.reminders import format_time_left
 from runner.cfn import Stack
 
 REQUEST_LIFETIME = timedelta(hours=168)  # AWS expires an unanswered request after 7 days

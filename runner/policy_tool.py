@@ -2,10 +2,10 @@
 and hypothetical requests (a cases file) run through the engine's own evaluation.
 
 A document is read by the engine's strict YAML loader (duplicate keys refused) and validated by
-the engine's own schema (``peering.policy.PolicyDocument``); each schema error's location
+the engine's own schema (``peering.core.policy.PolicyDocument``); each schema error's location
 (``rules.2.requester.accounts.0``) is mapped back to the YAML node it came from, whose mark
-gives the line and column. A case is decided by ``peering.policy.evaluate`` and
-``peering.plan.decide``, the functions the accept function runs, on the facts the case states.
+gives the line and column. A case is decided by ``peering.core.policy.evaluate`` and
+``peering.core.plan.decide``, the functions the accept function runs, on the facts the case states.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from peering.checks import SafetyFindings
-from peering.errors import PolicyError
-from peering.models import RequesterIdentity, Vpc
-from peering.plan import Decision, Outcome, decide
-from peering.policy import PolicyDocument, evaluate, parse_policy
-from peering.policy_yaml import load_strict
+from peering.core.checks import SafetyFindings
+from peering.core.errors import PolicyError
+from peering.core.models import RequesterIdentity, Vpc
+from peering.core.plan import Decision, Outcome, decide
+from peering.core.policy import PolicyDocument, evaluate, parse_policy
+from peering.core.policy_yaml import load_strict
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 VERDICTS = {Outcome.ACCEPTED: "accept", Outcome.REJECTED: "reject", Outcome.HELD: "hold"}

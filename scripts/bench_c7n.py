@@ -196,10 +196,10 @@ def run_worker(endpoint: str) -> Run:
     """The worker's dry run of the same account+Region, in this process, against the same server."""
     import re  # noqa: PLC0415 - only this path needs it
 
-    from peering.config import Settings  # noqa: PLC0415
-    from peering.engine import Engine  # noqa: PLC0415
-    from peering.sweep import SweepTarget  # noqa: PLC0415
-    from peering.sweep_region import converge_target  # noqa: PLC0415
+    from peering.lifecycle.engine import Engine  # noqa: PLC0415
+    from peering.runtime.config import Settings  # noqa: PLC0415
+    from peering.sweep.fan_out import SweepTarget  # noqa: PLC0415
+    from peering.sweep.target import converge_target  # noqa: PLC0415
 
     os.environ.update({"AWS_ENDPOINT_URL": endpoint, "DRY_RUN": "true"})
     try:

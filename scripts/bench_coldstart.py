@@ -54,7 +54,7 @@ ENVIRONMENT = {
 
 
 #: the first invocation's policy work, after ``import app`` (the policy published as JSON)
-FIRST_PARSE = "from peering.policy import parse_policy; parse_policy({text!r})"
+FIRST_PARSE = "from peering.core.policy import parse_policy; parse_policy({text!r})"
 FIRST_PARSE_LABEL = "accept, import + first policy parse"
 
 

@@ -39,8 +39,8 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_ACCOUNT_ID"):
 import boto3  # noqa: E402
 import botocore.client  # noqa: E402
 
-from peering import aws as peering_aws  # noqa: E402
-from peering import org, policy_store  # noqa: E402
+from peering.aws import clients as peering_aws  # noqa: E402
+from peering.aws import org, policy_store  # noqa: E402
 
 REGION = "us-east-1"
 HUB = "123456789012"  # moto's default account

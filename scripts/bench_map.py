@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import bench_common  # noqa: F401 - sets the environment (and the import path)
-from peering.map_layout import layout
-from peering.map_model import AccountInfo, PeeringMap, RegionView, assemble, build_fragment
-from peering.map_render import render
-from peering.models import Connection, ConnectionStatus, Side, Vpc
-from peering.network import Route, RouteTable, SideNetwork
-from peering.routing import RoutingOptions
+from peering.core.models import Connection, ConnectionStatus, Side, Vpc
+from peering.core.network import Route, RouteTable, SideNetwork
+from peering.core.routing import RoutingOptions
+from peering.map.layout import layout
+from peering.map.model import AccountInfo, PeeringMap, RegionView, assemble, build_fragment
+from peering.map.render import render
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 REGIONS = ("us-east-1", "eu-west-1")

@@ -43,7 +43,7 @@ import bench_common
 from bench_common import HUB, REGION, active_connection, by_service, client, counting, hub, organization
 from bench_scale import _Context, _function
 from emulation import fidelity
-from peering.sweep import QUEUE_THREADS
+from peering.sweep.fan_out import QUEUE_THREADS
 
 LATENCY = (0.050, 0.150)  # seconds per AWS call, uniform
 # A slower world for the margin: about a second per target, as the issue estimated.

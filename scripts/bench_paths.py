@@ -23,7 +23,7 @@ import pytest  # noqa: E402
 from tests.conftest import Organization, emulated_organization, set_hub_env  # noqa: E402  (sets a fake AWS env)
 from tests.paths import PATHS, service_calls, sweep_member_role_calls, sweep_route_record_writes  # noqa: E402
 
-from peering.aws import reset_member_credentials  # noqa: E402
+from peering.aws.clients import reset_member_credentials  # noqa: E402
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ from moto import mock_aws
 
 from bench_common import REGION, hub
 from emulation import fidelity
-from peering.config import Settings
-from peering.engine import Engine
-from peering.sweep import SweepTarget
-from peering.sweep_region import converge_target
+from peering.lifecycle.engine import Engine
+from peering.runtime.config import Settings
+from peering.sweep.fan_out import SweepTarget
+from peering.sweep.target import converge_target
 
 
 def _engine() -> Engine:

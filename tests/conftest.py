@@ -45,7 +45,7 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from emulation import fidelity  # noqa: E402
-from peering import aws, org, policy_store  # noqa: E402
+from peering.aws import clients, org, policy_store  # noqa: E402
 
 LEDGER_TABLE = "peering-autopilot-ledger"
 POLICY_PARAMETER = "/peering-autopilot/policy"
@@ -198,9 +198,9 @@ def hub_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def fresh_process() -> Iterator[None]:
     """Each test starts as a new function process: no member credentials cached from another
     test's (reset) moto accounts."""
-    aws.reset_member_credentials()
+    clients.reset_member_credentials()
     yield
-    aws.reset_member_credentials()
+    clients.reset_member_credentials()
 
 
 @contextmanager

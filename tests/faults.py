@@ -25,7 +25,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from peering.aws import shared_session
+from peering.aws.clients import shared_session
 
 # Where a faulted request is sent instead: no moto backend answers it, so nothing is executed.
 _NOWHERE = "https://faults.invalid/"

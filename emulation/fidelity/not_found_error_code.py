@@ -3,7 +3,7 @@
 AWS: the code is spelled with a capital ``ID``
 (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html; botocore's
 ``data/ec2/2016-11-15/waiters-2.json``, the VpcPeeringConnectionExists/Deleted waiters, uses the
-same string). Callers such as ``peering.observe`` compare codes as exact strings.
+same string). Callers such as ``peering.aws.observe`` compare codes as exact strings.
 
 moto 5.2: Accept, Reject, Delete and ModifyVpcPeeringConnectionOptions on an unknown id raise
 ``InvalidVpcPeeringConnectionId.NotFound`` (lowercase ``d``), which code written for AWS does not

@@ -8,10 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.engine import Engine
-from peering.events import connection_call_hint, parse_api_call
-from peering.handler import handle
-from peering.observability import logger, metrics, tracer
+from peering.core.events import connection_call_hint, parse_api_call
+from peering.lifecycle.engine import Engine
+from peering.lifecycle.handler import handle
+from peering.runtime.observability import logger, metrics, tracer
 
 HANDLED_CALLS = frozenset({"RejectVpcPeeringConnection", "DeleteVpcPeeringConnection"})
 

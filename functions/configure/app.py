@@ -8,8 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.engine import Engine
-from peering.events import (
+from peering.core.events import (
     CONVERGE_DETAIL_TYPE,
     OPERATOR_SOURCE,
     connection_call_hint,
@@ -17,9 +16,10 @@ from peering.events import (
     parse_operator_event,
     vpc_call_hint,
 )
-from peering.handler import handle
-from peering.observability import logger, metrics, tracer
-from peering.operator import authorize_and_locate
+from peering.lifecycle.engine import Engine
+from peering.lifecycle.handler import handle
+from peering.lifecycle.operator import authorize_and_locate
+from peering.runtime.observability import logger, metrics, tracer
 
 # A person changing the options by hand is drift: converge them back to the policy.
 CONNECTION_CALLS = frozenset({"AcceptVpcPeeringConnection", "ModifyVpcPeeringConnectionOptions"})

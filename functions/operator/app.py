@@ -8,13 +8,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.decision import Verdict
-from peering.engine import Engine
-from peering.events import APPROVE_DETAIL_TYPE, parse_operator_event
-from peering.handler import handle
-from peering.observability import logger, metrics, tracer
-from peering.operator import authorize_and_locate
-from peering.plan import OperatorInstruction
+from peering.core.decision import Verdict
+from peering.core.events import APPROVE_DETAIL_TYPE, parse_operator_event
+from peering.core.plan import OperatorInstruction
+from peering.lifecycle.engine import Engine
+from peering.lifecycle.handler import handle
+from peering.lifecycle.operator import authorize_and_locate
+from peering.runtime.observability import logger, metrics, tracer
 
 
 def decide_request(event: dict[str, Any], engine: Engine) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.engine import Engine
-from peering.handler import handle
-from peering.observability import logger, metrics, tracer
-from peering.sweep import fan_out, parse_sweep_trigger
+from peering.lifecycle.engine import Engine
+from peering.lifecycle.handler import handle
+from peering.runtime.observability import logger, metrics, tracer
+from peering.sweep.fan_out import fan_out, parse_sweep_trigger
 
 
 def sweep(event: dict[str, Any], engine: Engine) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """Worker function: converge every connection of an account's Regions (one SQS message each:
 an account with its Regions, or one account+Region).
 
-The answer is a partial batch response (peering.batch), so only the failed messages are retried
+The answer is a partial batch response (peering.runtime.batch), so only the failed messages are retried
 (and, after the queue's redrive limit, kept in its dead-letter queue); a Region of an account's
 message that fails is queued again alone. A message that is not a sweep target is answered (log
 line, InvalidEvents metric) and not retried: no retry could make it one. A target the invocation
 has no time left to finish is handed back to the queue. A target that is not ready (no member
 role yet, a Region not enabled, an account gone from the organization) is recorded and skipped,
-not retried (peering/readiness.py).
+not retried (peering/sweep/readiness.py).
 """
 
 from functools import partial
@@ -15,15 +15,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.batch import QueueMessage, process_partial_response
-from peering.config import Settings
-from peering.deadline import NEVER, Deadline
-from peering.engine import Engine
-from peering.errors import InvalidEventError
-from peering.observability import MetricUnit, logger, metrics, tracer
-from peering.readiness import ACCOUNT_LEFT, NotReadyRegister, converge_when_ready
-from peering.sweep import parse_sweep_message
-from peering.sweep_region import converge_account, converge_in_time
+from peering.core.deadline import NEVER, Deadline
+from peering.core.errors import InvalidEventError
+from peering.lifecycle.engine import Engine
+from peering.runtime.batch import QueueMessage, process_partial_response
+from peering.runtime.config import Settings
+from peering.runtime.observability import MetricUnit, logger, metrics, tracer
+from peering.sweep.fan_out import parse_sweep_message
+from peering.sweep.readiness import ACCOUNT_LEFT, NotReadyRegister, converge_when_ready
+from peering.sweep.target import converge_account, converge_in_time
 
 
 def converge_record(record: QueueMessage, deadline: Deadline = NEVER) -> dict[str, Any]:

@@ -263,7 +263,7 @@ def test_the_environment_is_the_templates() -> None:
 
 
 def test_the_runner_does_not_set_up_powertools_before_a_functions_environment() -> None:
-    """Logger and Metrics read POWERTOOLS_* when peering.observability is first imported."""
+    """Logger and Metrics read POWERTOOLS_* when peering.runtime.observability is first imported."""
     done = subprocess.run(
         [
             sys.executable,
@@ -275,4 +275,4 @@ def test_the_runner_does_not_set_up_powertools_before_a_functions_environment() 
         text=True,
         check=True,
     )
-    assert "peering.observability" not in done.stdout
+    assert "peering.runtime.observability" not in done.stdout

@@ -29,9 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from peering.aws import shared_session
-from peering.events import parse_operator_event, parse_sweep_event
-from peering.observability import logger
+from peering.aws.clients import shared_session
+from peering.core.events import parse_operator_event, parse_sweep_event
+from peering.runtime.observability import logger
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, ec2, load_function
 from tests.integration.test_configure import accept_event, dns_ready_vpc

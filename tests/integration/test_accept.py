@@ -15,11 +15,11 @@ import pytest
 from moto.ec2.models import ec2_backends
 
 from emulation import lifecycle
-from peering import policy_store
-from peering.aws import AwsClients
-from peering.config import Settings
-from peering.errors import NotReadyError
-from peering.observe import describe_vpcs
+from peering.aws import policy_store
+from peering.aws.clients import AwsClients
+from peering.aws.observe import describe_vpcs
+from peering.core.errors import NotReadyError
+from peering.runtime.config import Settings
 from tests.builders import (
     ACCEPT_TAG,
     cloudtrail_event,

@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emulation import lifecycle
-from peering.errors import NotReadyError
-from peering.network import DnsAttributes
+from peering.core.errors import NotReadyError
+from peering.core.network import DnsAttributes
 from tests import paths
 from tests.builders import (
     ACCEPT_TAG,
@@ -418,7 +418,7 @@ def test_dns_refused_although_both_vpcs_are_ready_is_an_error(
     made = paths.accepted(organization, "same account+Region")
     ec2(HUB_ACCOUNT).modify_vpc_attribute(VpcId=made.requester_vpc, EnableDnsHostnames={"Value": False})
     # The attributes read after the refusal say "ready" (changed back meanwhile, or another cause).
-    monkeypatch.setattr("peering.apply.dns_attributes", lambda *_: DnsAttributes(support=True, hostnames=True))
+    monkeypatch.setattr("peering.aws.apply.dns_attributes", lambda *_: DnsAttributes(support=True, hostnames=True))
 
     with pytest.raises(ClientError, match="OperationNotPermitted"):
         run(made.accept_event(), context)
@@ -504,7 +504,7 @@ def test_connection_deleted_between_plan_and_apply_skips_dns(
     a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
     b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     pcx = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
-    from peering.apply import ConfigureApplier  # noqa: PLC0415 - patched for this test only
+    from peering.aws.apply import ConfigureApplier  # noqa: PLC0415 - patched for this test only
 
     original = ConfigureApplier.apply
 

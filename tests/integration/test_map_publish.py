@@ -17,12 +17,12 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from peering import org
-from peering.config import Settings
-from peering.engine import Engine
-from peering.map_model import MapFragment
-from peering.map_publish import MAP_KEY, account_info, fragment_key, observe_map
-from peering.sweep import SweepTarget
+from peering.aws import org
+from peering.lifecycle.engine import Engine
+from peering.map.model import MapFragment
+from peering.map.publish import MAP_KEY, account_info, fragment_key, observe_map
+from peering.runtime.config import Settings
+from peering.sweep.fan_out import SweepTarget
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, REGION, ROOT, FakeContext, Organization, emitted_metrics, load_function
 from tests.integration.test_configure import accepted, dns_ready_vpc, peer_routes

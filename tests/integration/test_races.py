@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.route_tables import RouteBackend
 
-from peering.apply import Applier, ConfigureApplier
+from peering.aws.apply import Applier, ConfigureApplier
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, status
 from tests.conftest import HUB_ACCOUNT, FakeContext, Organization, ec2, emitted_metrics, load_function
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, main_table, routes

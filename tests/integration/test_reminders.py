@@ -1,4 +1,4 @@
-"""Reminders before a held request expires, driven by the sweep (peering.reminders, sweep_region).
+"""Reminders before a held request expires, driven by the sweep (peering.core.reminders, sweep_region).
 
 Given a request held for a person, when the sweep of the accepter's account+Region finds it
 inside a configured point before its expiry, then the topic is reminded once, with the time left,
@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from emulation import lifecycle
-from peering.aws import AwsClients
-from peering.config import Settings
-from peering.engine import Engine
-from peering.ledger import Ledger
-from peering.models import Notice
-from peering.sweep import SweepTarget
-from peering.sweep_region import converge_target
+from peering.aws.clients import AwsClients
+from peering.aws.ledger import Ledger
+from peering.core.models import Notice
+from peering.lifecycle.engine import Engine
+from peering.runtime.config import Settings
+from peering.sweep.fan_out import SweepTarget
+from peering.sweep.target import converge_target
 from tests.builders import ledger_items, ledger_state, make_vpc, request_peering, status
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, default_policy, load_function, put_policy
 

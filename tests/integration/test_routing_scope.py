@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from peering.errors import SweepIncompleteError
+from peering.core.errors import SweepIncompleteError
 from tests.builders import ACCEPT_TAG, operator_event, request_peering
 from tests.conftest import (
     HUB_ACCOUNT,

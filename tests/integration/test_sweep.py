@@ -14,13 +14,13 @@ import boto3
 import pytest
 
 from emulation import lifecycle
-from peering import aws
-from peering.aws import AwsClients
-from peering.batch import BatchProcessingError
-from peering.config import Settings
-from peering.engine import Engine
-from peering.sweep import SweepTarget
-from peering.sweep_region import converge_target
+from peering.aws import clients
+from peering.aws.clients import AwsClients
+from peering.lifecycle.engine import Engine
+from peering.runtime.batch import BatchProcessingError
+from peering.runtime.config import Settings
+from peering.sweep.fan_out import SweepTarget
+from peering.sweep.target import converge_target
 from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, scheduled_event, sqs_event, status
 from tests.conftest import (
     HUB_ACCOUNT,
@@ -399,11 +399,13 @@ def test_member_credentials_are_kept_per_process_until_shortly_before_they_expir
     assert clients_made() == 1  # a cold process assumes the role
     assert clients_made() == 0  # the next invocations reuse its credentials
     now = datetime.now(UTC)
-    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=44))  # an hour's credentials
+    monkeypatch.setattr(clients, "clock", lambda: now + timedelta(minutes=44))  # an hour's credentials
     assert clients_made() == 0
-    monkeypatch.setattr(aws, "clock", lambda: now + timedelta(minutes=46))  # less than an invocation's 15 minutes left
+    monkeypatch.setattr(
+        clients, "clock", lambda: now + timedelta(minutes=46)
+    )  # less than an invocation's 15 minutes left
     assert clients_made() == 1
-    monkeypatch.setattr(aws, "clock", lambda: datetime.now(UTC))
+    monkeypatch.setattr(clients, "clock", lambda: datetime.now(UTC))
     assert clients_made() == 0  # the new credentials are kept in turn
-    aws.reset_member_credentials()
+    clients.reset_member_credentials()
     assert clients_made() == 1

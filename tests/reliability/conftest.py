@@ -13,7 +13,7 @@ import pytest
 from botocore.retries import standard
 from moto.core.botocore_stubber import BotocoreStubber
 
-from peering import outbox
+from peering.aws import outbox
 from tests.builders import ledger_items, ledger_state
 from tests.conftest import LEDGER_TABLE, REGION, FakeContext, Organization, ec2, load_function
 from tests.faults import Crash, Faults, VirtualClock

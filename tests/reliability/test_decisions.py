@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from peering.config import Settings
-from peering.engine import Engine
-from peering.sweep import SweepTarget
-from peering.sweep_region import converge_target
+from peering.lifecycle.engine import Engine
+from peering.runtime.config import Settings
+from peering.sweep.fan_out import SweepTarget
+from peering.sweep.target import converge_target
 from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, status, tags
 from tests.conftest import HUB_ACCOUNT, Organization, default_policy, ec2, load_function, put_policy
 from tests.faults import Faults

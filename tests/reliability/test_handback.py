@@ -17,10 +17,11 @@ from typing import Any
 import boto3
 import pytest
 
-from peering import deadline, sweep
-from peering.aws import shared_session
-from peering.batch import BatchProcessingError
-from peering.sweep import MAX_CONTINUATIONS, SweepTarget
+from peering.aws.clients import shared_session
+from peering.core import deadline
+from peering.runtime.batch import BatchProcessingError
+from peering.sweep import fan_out
+from peering.sweep.fan_out import MAX_CONTINUATIONS, SweepTarget
 from tests.builders import sqs_event
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, emitted_metrics, load_function
 from tests.paths import accepted
@@ -62,7 +63,7 @@ def clock(organization: Organization) -> Iterator[Clock]:
 def queue_url(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> str:
     url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="sweep")["QueueUrl"]
     monkeypatch.setenv("SWEEP_QUEUE_URL", url)
-    monkeypatch.setattr(sweep, "CONTINUATION_DELAY_SECONDS", 0)  # moto keeps a delayed message hidden
+    monkeypatch.setattr(fan_out, "CONTINUATION_DELAY_SECONDS", 0)  # moto keeps a delayed message hidden
     return url
 
 

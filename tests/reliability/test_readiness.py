@@ -1,4 +1,4 @@
-"""Sweep targets that are not ready (peering/readiness.py): each cause detected from AWS's own
+"""Sweep targets that are not ready (peering/sweep/readiness.py): each cause detected from AWS's own
 answer on real moto calls, recorded, counted, summarized once a day and skipped, never retried
 into the dead-letter queue; a target that becomes ready is swept again by itself; a real failure
 (throttling, 5xx, a missing permission) is still retried.
@@ -14,11 +14,11 @@ from typing import Any
 import boto3
 import pytest
 
-from peering import readiness
-from peering.batch import BatchProcessingError
-from peering.config import Settings
-from peering.engine import Engine
-from peering.sweep import SweepTarget
+from peering.lifecycle.engine import Engine
+from peering.runtime.batch import BatchProcessingError
+from peering.runtime.config import Settings
+from peering.sweep import readiness
+from peering.sweep.fan_out import SweepTarget
 from tests.builders import scheduled_event
 from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, emitted_metrics, load_function

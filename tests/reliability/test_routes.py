@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from peering import ledger
-from peering.aws import reset_member_credentials, shared_session
+from peering.aws import ledger
+from peering.aws.clients import reset_member_credentials, shared_session
 from tests.builders import cloudtrail_event, ledger_state, status
 from tests.conftest import HUB_ACCOUNT, FakeContext, Organization, ec2, emitted_metrics, load_function, put_policy
 from tests.faults import Faults

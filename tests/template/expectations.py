@@ -75,7 +75,7 @@ CONSUME_SWEEP_QUEUE = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs
 # A target the worker has no time left to finish is sent to the sweep queue again.
 HAND_BACK = frozenset({"sqs:SendMessage"})
 # PublishMap=true: each worker writes its target's map fragment (with its OU's name), the sweep
-# assembles the fragments into the page (peering.map_publish).
+# assembles the fragments into the page (peering.map.publish).
 WRITE_MAP_FRAGMENT = frozenset({"s3:PutObject", "organizations:DescribeOrganizationalUnit"})
 ASSEMBLE_MAP = frozenset({"s3:GetObject", "s3:PutObject"})
 SWEEP = SWEEP | ASSEMBLE_MAP

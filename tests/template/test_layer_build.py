@@ -15,7 +15,23 @@ import pytest
 from tests.template.cfn_yaml import ROOT
 
 LAYER = ROOT / "layers" / "peering"
-ENGINE_MODULES = sorted(p.stem for p in (LAYER / "peering").glob("*.py"))
+ENGINE = LAYER / "peering"
+
+
+def _modules(package: Path) -> list[str]:
+    return sorted(p.relative_to(package).with_suffix("").as_posix() for p in package.rglob("*.py"))
+
+
+def _compiled(package: Path) -> list[str]:
+    """The modules a __pycache__ of the package holds python3.13 bytecode for."""
+    return sorted(
+        (p.parent.parent.relative_to(package) / p.name.split(".")[0]).as_posix()
+        for p in package.rglob("__pycache__/*.cpython-313.pyc")
+    )
+
+
+#: the engine's modules, by path inside the package without ".py" ("core/models", "__init__")
+ENGINE_MODULES = _modules(ENGINE)
 
 
 def _build(target: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +58,7 @@ def _python313() -> str | None:
 def test_without_a_python313_the_layer_ships_sources_and_says_so(tmp_path: Path) -> None:
     built = _build(tmp_path, "PYTHON313=")
     assert "no python3.13 found" in built.stderr
-    assert sorted(p.stem for p in (tmp_path / "python" / "peering").glob("*.py")) == ENGINE_MODULES
+    assert _modules(tmp_path / "python" / "peering") == ENGINE_MODULES
     assert list(tmp_path.rglob("*.pyc")) == []
 
 
@@ -52,15 +68,15 @@ def test_the_layer_ships_hash_based_bytecode_for_the_runtime(tmp_path: Path) -> 
         pytest.skip("no python3.13 on this machine: the build falls back to sources (tested above)")
     built = _build(tmp_path)
     assert f"compiling the layer's bytecode with {python313}" in built.stdout
-    cache = tmp_path / "python" / "peering" / "__pycache__"
-    assert sorted(p.name.split(".")[0] for p in cache.glob("*.cpython-313.pyc")) == ENGINE_MODULES
+    package = tmp_path / "python" / "peering"
+    assert _compiled(package) == ENGINE_MODULES
     magic = subprocess.run(
         [python313, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    for pyc in cache.glob("*.pyc"):
+    for pyc in package.rglob("*.pyc"):
         header = pyc.read_bytes()[:8]
         assert header[:4].hex() == magic, pyc.name
         # PEP 552 flags: bit 0 hash-based, bit 1 check the source. Unchecked: file times in the

@@ -15,15 +15,15 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from peering.config import Settings
-from peering.events import (
+from peering.core.events import (
     APPROVE_DETAIL_TYPE,
     CONVERGE_DETAIL_TYPE,
     OPERATOR_SOURCE,
     REJECT_DETAIL_TYPE,
     SWEEP_DETAIL_TYPE,
 )
-from peering.policy import parse_policy
+from peering.core.policy import parse_policy
+from peering.runtime.config import Settings
 from tests.template.cfn_yaml import ROOT, load_cfn_yaml
 from tests.template.expectations import (
     ACTION_CONDITIONS,
@@ -291,9 +291,9 @@ def test_layer_ships_the_pinned_closure_without_boto(resources: Resources) -> No
 # ---------------------------------------------------------------- settings
 
 
-CONFIG_SETTINGS = env_reads(PACKAGE / "config.py")
+CONFIG_SETTINGS = env_reads(PACKAGE / "runtime" / "config.py")
 # AWS_REGION / AWS_DEFAULT_REGION are set by the Lambda runtime itself (reserved names).
-SWEEP_SETTINGS = {name for name in env_reads(PACKAGE / "sweep.py") if not name.startswith("AWS_")}
+SWEEP_SETTINGS = {name for name in env_reads(PACKAGE / "sweep" / "fan_out.py") if not name.startswith("AWS_")}
 
 
 def test_the_settings_are_found() -> None:
@@ -307,10 +307,10 @@ def test_every_setting_the_code_reads_is_set(hub_template: dict[str, Any], resou
     function = resources[name]
     env = effective_env(hub_template, function)
     source = handler_source(function)
-    # Every handler builds Settings.from_env (directly or through peering.handler.handle).
+    # Every handler builds Settings.from_env (directly or through peering.lifecycle.handler.handle).
     assert "handle(" in source or "Settings.from_env" in source, name
     assert set(env) >= CONFIG_SETTINGS, f"{name} lacks {sorted(CONFIG_SETTINGS - set(env))}"
-    needs_sweep = "fan_out" in source or "SweepSettings" in source
+    needs_sweep = "fan_out(" in source or "SweepSettings" in source
     hands_back = "converge_in_time" in source  # a target out of time is queued again
     if needs_sweep:
         assert set(env) >= SWEEP_SETTINGS, f"{name} lacks {sorted(SWEEP_SETTINGS - set(env))}"
@@ -506,7 +506,7 @@ def test_sweep_runs_on_the_schedule_parameter(resources: Resources) -> None:
     assert schedule["Schedule"] == {"Ref": "SweepSchedule"}
     # A classic EventBridge schedule: the handler parses "Scheduled Event" from aws.events.
     assert "Input" not in schedule
-    assert "ScheduledEvent" in (PACKAGE / "events.py").read_text()
+    assert "ScheduledEvent" in (PACKAGE / "core" / "events.py").read_text()
     for name, function in functions(resources).items():
         if name != "SweepFunction":
             assert not events_of(function, "Schedule", "ScheduleV2"), name
@@ -732,7 +732,7 @@ def test_dashboard_shows_the_engine_metrics(hub_template: dict[str, Any], resour
     service = services.pop()
     namespace = hub_template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     shown = {metric_key(m) for m in dashboard_metrics(resources)}
-    source = "\n".join(p.read_text() for p in sorted(PACKAGE.glob("*.py")))
+    source = "\n".join(p.read_text() for p in sorted(PACKAGE.rglob("*.py")))
     for topic, names in DASHBOARD_METRICS.items():
         for name in names:
             assert (namespace, name, "service", service) in shown, f"{topic}: {name} is not on the dashboard"
@@ -796,7 +796,7 @@ def test_default_policy_is_valid_and_holds_everything(resources: Resources) -> N
 
 
 def test_mapping_matches_the_code() -> None:
-    source = "\n".join(p.read_text() for p in sorted(PACKAGE.glob("*.py")))
+    source = "\n".join(p.read_text() for p in sorted(PACKAGE.rglob("*.py")))
     mapped = set().union(*FUNCTION_ACTIONS.values())
     assert mapped | SUPPORT_ACTIONS == set(CODE_EVIDENCE), "CODE_EVIDENCE and FUNCTION_ACTIONS disagree"
     for action in mapped:
@@ -808,7 +808,7 @@ def test_mapping_matches_the_code() -> None:
 def test_every_aws_call_in_the_code_is_mapped() -> None:
     """The reverse of the check above: any operation of a service the code makes clients for,
     called (client.op(...), client.op, or a paginator / paginate name "op"), must be mapped."""
-    source = "\n".join(p.read_text() for p in sorted(PACKAGE.glob("*.py")))
+    source = "\n".join(p.read_text() for p in sorted(PACKAGE.rglob("*.py")))
     source += "\n".join(p.read_text() for p in sorted((ROOT / "functions").glob("*/app.py")))
     services = set(re.findall(r"""\b(?:hub|client)\(\s*"([a-z0-9-]+)\"""", source))
     assert {"ec2", "sts", "dynamodb", "organizations", "sns", "sqs", "ssm"} <= services

@@ -12,10 +12,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from peering.checks import SafetyFindings
-from peering.models import AcceptObservation, Connection, ConnectionStatus, LedgerState, RequesterIdentity, Side, Vpc
-from peering.plan import OperatorInstruction
-from peering.policy import PolicyDecision, PolicyDocument, Verdict
+from peering.core.checks import SafetyFindings
+from peering.core.models import (
+    AcceptObservation,
+    Connection,
+    ConnectionStatus,
+    LedgerState,
+    RequesterIdentity,
+    Side,
+    Vpc,
+)
+from peering.core.plan import OperatorInstruction
+from peering.core.policy import PolicyDecision, PolicyDocument, Verdict
 
 HUB_ACCOUNT = "111111111111"
 MEMBER_ACCOUNT = "222222222222"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from peering.batch import BatchProcessingError, QueueMessage, process_partial_response
+from peering.runtime.batch import BatchProcessingError, QueueMessage, process_partial_response
 from tests.builders import sqs_event
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from peering.checks import SafetyFindings, overlapping_blocks, run_safety_checks
-from peering.models import Connection, ConnectionStatus
+from peering.core.checks import SafetyFindings, overlapping_blocks, run_safety_checks
+from peering.core.models import Connection, ConnectionStatus
 from tests.unit.strategies import connection, observation, side, vpc
 
 LIVE = [s for s in ConnectionStatus if s.is_live]

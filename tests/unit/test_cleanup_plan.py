@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from peering.cleanup import (
+from peering.core.cleanup_plan import (
     WITHDRAWN,
     CleanupOptions,
     SideLeftovers,
@@ -15,11 +15,11 @@ from peering.cleanup import (
     plan_cleanup,
     references_to,
 )
-from peering.errors import ConfigurationError, InvalidEventError
-from peering.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Side
-from peering.network import Route, RouteTable
-from peering.sweep import MAX_CONTINUATIONS, SweepSettings, SweepTarget
-from peering.sweep_region import _needs_decision
+from peering.core.errors import ConfigurationError, InvalidEventError
+from peering.core.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Side
+from peering.core.network import Route, RouteTable
+from peering.sweep.fan_out import MAX_CONTINUATIONS, SweepSettings, SweepTarget
+from peering.sweep.target import _needs_decision
 
 PCX = "pcx-0a1b2c3d4e5f60718"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)

@@ -3,7 +3,7 @@
 The X-Ray SDK only when tracing is on, PyYAML only for a YAML policy, pydantic only when a policy
 is read (events are validated without it; the policy's models are imported by its first read),
 and neither Powertools' parser nor its batch utility (the worker answers its batch with
-peering.batch: Powertools' batch utility imports asyncio and every event data class).
+peering.runtime.batch: Powertools' batch utility imports asyncio and every event data class).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from peering.observability import LazyTracer
+from peering.runtime.observability import LazyTracer
 from tests.conftest import ROOT
 
 #: what no handler imports before its first event
@@ -25,7 +25,7 @@ HEAVY = (
     "yaml",
     "pydantic",
     "pydantic_core",
-    "peering.policy",
+    "peering.core.policy",
     "asyncio",
     "aws_lambda_powertools.utilities.parser",
     "aws_lambda_powertools.utilities.batch",

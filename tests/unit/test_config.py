@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from peering.config import (
+from peering.core.errors import ConfigurationError
+from peering.runtime.config import (
     DEFAULT_ACTIVATION_WAIT_SECONDS,
     DEFAULT_ACTIVE_PEERINGS_QUOTA,
     DEFAULT_POLICY_CACHE_SECONDS,
     DEFAULT_ROUTES_PER_TABLE,
     Settings,
 )
-from peering.errors import ConfigurationError
 
 INTEGER_SETTINGS = [
     "ACTIVE_PEERINGS_QUOTA",

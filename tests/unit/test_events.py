@@ -2,7 +2,7 @@
 
 The samples are found with a glob, so a new file in events/ is checked as soon as it is added:
 its envelope, its name (``<eventName>__<variant>.json``, ``operator__<variant>.json`` or
-``scheduled__<variant>.json``), that it parses with peering.events (with the parser of the function
+``scheduled__<variant>.json``), that it parses with peering.core.events (with the parser of the function
 it is meant for), and that it is listed in events/README.md.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from emulation import cloudtrail
-from peering.errors import InvalidEventError, SkippedEventError
-from peering.events import (
+from peering.core.errors import InvalidEventError, SkippedEventError
+from peering.core.events import (
     APPROVE_DETAIL_TYPE,
     CLOUDTRAIL_DETAIL_TYPE,
     CONVERGE_DETAIL_TYPE,

@@ -16,9 +16,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from peering.cleanup import GroupReference, SideLeftovers
-from peering.map_layout import NODE_H, NODE_W, layout
-from peering.map_model import (
+from peering.core.cleanup_plan import GroupReference, SideLeftovers
+from peering.core.models import Connection, ConnectionStatus, Side, Vpc
+from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
+from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions
+from peering.map.layout import NODE_H, NODE_W, layout
+from peering.map.model import (
     AccountInfo,
     DecisionView,
     EdgeView,
@@ -29,10 +32,7 @@ from peering.map_model import (
     build_fragment,
     time_left,
 )
-from peering.map_render import render
-from peering.models import Connection, ConnectionStatus, Side, Vpc
-from peering.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
-from peering.routing import DestinationScope, RouteManagement, RoutingOptions
+from peering.map.render import render
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HUB, MEMBER = "111111111111", "222222222222"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from peering.models import (
+from peering.core.models import (
     DEAD_STATUSES,
     LIVE_STATUSES,
     Connection,

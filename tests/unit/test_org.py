@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from peering import org
-from peering.observability import metrics
+from peering.aws import org
+from peering.runtime.observability import metrics
 
 
 class FakeOrganizations:

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from peering.checks import SafetyFindings
-from peering.models import ConnectionStatus, Intent, LedgerState, Notice
-from peering.plan import (
+from peering.core.checks import SafetyFindings
+from peering.core.models import ConnectionStatus, Intent, LedgerState, Notice
+from peering.core.plan import (
     AcceptConnection,
     CommitDecision,
     Decision,
@@ -24,7 +24,7 @@ from peering.plan import (
     operator_hint,
     plan_acceptance,
 )
-from peering.policy import PolicyDecision, Verdict
+from peering.core.policy import PolicyDecision, Verdict
 from tests.unit.strategies import (
     EXPIRY,
     HUB_ACCOUNT,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from peering.cleanup import CleanupOptions
-from peering.errors import PolicyError
-from peering.models import LedgerState, RequesterIdentity, Vpc
-from peering.policy import (
+from peering.core.cleanup_plan import CleanupOptions
+from peering.core.errors import PolicyError
+from peering.core.models import LedgerState, RequesterIdentity, Vpc
+from peering.core.policy import (
     SCHEMA_VERSION,
     PolicyDecision,
     PolicyDocument,
@@ -21,7 +21,7 @@ from peering.policy import (
     parse_policy,
     unavailable_policy_decision,
 )
-from peering.routing import RoutingOptions
+from peering.core.routing import RoutingOptions
 from tests.unit.strategies import (
     HUB_ACCOUNT,
     MEMBER_ACCOUNT,

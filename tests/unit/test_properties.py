@@ -9,9 +9,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peering.checks import SafetyFindings, overlapping_blocks, run_safety_checks
-from peering.models import AcceptObservation, LedgerState, RequesterIdentity, Vpc
-from peering.plan import (
+from peering.core.checks import SafetyFindings, overlapping_blocks, run_safety_checks
+from peering.core.models import AcceptObservation, LedgerState, RequesterIdentity, Vpc
+from peering.core.plan import (
     AcceptConnection,
     CommitDecision,
     OperatorInstruction,
@@ -22,7 +22,7 @@ from peering.plan import (
     decide,
     plan_acceptance,
 )
-from peering.policy import PolicyDecision, PolicyDocument, Rule, Verdict, evaluate, parse_policy
+from peering.core.policy import PolicyDecision, PolicyDocument, Rule, Verdict, evaluate, parse_policy
 from tests.unit import strategies as s
 
 FAST = settings(max_examples=75, deadline=None)

@@ -1,4 +1,4 @@
-"""The pure reminder planning (peering.reminders): which reminder is due, and what it says."""
+"""The pure reminder planning (peering.core.reminders): which reminder is due, and what it says."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from peering.models import Connection, ConnectionStatus, LedgerState, Side
-from peering.reminders import due_reminder, format_time_left
+from peering.core.models import Connection, ConnectionStatus, LedgerState, Side
+from peering.core.reminders import due_reminder, format_time_left
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HELD = LedgerState("pcx-0123456789abcdef0", "held", "v1", "pending-acceptance", reasons=("no rule matches",))

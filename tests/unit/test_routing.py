@@ -8,9 +8,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peering.models import Connection, ConnectionStatus, Side, Vpc
-from peering.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
-from peering.routing import (
+from peering.core.models import Connection, ConnectionStatus, Side, Vpc
+from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
+from peering.core.routing import (
     ConfigurePlan,
     DestinationScope,
     RouteManagement,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emulation import lifecycle
-from peering.network import RouteTable
+from peering.core.network import RouteTable
 from tests.integration.fidelity.world import EAST, HUB, MEMBER, World, ec2, gap_fixed
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from moto.ec2.models import ec2_backends
 
-from peering.models import Connection
+from peering.core.models import Connection
 from tests.integration.fidelity.calls import describe, new_request, one
 from tests.integration.fidelity.world import EAST, HUB, MEMBER, WEST, World, ec2, gap_fixed
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from peering.models import Connection
+from peering.core.models import Connection
 from tests.integration.fidelity.calls import ipv6_blocks, one
 from tests.integration.fidelity.world import EAST, HUB, MEMBER, WEST, World, ec2, gap_fixed
 

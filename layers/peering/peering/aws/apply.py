@@ -1,0 +1,303 @@
+"""Apply a plan: execute each action idempotently ("already done" is success) and report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from peering.aws.clients import AwsClients
+from peering.aws.ledger import ROUTES_PER_WRITE, Ledger, RouteKey
+from peering.aws.observe import dns_attributes, find_connection
+from peering.core.cleanup_plan import CleanupPlan, GroupReference
+from peering.core.deadline import NEVER, Deadline
+from peering.core.errors import UnknownConnectionError
+from peering.core.models import ConnectionStatus
+from peering.core.network import RouteTable
+from peering.core.plan import (
+    AcceptConnection,
+    Action,
+    CommitDecision,
+    Plan,
+    RecordDecision,
+    RejectConnection,
+    TagConnection,
+)
+from peering.core.routing import ConfigurePlan, Finding, RouteChange, SetDnsResolution, dns_prerequisite_finding
+from peering.runtime.observability import logger
+
+# Accepting an already accepted request (a redelivered event, two runs at once) fails with this.
+_STATE_CONFLICT = {"InvalidStateTransition", "OperationNotPermitted"}
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    status: str  # done | already-done | dry-run
+
+
+class Applier:
+    """Executes an acceptance plan: intent, tag, accept/reject, commit (notice queued with it)."""
+
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool) -> None:
+        self._aws = aws
+        self._ledger = ledger
+        self._dry_run = dry_run
+
+    def apply(self, plan: Plan) -> list[ActionResult]:
+        results: list[ActionResult] = []
+        settled = False  # another run recorded and carried out this very decision
+        for action in plan.actions:
+            if settled:
+                status = "already-done"
+            elif self._dry_run and not isinstance(action, RecordDecision):
+                status = "dry-run"
+            elif isinstance(action, RecordDecision):
+                recorded = self._ledger.record_decision(action, dry_run=self._dry_run)
+                settled = not recorded
+                status = "dry-run" if self._dry_run else ("done" if recorded else "already-done")
+            else:
+                status = self._execute(action)
+            logger.info("applied", extra={"action": action.describe(), "status": status})
+            results.append(ActionResult(action.describe(), status))
+        return results
+
+    def _execute(self, action: Action) -> str:
+        if isinstance(action, AcceptConnection):
+            return self._transition(action, "accept", {ConnectionStatus.PROVISIONING, ConnectionStatus.ACTIVE})
+        if isinstance(action, RejectConnection):
+            return self._transition(action, "reject", {ConnectionStatus.REJECTED})
+        if isinstance(action, TagConnection):
+            ec2 = self._aws.client("ec2", action.account, action.region)
+            ec2.create_tags(Resources=[action.connection_id], Tags=[{"Key": k, "Value": v} for k, v in action.tags])
+            return "done"
+        if isinstance(action, CommitDecision):
+            committed = self._ledger.commit_decision(action.connection_id, action.key, action.status, action.notice)
+            return "done" if committed else "already-done"
+        raise TypeError(f"unknown action {action!r}")  # pragma: no cover - exhaustive above
+
+    def _transition(
+        self, action: AcceptConnection | RejectConnection, verb: str, done_states: set[ConnectionStatus]
+    ) -> str:
+        ec2 = self._aws.client("ec2", action.account, action.region)
+        call = ec2.accept_vpc_peering_connection if verb == "accept" else ec2.reject_vpc_peering_connection
+        try:
+            call(VpcPeeringConnectionId=action.connection_id)
+            return "done"
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in _STATE_CONFLICT:
+                raise
+            current = find_connection(self._aws, action.connection_id, action.account, action.region)
+            if current.status in done_states:
+                return "already-done"
+            raise
+
+
+# --- configure: routes and DNS ---------------------------------------------------------------------
+
+_ROUTE_GONE = {"InvalidRoute.NotFound"}
+_MADE = ("done", "already-done")
+
+
+def _route_key(change: RouteChange) -> RouteKey:
+    return (change.connection_id, change.account, change.region, change.route_table_id, change.destination)
+
+
+def _destination_param(destination: str) -> dict[str, str]:
+    key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
+    return {key: destination}
+
+
+class ConfigureApplier:
+    """Executes a ConfigurePlan. Races (two runs at once) end in the same state: both succeed."""
+
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool, deadline: Deadline = NEVER) -> None:
+        self._aws = aws
+        self._ledger = ledger
+        self._dry_run = dry_run
+        self._deadline = deadline
+        #: findings discovered while applying (a table filled up or a route appeared meanwhile)
+        self.late_findings: list[Finding] = []
+        #: the connection's status as an options change after the routes showed it (None: not seen)
+        self.status_after_routes: ConnectionStatus | None = None
+
+    def apply(self, plan: ConfigurePlan) -> list[ActionResult]:
+        statuses = self.change_routes(plan.route_changes)
+        results = [ActionResult(c.describe(), status) for c, status in zip(plan.route_changes, statuses, strict=True)]
+        for dns in plan.dns_changes:
+            status = "dry-run" if self._dry_run else self._dns(dns)
+            results.append(ActionResult(dns.describe(), status))
+        for result in results:
+            logger.info("applied", extra={"action": result.action, "status": result.status})
+        return results
+
+    def change_routes(self, changes: Sequence[RouteChange]) -> list[str]:
+        """Change routes, ROUTES_PER_WRITE at a time, each batch's records written first (the intent).
+
+        A record for a route that a crash kept from being created is completed by the retry; the
+        records of routes not made (a conflict, a full table, an error, no time left) are
+        withdrawn. So after any retry the ledger's routes are the routes in EC2, never fewer.
+        """
+        if self._dry_run:
+            return ["dry-run"] * len(changes)
+        statuses: list[str] = []
+        for start in range(0, len(changes), ROUTES_PER_WRITE):
+            statuses += self._change_batch(changes[start : start + ROUTES_PER_WRITE])
+        return statuses
+
+    def _change_batch(self, batch: Sequence[RouteChange]) -> list[str]:
+        self._deadline.check("recording routes")
+        self._ledger.write_routes(
+            record=[_route_key(c) for c in batch if c.kind != "delete"],
+            forget=[_route_key(c) for c in batch if c.kind == "delete"],
+        )
+        statuses: list[str] = []
+        try:
+            for change in batch:
+                self._deadline.check(f"starting {change.describe()}")
+                statuses.append(self._change(change))
+        except Exception:
+            # The change that failed and those never started: their records must not claim them
+            # (a delete's record is already gone; the retry forgets it again before deleting).
+            self._withdraw(batch[len(statuses) :])
+            raise
+        self._withdraw([c for c, status in zip(batch, statuses, strict=True) if status not in _MADE])
+        return statuses
+
+    def _withdraw(self, changes: Sequence[RouteChange]) -> None:
+        unmade = [_route_key(c) for c in changes if c.kind != "delete"]
+        if unmade:
+            self._ledger.write_routes(forget=unmade)
+
+    def _change(self, change: RouteChange) -> str:
+        ec2 = self._aws.client("ec2", change.account, change.region)
+        target = {"RouteTableId": change.route_table_id, **_destination_param(change.destination)}
+        try:
+            if change.kind == "create":
+                ec2.create_route(**target, VpcPeeringConnectionId=change.connection_id)
+            elif change.kind == "replace":
+                ec2.replace_route(**target, VpcPeeringConnectionId=change.connection_id)
+            else:
+                ec2.delete_route(**target)
+        except ClientError as exc:
+            return self._route_error(change, exc)
+        return "done"
+
+    def _route_error(self, change: RouteChange, exc: ClientError) -> str:
+        code = exc.response["Error"]["Code"]
+        if change.kind == "delete" and code in _ROUTE_GONE:
+            return "already-done"
+        if change.kind == "create" and code == "RouteAlreadyExists":
+            current = self._current_target(change)
+            if current == change.connection_id:
+                return "already-done"
+            self.late_findings.append(
+                Finding(
+                    "route-conflict",
+                    f"conflict:{change.route_table_id}:{change.destination}:{current}",
+                    f"{change.route_table_id} gained a route {change.destination} -> {current} meanwhile: left alone",
+                )
+            )
+            return "conflict"
+        if code == "RouteLimitExceeded":
+            self.late_findings.append(
+                Finding(
+                    "route-quota-full",
+                    f"quota:{change.route_table_id}:{change.destination}",
+                    f"{change.route_table_id} is full (RouteLimitExceeded): {change.destination} not added",
+                )
+            )
+            return "quota-full"
+        raise exc  # an AWS error: its record is withdrawn, the retry records it again
+
+    def _current_target(self, change: RouteChange) -> str | None:
+        ec2 = self._aws.client("ec2", change.account, change.region)
+        table = ec2.describe_route_tables(RouteTableIds=[change.route_table_id])["RouteTables"][0]
+        route = RouteTable.from_api(table).route_for(change.destination)
+        return route.target_id if route else None
+
+    def _dns(self, change: SetDnsResolution) -> str:
+        ec2 = self._aws.client("ec2", change.account, change.region)
+        params: dict[str, object] = {"VpcPeeringConnectionId": change.connection_id}
+        if change.requester is not None:
+            params["RequesterPeeringConnectionOptions"] = {"AllowDnsResolutionFromRemoteVpc": change.requester}
+        if change.accepter is not None:
+            params["AccepterPeeringConnectionOptions"] = {"AllowDnsResolutionFromRemoteVpc": change.accepter}
+        try:
+            ec2.modify_vpc_peering_connection_options(**params)
+        except ClientError as exc:
+            return self._dns_refused(change, exc)
+        # Accepted after the routes were made: the connection was active then (no re-read needed).
+        self.status_after_routes = ConnectionStatus.ACTIVE
+        return "done"
+
+    def _dns_refused(self, change: SetDnsResolution, exc: ClientError) -> str:
+        """Why was the options change refused? The connection died meanwhile (nothing to set,
+        cleanup follows), or a VPC lacks its DNS attributes (a finding, not a failure); anything
+        else is an error and raises.
+
+        The attributes are read only here: they change the plan only when AWS refuses the change.
+        """
+        try:
+            status = find_connection(self._aws, change.connection_id, change.account, change.region).status
+        except UnknownConnectionError:
+            status = ConnectionStatus.DELETED
+        self.status_after_routes = status
+        if status is not ConnectionStatus.ACTIVE:
+            return f"skipped: {status.value}"
+        if not change.enables:
+            raise exc
+        lacking = [
+            vpc_id
+            for account, region, vpc_id in change.prerequisites
+            if not dns_attributes(self._aws, account, region, vpc_id).ready
+        ]
+        if not lacking:
+            raise exc
+        for role in change.roles:
+            self.late_findings.append(dns_prerequisite_finding(change.connection_id, role, lacking))
+        return "not-ready"
+
+
+class CleanupApplier:
+    """Executes a CleanupPlan: intent, routes, revocations, then the close with its notice."""
+
+    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool, deadline: Deadline = NEVER) -> None:
+        self._aws = aws
+        self._ledger = ledger
+        self._dry_run = dry_run
+        self._routes = ConfigureApplier(aws, ledger, dry_run=dry_run, deadline=deadline)
+
+    def apply(self, plan: CleanupPlan) -> list[ActionResult]:
+        open_record = plan.close_record
+        if open_record and not self._dry_run:
+            # Before any change: an interrupted cleanup is finished by the retry, notice included.
+            open_record = self._ledger.begin(plan.connection_id, plan.intent)
+        statuses = self._routes.change_routes(plan.route_deletions)
+        results = [ActionResult(c.describe(), status) for c, status in zip(plan.route_deletions, statuses, strict=True)]
+        results += [ActionResult(f"revoke {r.describe()}", self._revoke(r)) for r in plan.revocations]
+        if plan.close_record:
+            results.append(ActionResult(f"close ledger record as {plan.status}", self._close(plan, open_record)))
+        return results
+
+    def _revoke(self, ref: GroupReference) -> str:
+        if self._dry_run:
+            return "dry-run"
+        ec2 = self._aws.client("ec2", ref.account, ref.region)
+        call = ec2.revoke_security_group_ingress if ref.direction == "ingress" else ec2.revoke_security_group_egress
+        try:
+            call(GroupId=ref.group_id, IpPermissions=[ref.ip_permission()])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidPermission.NotFound":
+                return "already-done"
+            raise
+        return "done"
+
+    def _close(self, plan: CleanupPlan, open_record: bool) -> str:
+        if self._dry_run:
+            return "dry-run"
+        if not open_record:
+            return "already-done"
+        closed = self._ledger.close(plan.connection_id, plan.status, *plan.labels, notice=plan.notify)
+        return "done" if closed else "already-done"

@@ -1,0 +1,318 @@
+"""Observation: read connections and VPCs from the EC2 API, in each owner's account and Region.
+
+Per connection (what an event's lifecycle reads), or a whole account+Region at once with
+paginated describes (``observe_region``: what the sweep reads). Either way each kind of thing is
+read once per account+Region: where both sides of a connection live in the same place, one call
+lists both VPCs, both VPCs' route tables, both VPCs' security groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from peering.aws.clients import AwsClients
+from peering.aws.ledger import Ledger
+from peering.aws.org import OrganizationDirectory
+from peering.core.cleanup_plan import SideLeftovers, references_to
+from peering.core.errors import OutsideOrganizationError, UnknownConnectionError
+from peering.core.models import AcceptObservation, Connection, RequesterIdentity, Side, Vpc
+from peering.core.network import DnsAttributes, RouteTable, SideNetwork, Subnet
+from peering.runtime.observability import logger
+
+_NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.Malformed"}
+
+
+def find_connection(aws: AwsClients, connection_id: str, account: str, region: str) -> Connection:
+    ec2 = aws.client("ec2", account, region)
+    try:
+        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[connection_id])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in _NOT_FOUND:
+            raise UnknownConnectionError(f"{connection_id} is not known in {account}/{region}") from exc
+        raise
+    items = [i for i in found.get("VpcPeeringConnections", []) if i["VpcPeeringConnectionId"] == connection_id]
+    if not items:
+        raise UnknownConnectionError(f"{connection_id} is not known in {account}/{region}")
+    return Connection.from_api(items[0], region)
+
+
+def describe_vpcs(aws: AwsClients, account: str, region: str, vpc_ids: Sequence[str]) -> dict[str, Vpc]:
+    """The VPCs among ``vpc_ids`` that exist in account/Region, by id: one call."""
+    ec2 = aws.client("ec2", account, region)
+    try:
+        found = ec2.describe_vpcs(VpcIds=list(vpc_ids))["Vpcs"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "InvalidVpcID.NotFound":
+            raise
+        if len(vpc_ids) == 1:
+            return {}
+        # One of them is gone (the whole call fails): ask for each, so the others are still seen.
+        return {k: v for vpc_id in vpc_ids for k, v in describe_vpcs(aws, account, region, [vpc_id]).items()}
+    return {str(v["VpcId"]): Vpc.from_api(v, account, region) for v in found}
+
+
+def list_connections(aws: AwsClients, account: str, region: str) -> list[Connection]:
+    """Every connection visible in account/Region, whatever its status (one paginated listing).
+
+    EC2 cannot filter on "either side's VPC" in one call (filters are ANDed), so the listing is
+    filtered here: it holds a connection itself, its duplicates and every VPC's active peerings.
+    """
+    return [
+        Connection.from_api(item, region)
+        for item in paginate(aws, account, region, "describe_vpc_peering_connections", "VpcPeeringConnections")
+    ]
+
+
+def connections_touching(aws: AwsClients, account: str, region: str, vpc_id: str) -> list[Connection]:
+    """Every connection visible in account/Region with ``vpc_id`` on either side."""
+    return [c for c in list_connections(aws, account, region) if c.touches(vpc_id)]
+
+
+def _reachable(aws: AwsClients, who: RequesterIdentity) -> bool:
+    """We can read an account only if it is ours or a member of the organization."""
+    return who.account == aws.own_account or who.in_organization
+
+
+def _listed(connections: list[Connection], connection_id: str, account: str, region: str) -> Connection:
+    for conn in connections:
+        if conn.connection_id == connection_id:
+            return conn
+    raise UnknownConnectionError(f"{connection_id} is not known in {account}/{region}")
+
+
+def observe_request(
+    aws: AwsClients,
+    *,
+    connection_id: str,
+    account: str,
+    region: str,
+    directory: OrganizationDirectory,
+    ledger: Ledger,
+) -> AcceptObservation:
+    """Observe a peering request from the accepter's side (where accept/reject must be called).
+
+    Per account+Region a side lives in: one listing of its connections (the request itself, its
+    duplicates, every VPC's active peerings) and one read of its VPCs.
+    """
+    listings: dict[tuple[str, str], list[Connection]] = {}
+
+    def listing(place: tuple[str, str]) -> list[Connection]:
+        if place not in listings:
+            listings[place] = list_connections(aws, *place)
+        return listings[place]
+
+    conn = _listed(listing((account, region)), connection_id, account, region)
+    accepter = conn.accepter
+    here = (accepter.account, accepter.region)
+    if here != (account, region):
+        # The hint pointed at the requester's view: the accepter's view is the one that counts.
+        if not is_reachable(aws, directory, *here):
+            raise OutsideOrganizationError(f"accepter account {accepter.account} is outside the organization")
+        logger.info("re-reading the connection on the accepter side", extra={"accepter": accepter.account})
+        conn = _listed(listing(here), connection_id, *here)
+    requester = directory.identify(conn.requester.account, conn.requester.region)
+    there = (conn.requester.account, conn.requester.region)
+    wanted: dict[tuple[str, str], list[str]] = {here: [accepter.vpc_id]}
+    if _reachable(aws, requester):
+        # Never decide on a view with holes: an error here (throttling, a 5xx, a missing member
+        # role) raises and the request is decided by the retry, with every check.
+        wanted.setdefault(there, []).append(conn.requester.vpc_id)
+        listing(there)
+    vpcs = {k: v for place, ids in wanted.items() for k, v in describe_vpcs(aws, *place, ids).items()}
+    accepter_vpc = vpcs.get(accepter.vpc_id)
+    if accepter_vpc is None:
+        raise UnknownConnectionError(f"accepter VPC {accepter.vpc_id} of {connection_id} no longer exists")
+    ends = (accepter.vpc_id, conn.requester.vpc_id)
+    neighbours: dict[str, Connection] = {}
+    for place in (here, there):
+        for other in listings.get(place, ()):
+            if other.touches(ends[0]) or other.touches(ends[1]):
+                neighbours.setdefault(other.connection_id, other)
+    return AcceptObservation(
+        connection=conn,
+        accepter_vpc=accepter_vpc,
+        requester_vpc=vpcs.get(conn.requester.vpc_id),
+        requester=requester,
+        neighbours=tuple(neighbours.values()),
+        previous=ledger.get_state(connection_id),
+    )
+
+
+def paginate(aws: AwsClients, account: str, region: str, operation: str, key: str, **params: Any) -> list[Any]:
+    paginator = aws.client("ec2", account, region).get_paginator(operation)
+    items: list[Any] = []
+    for page in paginator.paginate(**params):
+        items.extend(page[key])
+    return items
+
+
+def dns_attributes(aws: AwsClients, account: str, region: str, vpc_id: str) -> DnsAttributes:
+    """enableDnsSupport / enableDnsHostnames of a VPC (two calls): read only when AWS refused to
+    enable DNS resolution, to tell a missing prerequisite from an error."""
+    ec2 = aws.client("ec2", account, region)
+    support = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsSupport")
+    hostnames = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+    return DnsAttributes(
+        support=bool(support["EnableDnsSupport"]["Value"]), hostnames=bool(hostnames["EnableDnsHostnames"]["Value"])
+    )
+
+
+def is_reachable(aws: AwsClients, directory: OrganizationDirectory, account: str, region: str) -> bool:
+    return _reachable(aws, directory.identify(account, region))
+
+
+def _vpc_of(side: Side) -> Vpc:
+    """The VPC as the connection reports it: its blocks are the connection's CidrBlockSet and
+    Ipv6CidrBlockSet, which AWS keeps current as blocks are associated and removed."""
+    return Vpc(side.account, side.region, side.vpc_id, side.cidr_blocks, side.ipv6_cidr_blocks)
+
+
+def observe_connection_sides(
+    aws: AwsClients,
+    conn: Connection,
+    directory: OrganizationDirectory,
+    *,
+    with_subnets: bool,
+    with_vpcs: bool = False,
+) -> tuple[SideNetwork | None, SideNetwork | None]:
+    """Both sides of a connection, each read by its owner, once per account+Region: the route
+    tables of the sides that live there (and their subnets when selection needs them).
+
+    The VPCs' blocks come from the connection, unless ``with_vpcs`` (a VPC's blocks just changed:
+    a block still associating is not in the connection yet, and is read from the VPC).
+    None only for a side outside the organization (its owner configures it; the plan says so).
+    Any error reading a side we manage raises: configuring the other side alone and answering
+    "ok" would leave the work half done with nobody to finish it.
+    """
+    places: dict[tuple[str, str], list[Side]] = {}
+    for info in (conn.requester, conn.accepter):
+        if is_reachable(aws, directory, info.account, info.region):
+            places.setdefault((info.account, info.region), []).append(info)
+    networks: dict[str, SideNetwork] = {}
+    for (account, region), infos in places.items():
+        by_vpc = [{"Name": "vpc-id", "Values": [info.vpc_id for info in infos]}]
+        tables = [
+            RouteTable.from_api(t)
+            for t in paginate(aws, account, region, "describe_route_tables", "RouteTables", Filters=by_vpc)
+        ]
+        subnets = (
+            [Subnet.from_api(s) for s in paginate(aws, account, region, "describe_subnets", "Subnets", Filters=by_vpc)]
+            if with_subnets
+            else []
+        )
+        vpcs = describe_vpcs(aws, account, region, [info.vpc_id for info in infos]) if with_vpcs else {}
+        for info in infos:
+            networks[info.vpc_id] = SideNetwork(
+                account=account,
+                region=region,
+                vpc=vpcs.get(info.vpc_id) or _vpc_of(info),
+                route_tables=tuple(t for t in tables if t.vpc_id == info.vpc_id),
+                subnets=tuple(s for s in subnets if s.vpc_id == info.vpc_id),
+            )
+    return networks.get(conn.requester.vpc_id), networks.get(conn.accepter.vpc_id)
+
+
+def subnets_of(aws: AwsClients, account: str, region: str, vpc_ids: Sequence[str]) -> dict[str, tuple[Subnet, ...]]:
+    """The subnets of each of ``vpc_ids`` (all in account/Region; one paginated call), by VPC id:
+    what the sweep of another account+Region needs to route to these VPCs' tagged subnets."""
+    by_vpc = [{"Name": "vpc-id", "Values": list(vpc_ids)}]
+    subnets = [
+        Subnet.from_api(s) for s in paginate(aws, account, region, "describe_subnets", "Subnets", Filters=by_vpc)
+    ]
+    return {vpc_id: tuple(s for s in subnets if s.vpc_id == vpc_id) for vpc_id in vpc_ids}
+
+
+def observe_leftovers(
+    aws: AwsClients, connection_id: str, account: str, region: str, sides: Sequence[tuple[str, str]]
+) -> list[SideLeftovers]:
+    """What the connection left on the sides (VPC, peer VPC) that live in account/Region: route
+    tables with routes to it, and rules referencing the peer. Two calls, however many sides."""
+    vpc_ids = [vpc_id for vpc_id, _ in sides]
+    by_vpc = {"Name": "vpc-id", "Values": vpc_ids}
+    by_target = [{"Name": "route.vpc-peering-connection-id", "Values": [connection_id]}, by_vpc]
+    tables = [
+        RouteTable.from_api(t)
+        for t in paginate(aws, account, region, "describe_route_tables", "RouteTables", Filters=by_target)
+    ]
+    groups = paginate(aws, account, region, "describe_security_groups", "SecurityGroups", Filters=[by_vpc])
+    return [
+        SideLeftovers(
+            account,
+            region,
+            vpc_id,
+            tuple(t for t in tables if t.vpc_id == vpc_id),
+            references_to([g for g in groups if g.get("VpcId") == vpc_id], account, region, connection_id, peer),
+        )
+        for vpc_id, peer in sides
+    ]
+
+
+@dataclass(frozen=True)
+class RegionSnapshot:
+    """Everything in one account+Region that the sweep needs, read with paginated describes."""
+
+    account: str
+    region: str
+    connections: tuple[Connection, ...]
+    vpcs: dict[str, Vpc]
+    route_tables: tuple[RouteTable, ...]
+    subnets: tuple[Subnet, ...] = ()
+
+    def side(self, vpc_id: str) -> SideNetwork | None:
+        vpc = self.vpcs.get(vpc_id)
+        if vpc is None:
+            return None
+        return SideNetwork(
+            account=self.account,
+            region=self.region,
+            vpc=vpc,
+            route_tables=tuple(t for t in self.route_tables if t.vpc_id == vpc_id),
+            subnets=tuple(s for s in self.subnets if s.vpc_id == vpc_id),
+        )
+
+    def local_roles(self, conn: Connection) -> frozenset[str]:
+        roles = set()
+        if (conn.requester.account, conn.requester.region) == (self.account, self.region):
+            roles.add("requester")
+        if (conn.accepter.account, conn.accepter.region) == (self.account, self.region):
+            roles.add("accepter")
+        return frozenset(roles)
+
+    def leftovers(self, conn: Connection, groups: list[dict[str, Any]]) -> list[SideLeftovers]:
+        """What a dead connection left on the sides that live here, from the snapshot and ``groups``."""
+        out = []
+        for role in sorted(self.local_roles(conn)):
+            side = conn.requester if role == "requester" else conn.accepter
+            peer = conn.accepter if role == "requester" else conn.requester
+            tables = tuple(
+                t
+                for t in self.route_tables
+                if t.vpc_id == side.vpc_id and any(r.target_id == conn.connection_id for r in t.routes)
+            )
+            own_groups = [g for g in groups if g.get("VpcId") == side.vpc_id]
+            references = references_to(own_groups, side.account, side.region, conn.connection_id, peer.vpc_id)
+            out.append(SideLeftovers(side.account, side.region, side.vpc_id, tables, references))
+        return out
+
+
+def observe_region(aws: AwsClients, account: str, region: str, *, with_subnets: bool) -> RegionSnapshot:
+    connections = list_connections(aws, account, region)
+    vpcs = [Vpc.from_api(v, account, region) for v in paginate(aws, account, region, "describe_vpcs", "Vpcs")]
+    tables = [RouteTable.from_api(t) for t in paginate(aws, account, region, "describe_route_tables", "RouteTables")]
+    subnets = (
+        [Subnet.from_api(s) for s in paginate(aws, account, region, "describe_subnets", "Subnets")]
+        if with_subnets
+        else []
+    )
+    return RegionSnapshot(
+        account=account,
+        region=region,
+        connections=tuple(connections),
+        vpcs={v.vpc_id: v for v in vpcs},
+        route_tables=tuple(tables),
+        subnets=tuple(subnets),
+    )

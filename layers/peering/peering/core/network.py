@@ -1,0 +1,141 @@
+"""Typed models of a VPC's routing as its owner sees it: route tables, routes, subnets, DNS."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from peering.core.models import Vpc
+
+_TARGET_KEYS = (
+    ("VpcPeeringConnectionId", "vpc-peering-connection"),
+    ("TransitGatewayId", "transit-gateway"),
+    ("NatGatewayId", "nat-gateway"),
+    ("NetworkInterfaceId", "network-interface"),
+    ("InstanceId", "instance"),
+    ("EgressOnlyInternetGatewayId", "egress-only-internet-gateway"),
+    ("CarrierGatewayId", "carrier-gateway"),
+    ("LocalGatewayId", "local-gateway"),
+    ("CoreNetworkArn", "core-network"),
+    ("GatewayId", "gateway"),
+)
+
+
+def ip_version(cidr: str) -> int:
+    return ipaddress.ip_network(cidr, strict=False).version
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: str  # IPv4 or IPv6 CIDR
+    target_kind: str
+    target_id: str
+    state: str = "active"  # "blackhole" when the target is gone (e.g. a deleted connection)
+
+    @property
+    def version(self) -> int:
+        return ip_version(self.destination)
+
+    @property
+    def is_blackhole(self) -> bool:
+        return self.state == "blackhole"
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any]) -> Route | None:
+        destination = item.get("DestinationCidrBlock") or item.get("DestinationIpv6CidrBlock")
+        if not destination:
+            return None  # prefix-list routes are not ours to manage
+        for key, kind in _TARGET_KEYS:
+            if item.get(key):
+                return cls(destination, kind, str(item[key]), str(item.get("State", "active")))
+        return cls(destination, "unknown", "", str(item.get("State", "active")))
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    route_table_id: str
+    vpc_id: str
+    is_main: bool
+    subnet_ids: tuple[str, ...]
+    routes: tuple[Route, ...]
+    tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def route_for(self, destination: str) -> Route | None:
+        wanted = ipaddress.ip_network(destination, strict=False)
+        for route in self.routes:
+            if ipaddress.ip_network(route.destination, strict=False) == wanted:
+                return route
+        return None
+
+    def count(self, version: int) -> int:
+        """Routes counted against the quota (IPv4 and IPv6 are counted separately)."""
+        return sum(1 for r in self.routes if r.version == version and r.target_kind != "local")
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any]) -> RouteTable:
+        associations = item.get("Associations", [])
+        routes = []
+        for raw in item.get("Routes", []):
+            route = Route.from_api(raw)
+            if route is not None:
+                if route.target_id == "local":
+                    route = Route(route.destination, "local", "local", route.state)
+                routes.append(route)
+        return cls(
+            route_table_id=str(item["RouteTableId"]),
+            vpc_id=str(item["VpcId"]),
+            is_main=any(a.get("Main") for a in associations),
+            subnet_ids=tuple(str(a["SubnetId"]) for a in associations if a.get("SubnetId")),
+            routes=tuple(routes),
+            tags={t["Key"]: t.get("Value", "") for t in item.get("Tags", [])},
+        )
+
+
+# An IPv6 block being associated will carry traffic in a moment (as for a VPC's blocks).
+_IPV6_IN_USE = frozenset({"associated", "associating"})
+
+
+@dataclass(frozen=True)
+class Subnet:
+    subnet_id: str
+    vpc_id: str
+    tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    cidr_block: str | None = None  # None for an IPv6-only subnet
+    ipv6_cidr_blocks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any]) -> Subnet:
+        return cls(
+            subnet_id=str(item["SubnetId"]),
+            vpc_id=str(item["VpcId"]),
+            tags={t["Key"]: t.get("Value", "") for t in item.get("Tags", [])},
+            cidr_block=str(item["CidrBlock"]) if item.get("CidrBlock") else None,
+            ipv6_cidr_blocks=tuple(
+                str(a["Ipv6CidrBlock"])
+                for a in item.get("Ipv6CidrBlockAssociationSet", [])
+                if a.get("Ipv6CidrBlock") and (a.get("Ipv6CidrBlockState") or {}).get("State") in _IPV6_IN_USE
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DnsAttributes:
+    support: bool
+    hostnames: bool
+
+    @property
+    def ready(self) -> bool:
+        return self.support and self.hostnames
+
+
+@dataclass(frozen=True)
+class SideNetwork:
+    """One side of a connection as its owner sees it (read in the owner's account and Region)."""
+
+    account: str
+    region: str
+    vpc: Vpc
+    route_tables: tuple[RouteTable, ...]
+    subnets: tuple[Subnet, ...] = ()
+    dns: DnsAttributes | None = None  # read only when a DNS change is planned

@@ -1,0 +1,348 @@
+"""The approval policy: a versioned YAML/JSON document, validated, evaluated purely.
+
+Semantics (see docs/policy.md):
+- a rule matches when every criterion it names matches (a list matches any of its items);
+- among matching rules, ``reject`` wins over ``hold``, which wins over ``accept``;
+- no matching rule means ``hold``: nothing unknown is ever accepted (peer phishing).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from peering.core.cleanup_plan import CleanupOptions
+
+# The verdict types live apart so that planning and the handlers import them without pydantic.
+from peering.core.decision import PolicyDecision, Verdict, unavailable_policy_decision  # noqa: F401 - still offered here
+from peering.core.errors import PolicyError
+from peering.core.models import RequesterIdentity, Vpc
+from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
+
+SCHEMA_VERSION = 1
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+# Strength when several rules match: an explicit deny always wins.
+_PRECEDENCE = {Verdict.REJECT: 0, Verdict.HOLD: 1, Verdict.ACCEPT: 2}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
+
+
+class TagMatch(_Strict):
+    key: str = Field(min_length=1)
+    value: str | None = None  # None: the key being present is enough
+
+
+def _quoted_account_ids(value: Any) -> Any:
+    """YAML reads unquoted digits as a number (with a leading 0, even as octal): refuse it clearly."""
+    if isinstance(value, list):
+        for account in value:
+            if isinstance(account, int) and not isinstance(account, bool):
+                raise ValueError(
+                    f"account id {account} must be a quoted string (YAML reads unquoted digits as a number)"
+                )
+    return value
+
+
+class _MatchesAccounts(_Strict):
+    """A match with an ``accounts`` list: quoted 12-digit ids only (YAML reads bare ids as numbers)."""
+
+    accounts: list[str] | None = None
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts_are_strings(cls, value: Any) -> Any:
+        return _quoted_account_ids(value)
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts_are_ids(cls, value: list[str] | None) -> list[str] | None:
+        for account in value or []:
+            if not ACCOUNT_ID.match(account):
+                raise ValueError(f"{account!r} is not a 12-digit account id")
+        return value
+
+
+class RequesterMatch(_MatchesAccounts):
+    organizational_units: list[str] | None = Field(default=None, alias="organizationalUnits")
+    organization: str | None = None  # an organization id, or "self" for the hub's organization
+    regions: list[str] | None = None
+
+
+class AccepterMatch(_MatchesAccounts):
+    vpc_ids: list[str] | None = Field(default=None, alias="vpcIds")
+    vpc_tag: TagMatch | None = Field(default=None, alias="vpcTag")
+
+
+class RouteTablesSelection(_Strict):
+    select: TableSelection = TableSelection.ALL
+    tag: TagMatch | None = None  # required for "tagged" and "subnets"
+
+
+class RoutingSection(_Strict):
+    """How an active connection is wired: which blocks, which route tables, DNS.
+
+    The document's section applies to every connection; an accept rule's own section overrides
+    the fields it names for the connections that rule accepted (``over``).
+    """
+
+    ipv6: bool = False
+    exclude_cidrs: list[str] = Field(default_factory=list, alias="excludeCidrs")
+    route_tables: RouteTablesSelection = Field(default_factory=RouteTablesSelection, alias="routeTables")
+    dns_resolution: bool = Field(default=True, alias="dnsResolution")
+    destinations: DestinationScope = DestinationScope.VPC
+    destination_tag: TagMatch | None = Field(default=None, alias="destinationTag")  # required for "subnets"
+    routes: RouteManagement = RouteManagement.MANAGED
+
+    @field_validator("exclude_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for block in value:
+            try:
+                ipaddress.ip_network(block, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{block!r} is not a CIDR block") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _tag_when_needed(self) -> RoutingSection:
+        if self.route_tables.select is not TableSelection.ALL and self.route_tables.tag is None:
+            raise ValueError(f"routeTables.select {self.route_tables.select.value!r} needs routeTables.tag")
+        if self.destinations is DestinationScope.SUBNETS and self.destination_tag is None:
+            raise ValueError("destinations 'subnets' needs destinationTag (the tag of the subnets to route to)")
+        return self
+
+    @property
+    def reads_subnets(self) -> bool:
+        by_subnet = self.route_tables.select is TableSelection.SUBNETS or self.destinations is DestinationScope.SUBNETS
+        return self.routes is RouteManagement.MANAGED and by_subnet
+
+    def over(self, document: RoutingSection) -> RoutingSection:
+        """A rule's section over the document's: the fields the rule names win, the others fall back."""
+        return document.model_copy(update={name: getattr(self, name) for name in self.model_fields_set})
+
+    def to_options(self, base: RoutingOptions, source: str = "") -> RoutingOptions:
+        tag = self.route_tables.tag
+        destination_tag = self.destination_tag
+        return replace(
+            base,
+            ipv6=self.ipv6,
+            exclude=tuple(self.exclude_cidrs),
+            selection=self.route_tables.select,
+            tag_key=tag.key if tag else None,
+            tag_value=tag.value if tag else None,
+            dns_resolution=self.dns_resolution,
+            destinations=self.destinations,
+            destination_tag_key=destination_tag.key if destination_tag else None,
+            destination_tag_value=destination_tag.value if destination_tag else None,
+            routes=self.routes,
+            source=source,
+        )
+
+
+class Rule(_Strict):
+    name: str = Field(min_length=1)
+    action: Verdict
+    requester: RequesterMatch = RequesterMatch()
+    accepter: AccepterMatch = AccepterMatch()
+    description: str | None = None
+    routing: RoutingSection | None = None  # accept rules only: how the connections it accepts are wired
+
+    @model_validator(mode="after")
+    def _routing_only_when_accepting(self) -> Rule:
+        if self.routing is not None and self.action is not Verdict.ACCEPT:
+            raise ValueError(f"routing applies to accept rules only (rule {self.name!r} says {self.action.value})")
+        return self
+
+
+class CleanupSection(_Strict):
+    """What to do with what dead connections and unanswered requests leave behind."""
+
+    revoke_stale_security_group_rules: bool = Field(default=False, alias="revokeStaleSecurityGroupRules")
+    # Requests we sent are withdrawn after this (they expire after 168 h anyway).
+    pending_request_max_age_hours: int = Field(default=72, ge=1, le=167, alias="pendingRequestMaxAgeHours")
+    # Remind people this many hours before a held request ends (expiry at 168 h, or our withdrawal), once each.
+    remind_before_expiry_hours: list[int] = Field(default_factory=lambda: [24], alias="remindBeforeExpiryHours")
+
+    @field_validator("remind_before_expiry_hours")
+    @classmethod
+    def _reminder_points(cls, value: list[int]) -> list[int]:
+        for hours in value:
+            if not 1 <= hours <= 167:
+                raise ValueError(f"a reminder {hours} h before expiry is outside 1..167 (a request lives 168 h)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"reminder hours must be unique, got {value}")
+        return value
+
+    def to_options(self) -> CleanupOptions:
+        return CleanupOptions(
+            revoke_stale_security_group_rules=self.revoke_stale_security_group_rules,
+            pending_request_max_age_hours=self.pending_request_max_age_hours,
+            remind_before_expiry_hours=tuple(sorted(self.remind_before_expiry_hours, reverse=True)),
+        )
+
+
+class PolicyDocument(_Strict):
+    schema_version: int = Field(alias="schemaVersion")
+    version: str = Field(min_length=1)
+    rules: list[Rule] = Field(default_factory=list)
+    routing: RoutingSection = Field(default_factory=RoutingSection)
+    cleanup: CleanupSection = Field(default_factory=CleanupSection)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _schema_is_a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"schemaVersion must be the number {SCHEMA_VERSION}, not {value}")
+        return value
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        # "version: 7" and "version: 2024-06-01" are natural in YAML but load as int / date.
+        if isinstance(value, int | date) and not isinstance(value, bool):
+            return value.isoformat() if isinstance(value, date) else str(value)
+        return value
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _no_rules_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value  # "rules:" with nothing under it: hold everything
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_schema(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"schemaVersion {value} is not supported (expected {SCHEMA_VERSION})")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[Rule]) -> list[Rule]:
+        names = [r.name for r in rules]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
+        return rules
+
+    @property
+    def has_rule_routing(self) -> bool:
+        """Some rule carries its own routing: a connection's routing then depends on its rule."""
+        return any(rule.routing is not None for rule in self.rules)
+
+    @property
+    def reads_subnets(self) -> bool:
+        """The document's routing or a rule's needs the VPCs' subnets."""
+        sections = [self.routing] + [r.routing.over(self.routing) for r in self.rules if r.routing is not None]
+        return any(section.reads_subnets for section in sections)
+
+    def routing_options(self, rule_name: str | None, base: RoutingOptions) -> RoutingOptions:
+        """The routing of a connection accepted by rule ``rule_name`` (None: not accepted by a rule
+        of this system): the rule's own section over the document's, or the document's."""
+        rule = next((r for r in self.rules if r.name == rule_name), None) if rule_name else None
+        if rule is not None and rule.routing is not None:
+            return rule.routing.over(self.routing).to_options(base, f"rule {rule.name!r} (policy {self.version})")
+        source = f"the policy document (policy {self.version})"
+        if rule_name and rule is None:
+            source += f"; its rule {rule_name!r} is no longer in the policy"
+        return self.routing.to_options(base, source)
+
+
+def _yaml(text: str) -> Any:
+    from peering.core.policy_yaml import load_strict  # noqa: PLC0415 - PyYAML only for documents that are YAML
+
+    return load_strict(text)
+
+
+def _load(text: str) -> Any:
+    """JSON when it looks like JSON, else YAML; a YAML flow mapping ({key: value}) also starts with "{"."""
+    if not text.lstrip().startswith("{"):
+        return _yaml(text)
+    try:
+        return json.loads(text)
+    except ValueError as json_error:
+        try:
+            return _yaml(text)
+        except ValueError:
+            raise json_error from None
+
+
+def parse_policy(text: str | None) -> PolicyDocument:
+    """Parse and validate a policy document (YAML or JSON). Raises ``PolicyError``."""
+    if text is None or not text.strip():
+        raise PolicyError("the approval policy is empty or missing")
+    try:
+        raw = _load(text)
+    except ValueError as exc:
+        raise PolicyError(f"the approval policy is not valid YAML/JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise PolicyError("the approval policy must be a mapping with schemaVersion, version, rules")
+    try:
+        return PolicyDocument.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise PolicyError(f"the approval policy is invalid: {problems}") from exc
+
+
+def _requester_matches(match: RequesterMatch, who: RequesterIdentity, hub_org_id: str | None) -> bool:
+    if match.accounts is not None and who.account not in match.accounts:
+        return False
+    if match.regions is not None and who.region not in match.regions:
+        return False
+    if match.organization is not None:
+        wanted = hub_org_id if match.organization == "self" else match.organization
+        if wanted is None or who.org_id != wanted:
+            return False
+    # Any OU on the path from the root to the account matches (OUs nest).
+    return match.organizational_units is None or bool(set(match.organizational_units) & set(who.ou_path))
+
+
+def _accepter_matches(match: AccepterMatch, vpc: Vpc) -> bool:
+    if match.accounts is not None and vpc.account not in match.accounts:
+        return False
+    if match.vpc_ids is not None and vpc.vpc_id not in match.vpc_ids:
+        return False
+    if match.vpc_tag is not None:
+        if match.vpc_tag.key not in vpc.tags:
+            return False
+        if match.vpc_tag.value is not None and vpc.tags[match.vpc_tag.key] != match.vpc_tag.value:
+            return False
+    return True
+
+
+def evaluate(
+    policy: PolicyDocument, requester: RequesterIdentity, accepter_vpc: Vpc, hub_org_id: str | None
+) -> PolicyDecision:
+    """Pure: which verdict the policy gives this request, and why."""
+    matched = [
+        rule
+        for rule in policy.rules
+        if _requester_matches(rule.requester, requester, hub_org_id) and _accepter_matches(rule.accepter, accepter_vpc)
+    ]
+    if not matched:
+        return PolicyDecision(
+            Verdict.HOLD,
+            (
+                f"no rule of policy {policy.version} matches requester {requester.account} "
+                f"({requester.region}) for {accepter_vpc.vpc_id}: held by default",
+            ),
+            None,
+            policy.version,
+        )
+    winner = min(matched, key=lambda r: _PRECEDENCE[r.action])  # first of the strongest verdict
+    reasons = [f"rule {winner.name!r} says {winner.action.value}"]
+    overridden = [r.name for r in matched if r.action != winner.action]
+    if overridden:
+        reasons.append(f"it overrides {', '.join(repr(n) for n in overridden)}")
+    return PolicyDecision(winner.action, tuple(reasons), winner.name, policy.version)

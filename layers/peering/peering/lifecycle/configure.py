@@ -1,0 +1,242 @@
+"""The configure lifecycle: routes and DNS options on both sides of an active connection.
+
+observe (both sides, each by its owner: observe.py) -> plan (which tables, which routes, DNS:
+routing.py) -> apply (a route record before each route, then the route; DNS options:
+apply.ConfigureApplier). Also: a VPC whose CIDR blocks changed re-converges its connections, a
+connection that died while routes were being added gets them removed, and findings (conflicts,
+full tables, DNS prerequisites) are notified once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from peering.aws.apply import ActionResult, ConfigureApplier
+from peering.aws.observe import connections_touching, find_connection, is_reachable, observe_connection_sides
+from peering.core.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
+from peering.core.models import Connection, ConnectionStatus, LedgerState, Notice
+from peering.core.network import SideNetwork, Subnet
+from peering.core.routing import (
+    BOTH_SIDES,
+    ConfigurePlan,
+    Finding,
+    RouteChange,
+    RouteManagement,
+    RoutingOptions,
+    plan_configuration,
+)
+from peering.lifecycle.context import ConvergeResult, EngineContext, places_of
+from peering.runtime.observability import MetricUnit, logger, metrics
+
+
+class ConfigureLifecycle(EngineContext):
+    def routing_options(self, decided: LedgerState | None = None) -> RoutingOptions:
+        """The routing of a connection whose recorded decision is ``decided``: the accepting rule's
+        own routing over the document's, else the document's, over the deployment's defaults."""
+        policy = self._policy()
+        base = RoutingOptions(routes_per_table=self.settings.routes_per_table)
+        if isinstance(policy, PolicyError):
+            # Whose routing applies is unknown: the defaults could widen a rule's narrower routes.
+            # Nothing changes until the policy is fixed (its error is logged and counted).
+            return replace(
+                base,
+                routes=RouteManagement.NONE,
+                dns_resolution=None,
+                source="none: the policy is unavailable, routes and DNS are left as they are",
+            )
+        return policy.routing_options(decided.accepting_rule if decided else None, base)
+
+    def routing_depends_on_rule(self) -> bool:
+        """Some rule has its own routing: a connection's recorded decision must then be read."""
+        policy = self._policy()
+        return not isinstance(policy, PolicyError) and policy.has_rule_routing
+
+    def routing_reads_subnets(self) -> bool:
+        """Some routing of the policy (the document's or a rule's) needs the VPCs' subnets."""
+        policy = self._policy()
+        return not isinstance(policy, PolicyError) and policy.reads_subnets
+
+    def connection_routing(self, connection_id: str) -> RoutingOptions:
+        """One connection's routing: its ledger record is read only when a rule has its own."""
+        decided = self.ledger.get_state(connection_id) if self.routing_depends_on_rule() else None
+        return self.routing_options(decided)
+
+    def _wait_until_active(self, connection_id: str, places: Sequence[tuple[str, str]]) -> Connection | None:
+        conn, _ = self.locate(connection_id, places, lambda: places_of(self.ledger.sides(connection_id)))
+        if conn is None:
+            return None
+        here = (conn.accepter.account, conn.accepter.region)
+        if not is_reachable(self.aws, self.directory, *here):
+            here = (conn.requester.account, conn.requester.region)
+        deadline = time.monotonic() + self.settings.activation_wait_seconds
+        while conn.status is ConnectionStatus.PROVISIONING and time.monotonic() < deadline:
+            time.sleep(min(2.0, self.settings.activation_wait_seconds / 4))
+            conn = find_connection(self.aws, connection_id, *here)
+        if conn.status is ConnectionStatus.PROVISIONING:
+            raise NotReadyError(f"{connection_id} is still provisioning; it will be retried")
+        return conn
+
+    def plan_configuration(
+        self, connection_id: str, account: str, region: str, *, places: Sequence[tuple[str, str]] = ()
+    ) -> ConfigurePlan | Connection | None:
+        """The configure plan; the connection itself when it is not active (nothing to plan); None
+        when no place the event or the ledger names shows it (nothing to look at: a forged or
+        misplaced event, answered without a retry)."""
+        conn = self._wait_until_active(connection_id, [*places, (account, region)])
+        if conn is None or conn.status is not ConnectionStatus.ACTIVE:
+            return conn
+        return self._plan_active(conn)
+
+    def _plan_active(self, conn: Connection, *, with_vpcs: bool = False) -> ConfigurePlan:
+        options = self.connection_routing(conn.connection_id)
+        sides = observe_connection_sides(
+            self.aws, conn, self.directory, with_subnets=options.reads_subnets, with_vpcs=with_vpcs
+        )
+        return self.plan_sides(conn, sides, options)
+
+    def plan_sides(
+        self,
+        conn: Connection,
+        sides: tuple[SideNetwork | None, SideNetwork | None],
+        options: RoutingOptions,
+        scope: frozenset[str] = BOTH_SIDES,
+        *,
+        peer_subnets: Mapping[str, tuple[Subnet, ...]] | None = None,
+    ) -> ConfigurePlan:
+        """Plan on the (requester, accepter) sides observed. The VPCs' DNS attributes are not read
+        here: they matter only if AWS refuses to enable resolution (apply.ConfigureApplier)."""
+        requester, accepter = sides
+        return plan_configuration(conn, requester, accepter, options, scope, peer_subnets=peer_subnets)
+
+    def converge_connection(
+        self,
+        connection_id: str,
+        account: str,
+        region: str,
+        dry_run: bool | None = None,
+        *,
+        places: Sequence[tuple[str, str]] = (),
+    ) -> ConvergeResult:
+        dry = self.is_dry_run(dry_run)
+        planned = self.plan_configuration(connection_id, account, region, places=places)
+        if planned is None:
+            return self._not_found(connection_id, dry)
+        if isinstance(planned, Connection):
+            logger.info("not active: nothing to configure", extra={"status": planned.status.value})
+            metrics.add_metric(name="ConnectionsNotActive", unit=MetricUnit.Count, value=1)
+            return ConvergeResult(
+                connection_id, "not-active", (f"the connection is {planned.status.value}",), dry, "", []
+            )
+        return self.apply_configuration(planned, dry)
+
+    def converge_vpc(self, vpc_id: str, account: str, region: str, dry_run: bool | None = None) -> list[ConvergeResult]:
+        """A VPC's CIDR blocks changed: re-converge every active connection it has.
+
+        The connections come from the one listing; the VPCs are read as well, since a block just
+        associated may still be associating, and the connections do not show it yet.
+        """
+        if not is_reachable(self.aws, self.directory, account, region):
+            raise OutsideOrganizationError(f"{vpc_id}'s account {account} is outside the organization")
+        touching = connections_touching(self.aws, account, region, vpc_id)
+        active = [c for c in touching if c.status is ConnectionStatus.ACTIVE]
+        logger.info("re-converging the VPC's active connections", extra={"vpc_id": vpc_id, "count": len(active)})
+        dry = self.is_dry_run(dry_run)
+        return [self.apply_configuration(self._plan_active(c, with_vpcs=True), dry) for c in active]
+
+    def apply_configuration(self, plan: ConfigurePlan, dry: bool, *, recheck: bool = True) -> ConvergeResult:
+        """Apply a configure plan, record it, report new findings once, count what changed.
+
+        ``recheck``: read the connection again after adding routes, to undo them if it died
+        meanwhile. The sweep passes False: it is the backstop that removes such routes itself.
+        """
+        connection_id = plan.connection_id
+        logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
+        applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry, deadline=self.deadline)
+        results = applier.apply(plan)
+        if recheck and not dry:
+            results += self._undo_if_died(plan, results, applier)
+        findings = list(plan.findings) + applier.late_findings
+        if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
+            self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
+        if not dry:
+            self.report_findings(connection_id, findings)
+        _count_configuration(results, findings)
+        outcome = "configured" if not plan.is_noop else "unchanged"
+        metrics.add_metric(
+            name="ConnectionsConfigured" if not plan.is_noop else "ConnectionsUnchanged", unit=MetricUnit.Count, value=1
+        )
+        return ConvergeResult(
+            connection_id=connection_id,
+            outcome=outcome,
+            reasons=tuple(f"{f.kind}: {f.message}" for f in findings),
+            dry_run=dry,
+            plan=plan.render(),
+            actions=results,
+        )
+
+    def _undo_if_died(
+        self, plan: ConfigurePlan, results: list[ActionResult], applier: ConfigureApplier
+    ) -> list[ActionResult]:
+        """Routes just added to a connection that died meanwhile would stay as blackholes.
+
+        The cleanup of a Delete that overtook this run saw none of them; so once routes were
+        added, the connection must be seen alive afterwards: an options change made after the
+        routes shows it, otherwise it is read again. If it is dead, remove what this run added.
+        """
+        added = [
+            change
+            for change, result in zip(plan.route_changes, results, strict=False)
+            if change.kind in ("create", "replace") and result.status == "done"
+        ]
+        if not added:
+            return []
+        status = applier.status_after_routes
+        if status is None:
+            try:
+                status = find_connection(self.aws, plan.connection_id, added[0].account, added[0].region).status
+            except UnknownConnectionError:
+                status = ConnectionStatus.DELETED
+        if not status.is_dead:
+            return []
+        logger.warning("the connection died while configuring: removing the routes just added")
+        metrics.add_metric(name="ConfigureOvertaken", unit=MetricUnit.Count, value=1)
+        undo = [
+            RouteChange("delete", c.account, c.region, c.route_table_id, c.destination, c.connection_id) for c in added
+        ]
+        return [ActionResult(c.describe(), done) for c, done in zip(undo, applier.change_routes(undo), strict=True)]
+
+    def report_findings(self, connection_id: str, findings: list[Finding]) -> None:
+        """Notify each finding once: recorded and queued in one conditional transaction."""
+        if not findings:
+            return
+        seen = self.ledger.findings_seen(connection_id)
+        new = list({f.key: f for f in findings if f.key not in seen}.values())
+        if new:
+            lines = "\n".join(f"- {f.kind}: {f.message}" for f in new)
+            notice = Notice(
+                f"Peering {connection_id}: {len(new)} item(s) need attention"[:100],
+                f"While configuring routes and DNS for {connection_id}:\n{lines}\n\n"
+                "Nothing was forced: fix the cause (or adjust the policy), then send a "
+                "'Converge Peering Connection' operator event or wait for the sweep.\n",
+            )
+            if self.ledger.record_findings(connection_id, [(f.kind, f.key, f.message) for f in new], notice):
+                for finding in new:
+                    logger.warning("finding", extra={"kind": finding.kind, "detail": finding.message})
+        self.outbox.flush(connection_id)
+
+
+def _count_configuration(results: list[ActionResult], findings: list[Finding]) -> None:
+    counts = {
+        "RoutesInstalled": sum(1 for r in results if r.action.startswith("create route") and r.status == "done"),
+        "RoutesReplaced": sum(1 for r in results if r.action.startswith("replace") and r.status == "done"),
+        "RoutesRemoved": sum(1 for r in results if r.action.startswith("delete route") and r.status == "done"),
+        "DnsOptionsSet": sum(1 for r in results if r.action.startswith("set AllowDns") and r.status == "done"),
+        "RouteConflicts": sum(1 for f in findings if f.kind == "route-conflict"),
+        "RouteTablesFull": sum(1 for f in findings if f.kind == "route-quota-full"),
+        "DnsPrerequisiteMissing": sum(1 for f in findings if f.kind == "dns-prerequisite"),
+    }
+    for name, value in counts.items():
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -1,0 +1,360 @@
+"""The sweep of one account+Region (the worker's message): every connection there converged.
+
+observe (one snapshot, a constant number of paginated describes: observe.observe_region) -> for
+each connection, the lifecycle its status calls for, planned on the snapshot and applied by the
+engine: a pending request decided again (request.py) or withdrawn when stale
+(lifecycle/cleanup.py), an active one's local sides configured (configure.py), a dead one's
+leftovers cleaned (lifecycle/cleanup.py); then blackhole routes to connections AWS no longer
+shows are removed. sweep.py fans the targets out.
+
+A run watches the invocation's time (deadline.py): before each connection and each route it stops
+once less than the safety margin is left, and ``converge_in_time`` hands the target back to the
+queue; the next run reads a new snapshot and carries on where this one stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from peering.aws.apply import ConfigureApplier
+from peering.aws.observe import RegionSnapshot, is_reachable, observe_region, paginate, subnets_of
+from peering.core.cleanup_plan import CleanupOptions, is_stale_request, plan_cleanup
+from peering.core.deadline import Deadline
+from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
+from peering.core.models import Connection, ConnectionStatus, LedgerState
+from peering.core.network import Subnet
+from peering.core.reminders import due_reminder, is_held
+from peering.core.routing import DestinationScope, RouteChange, RouteManagement, RoutingOptions
+from peering.lifecycle.cleanup import labels_of
+from peering.lifecycle.context import ConvergeResult
+from peering.lifecycle.engine import Engine
+from peering.runtime.observability import MetricUnit, logger, metrics
+from peering.sweep.fan_out import SweepTarget, hand_back, requeue
+from peering.sweep.readiness import converge_when_ready
+
+
+@dataclass
+class SweepResult:
+    account: str
+    region: str
+    sweep_id: str
+    dry_run: bool
+    found: Counter[str] = field(default_factory=Counter)  # connections by status
+    done: Counter[str] = field(default_factory=Counter)  # what was decided or changed, by kind
+    plans: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> int:
+        return sum(self.done.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "region": self.region,
+            "sweepId": self.sweep_id,
+            "dryRun": self.dry_run,
+            "found": dict(self.found),
+            "done": dict(self.done),
+            "drift": self.drift,
+            "plans": self.plans,
+        }
+
+
+def _count(result: SweepResult, converged: ConvergeResult, kind: str) -> None:
+    changed = [a for a in converged.actions if a.status in ("done", "dry-run")]
+    if changed:
+        result.done[kind] += len(changed)
+        result.plans.append(converged.plan)
+
+
+@dataclass
+class _Pass:
+    """What one worker run knows while it walks the snapshot."""
+
+    engine: Engine
+    snapshot: RegionSnapshot
+    result: SweepResult
+    cleanup_options: CleanupOptions
+    states: dict[str, LedgerState]
+    now: datetime
+    groups: list[dict[str, Any]] | None = None  # security groups, read once if a dead connection needs them
+    policy_version: str = "none"
+    #: subnets of peers in other accounts+Regions, by VPC id (destinations by subnet)
+    peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
+    #: peer VPCs whose subnets could not be read this run: their connections are retried
+    unread_peers: set[str] = field(default_factory=set)
+
+    def routing(self, conn: Connection) -> RoutingOptions:
+        """The connection's routing: its accepting rule's, else the document's."""
+        return self.engine.routing_options(self.states.get(conn.connection_id))
+
+    @property
+    def dry(self) -> bool:
+        return self.result.dry_run
+
+
+def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
+    """Converge every connection visible in one account+Region, from one snapshot.
+
+    One connection failing does not stop the others; the run then fails at the end, so the
+    queue retries the target (convergence is idempotent, the converged ones cost nothing).
+    """
+    dry = engine.is_dry_run(target.dry_run)
+    snapshot = observe_region(engine.aws, target.account, target.region, with_subnets=engine.routing_reads_subnets())
+    # Active connections' records only when a rule has its own routing (their rule picks it).
+    with_rules = engine.routing_depends_on_rule()
+    needs_record = [
+        c.connection_id
+        for c in snapshot.connections
+        if c.status is ConnectionStatus.PENDING_ACCEPTANCE
+        or c.status.is_dead
+        or (with_rules and c.status is ConnectionStatus.ACTIVE)
+    ]
+    run = _Pass(
+        engine=engine,
+        snapshot=snapshot,
+        result=SweepResult(target.account, target.region, target.sweep_id, dry),
+        cleanup_options=engine.cleanup_options(),
+        states=engine.ledger.states(needs_record) if needs_record else {},
+        now=datetime.now(UTC),
+    )
+    run.policy_version = engine.policy_version()
+    _read_peer_subnets(run)
+    failed: list[str] = []
+    for conn in snapshot.connections:
+        engine.deadline.check(f"converging {conn.connection_id}")
+        run.result.found[conn.status.value] += 1
+        try:
+            if conn.status is ConnectionStatus.PENDING_ACCEPTANCE:
+                _pending(run, conn)
+            elif conn.status is ConnectionStatus.ACTIVE:
+                _active(run, conn)
+            elif conn.status.is_dead:
+                _dead(run, conn)
+        except OutOfTimeError:
+            raise
+        except Exception:  # isolate one connection; the target is retried below
+            logger.exception("could not converge a connection", extra={"connection_id": conn.connection_id})
+            failed.append(conn.connection_id)
+    _remove_orphan_blackholes(engine, snapshot, run.result, dry)
+    _publish(run.result)
+    if os.environ.get("MAP_BUCKET"):  # PublishMap=true: this account+Region's part of the peering map
+        from peering.map.publish import publish_fragment_safely  # noqa: PLC0415 - only when publishing
+
+        # What changed is read again: the map shows the state the sweep left, not the one it found.
+        changed = run.result.drift and not dry
+        publish_fragment_safely(engine, target.account, target.region, None if changed else snapshot)
+    if failed:
+        metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=len(failed))
+        raise SweepIncompleteError(f"{len(failed)} connection(s) could not be converged: {', '.join(failed)}")
+    return run.result
+
+
+def _needs_decision(state: LedgerState | None, policy_version: str) -> bool:
+    """Decide again: never decided, decided but not carried out, or decided under another policy."""
+    if state is None or not state.applied:
+        return True
+    # An operator's decision stands; a policy's is revisited when the policy changes.
+    return not state.decided_by.startswith("operator:") and (state.policy_version or "none") != policy_version
+
+
+def _pending(run: _Pass, conn: Connection) -> None:
+    roles = run.snapshot.local_roles(conn)
+    target = run.snapshot
+    if "accepter" in roles and _needs_decision(run.states.get(conn.connection_id), run.policy_version):
+        decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
+        _count(run.result, decided, f"request-{decided.outcome}")
+    elif "accepter" in roles:
+        _remind_before_expiry(run, conn)
+    if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
+        _count(run.result, run.engine.withdraw(conn, run.dry), "request-withdrawn")
+
+
+def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
+    """A held request nearing its end: remind people once per configured point (reminders.py).
+    The accepter's sweep does it, where the request is decided; a dry run only says so."""
+    state = run.states.get(conn.connection_id)
+    if not is_held(state):
+        return  # the usual case: no look-up at all
+    # A requester that is one of ours has its request withdrawn by its own sweep, before AWS expires it.
+    ours = is_reachable(run.engine.aws, run.engine.directory, conn.requester.account, conn.requester.region)
+    reminder = due_reminder(
+        conn,
+        state,
+        run.cleanup_options.remind_before_expiry_hours,
+        run.now,
+        withdrawn_after_hours=run.cleanup_options.pending_request_max_age_hours if ours else None,
+        bus_name=run.engine.settings.bus_name,
+    )
+    if reminder is None:
+        return
+    run.result.plans.append(reminder.describe())
+    if run.dry:
+        run.result.done["reminder-due"] += 1
+        return
+    if run.engine.ledger.record_reminder(conn.connection_id, reminder.points, reminder.key, reminder.notice):
+        logger.info("held request reminded", extra={"connection_id": conn.connection_id, "points": reminder.points})
+        run.result.done["reminder-sent"] += 1
+        run.engine.outbox.flush(conn.connection_id)
+
+
+def _active(run: _Pass, conn: Connection) -> None:
+    """Routes and DNS for the sides that live here; the peer's own sweep does its side."""
+    roles = run.snapshot.local_roles(conn)
+    unread = {conn.requester.vpc_id, conn.accepter.vpc_id} & run.unread_peers
+    if unread:
+        # Planning without them would read "no subnet qualifies": raise, so the target is retried.
+        raise NotReadyError(f"the subnets of {', '.join(sorted(unread))} could not be read")
+    requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
+    accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
+    plan = run.engine.plan_sides(
+        conn, (requester, accepter), run.routing(conn), scope=roles, peer_subnets=run.peer_subnets
+    )
+    if not plan.is_noop:
+        _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
+    elif plan.findings and not run.dry:
+        run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _read_peer_subnets(run: _Pass) -> None:
+    run.peer_subnets, run.unread_peers = read_peer_subnets(run.engine, run.snapshot, run.routing)
+
+
+def read_peer_subnets(
+    engine: Engine, snapshot: RegionSnapshot, routing: Callable[[Connection], RoutingOptions]
+) -> tuple[dict[str, tuple[Subnet, ...]], set[str]]:
+    """Destinations by subnet route to the peer's tagged subnets: for peers elsewhere (the snapshot
+    holds the local ones), one DescribeSubnets per account+Region they live in, for all of them.
+    Peers outside the organization cannot be read: their plan says so. A place that fails to
+    answer fails only the connections that need it (the others are converged).
+
+    Returns (subnets by peer VPC id, the peer VPCs that could not be read this time); the map
+    (map/publish.py) reads them the same way, so it shows what the sweep plans."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for conn in snapshot.connections:
+        if conn.status is not ConnectionStatus.ACTIVE:
+            continue
+        options = routing(conn)
+        if options.destinations is not DestinationScope.SUBNETS or options.routes is RouteManagement.NONE:
+            continue
+        for peer in (conn.requester, conn.accepter):
+            place = (peer.account, peer.region)
+            if place != (snapshot.account, snapshot.region) and is_reachable(engine.aws, engine.directory, *place):
+                wanted.setdefault(place, set()).add(peer.vpc_id)
+    subnets: dict[str, tuple[Subnet, ...]] = {}
+    unread: set[str] = set()
+    for (account, region), vpc_ids in wanted.items():
+        try:
+            subnets.update(subnets_of(engine.aws, account, region, sorted(vpc_ids)))
+        except Exception:  # isolate the place: its connections fail below, the target is retried
+            logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
+            unread |= vpc_ids
+    return subnets, unread
+
+
+def _dead(run: _Pass, conn: Connection) -> None:
+    if run.groups is None:
+        target = run.snapshot
+        run.groups = paginate(
+            run.engine.aws, target.account, target.region, "describe_security_groups", "SecurityGroups"
+        )
+    cleanup = plan_cleanup(
+        conn.connection_id,
+        conn.status.value,
+        run.snapshot.leftovers(conn, run.groups),
+        options=run.cleanup_options,
+        previous=run.states.get(conn.connection_id),
+        status_message=conn.status_message,
+        labels=labels_of(conn),
+    )
+    if not cleanup.is_noop:
+        _count(run.result, run.engine.apply_cleanup(cleanup, run.dry), "cleaned")
+
+
+def _remove_orphan_blackholes(engine: Engine, snapshot: RegionSnapshot, result: SweepResult, dry: bool) -> None:
+    """Blackhole routes to connections AWS no longer shows at all (gone after 2 h / 2 days)."""
+    visible = {c.connection_id for c in snapshot.connections}
+    changes = [
+        RouteChange(
+            "delete", snapshot.account, snapshot.region, table.route_table_id, route.destination, route.target_id
+        )
+        for table in snapshot.route_tables
+        for route in table.routes
+        if route.target_kind == "vpc-peering-connection" and route.is_blackhole and route.target_id not in visible
+    ]
+    if not changes:
+        return
+    applier = ConfigureApplier(engine.aws, engine.ledger, dry_run=dry, deadline=engine.deadline)
+    for change, status in zip(changes, applier.change_routes(changes), strict=True):
+        logger.info("orphan blackhole route", extra={"action": change.describe(), "status": status})
+        if dry:
+            # A dry run puts every change it would make in the ledger, to be reviewed.
+            engine.ledger.record_configuration(change.connection_id, [change.describe()], dry_run=True)
+        result.done["blackhole-removed"] += 1
+        result.plans.append(change.describe())
+
+
+def converge_in_time(engine: Engine, target: SweepTarget, deadline: Deadline) -> dict[str, Any]:
+    """Converge one target within ``deadline``; what is left when time runs short is handed back
+    (a new queue message), so a repair longer than one invocation finishes in the next."""
+    engine.deadline = deadline
+    try:
+        deadline.check(f"sweeping {target.account}/{target.region}")
+        return converge_target(engine, target).as_dict()
+    except OutOfTimeError as exc:
+        following = hand_back(engine, target)
+        logger.warning("out of time: the rest of the target is handed back", extra={"reason": str(exc)})
+        metrics.add_metric(name="SweepHandedBack", unit=MetricUnit.Count, value=1)
+        return {
+            "account": target.account,
+            "region": target.region,
+            "sweepId": target.sweep_id,
+            "handedBack": True,
+            "continuation": following.continuation,
+            "reason": str(exc),
+        }
+
+
+def converge_account(engine: Engine, targets: list[SweepTarget], deadline: Deadline) -> dict[str, Any]:
+    """Every Region of one account's message, one after the other, with one engine (one AssumeRole).
+
+    A Region not ready is recorded and skipped (readiness.py), one out of time is handed back
+    (``converge_in_time``: so are the Regions after it), and one that fails is queued again alone
+    (``requeue``), so the queue retries only it and the account's other Regions count as done.
+    """
+    results: list[dict[str, Any]] = []
+    for target in targets:
+        logger.append_keys(region=target.region)
+        try:
+            results.append(converge_when_ready(engine, target, partial(converge_in_time, engine, target, deadline)))
+        except Exception as exc:  # isolate one Region; the queue retries it alone
+            logger.exception("sweep target failed: queued again alone", extra={"region": target.region})
+            metrics.add_metric(name="SweepTargetsRequeued", unit=MetricUnit.Count, value=1)
+            requeue(engine, target)
+            results.append({"account": target.account, "region": target.region, "requeued": True, "error": str(exc)})
+    return {"account": targets[0].account, "regions": results}
+
+
+def _publish(result: SweepResult) -> None:
+    metrics.add_metric(name="SweepConnections", unit=MetricUnit.Count, value=sum(result.found.values()))
+    metrics.add_metric(name="SweepDrift", unit=MetricUnit.Count, value=result.drift)
+    for kind, count in result.done.items():
+        metric = "Sweep" + "".join(part.capitalize() for part in kind.split("-"))
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)
+    logger.info(
+        "sweep summary",
+        extra={
+            "account": result.account,
+            "region": result.region,
+            "found": dict(result.found),
+            "done": dict(result.done),
+            "drift": result.drift,
+            "dry_run": result.dry_run,
+        },
+    )
