@@ -56,7 +56,8 @@ def write_map_file(
         from peering.map.publish import observe_map  # noqa: PLC0415
         from peering.map.render import render  # noqa: PLC0415
         from peering.runtime.config import Settings  # noqa: PLC0415
-        from peering.sweep.fan_out import SweepSettings, list_targets  # noqa: PLC0415
+        from peering.sweep.fan_out import list_targets  # noqa: PLC0415
+        from peering.sweep.messages import SweepSettings  # noqa: PLC0415
 
         engine = Engine(Settings.from_env())
         peering_map = observe_map(engine, list_targets(engine, SweepSettings.from_env()))

@@ -198,7 +198,7 @@ def run_worker(endpoint: str) -> Run:
 
     from peering.lifecycle.engine import Engine  # noqa: PLC0415
     from peering.runtime.config import Settings  # noqa: PLC0415
-    from peering.sweep.fan_out import SweepTarget  # noqa: PLC0415
+    from peering.sweep.messages import SweepTarget  # noqa: PLC0415
     from peering.sweep.target import converge_target  # noqa: PLC0415
 
     os.environ.update({"AWS_ENDPOINT_URL": endpoint, "DRY_RUN": "true"})

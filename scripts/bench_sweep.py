@@ -19,7 +19,7 @@ from bench_common import REGION, hub
 from emulation import fidelity
 from peering.lifecycle.engine import Engine
 from peering.runtime.config import Settings
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from peering.sweep.target import converge_target
 
 

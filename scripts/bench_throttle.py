@@ -108,7 +108,7 @@ def _world(tables: int, peers: int) -> None:
 def measure(tables: int = 20, peers: int = 15) -> ThrottleFigures:
     from peering.lifecycle.engine import Engine  # noqa: PLC0415
     from peering.runtime.config import Settings  # noqa: PLC0415 - after bench_common set the environment
-    from peering.sweep.fan_out import SweepTarget  # noqa: PLC0415
+    from peering.sweep.messages import SweepTarget  # noqa: PLC0415
     from peering.sweep.target import converge_target  # noqa: PLC0415
 
     clock = SimulatedClock()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from peering.aws.clients import shared_session
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from tests.builders import ACCEPT_TAG, cloudtrail_event, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, OTHER_REGION, REGION, FakeContext, Organization, ec2, load_function
 from tests.reliability.conftest import routes_to

@@ -21,7 +21,7 @@ from peering.lifecycle.engine import Engine
 from peering.runtime.batch import QueueMessage, process_partial_response
 from peering.runtime.config import Settings
 from peering.runtime.observability import MetricUnit, logger, metrics, tracer
-from peering.sweep.fan_out import parse_sweep_message
+from peering.sweep.messages import parse_sweep_message
 from peering.sweep.readiness import ACCOUNT_LEFT, NotReadyRegister, converge_when_ready
 from peering.sweep.target import converge_account, converge_in_time
 

@@ -22,7 +22,7 @@ from peering.lifecycle.engine import Engine
 from peering.map.model import MapFragment
 from peering.map.publish import MAP_KEY, account_info, fragment_key, observe_map
 from peering.runtime.config import Settings
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, REGION, ROOT, FakeContext, Organization, emitted_metrics, load_function
 from tests.integration.test_configure import accepted, dns_ready_vpc, peer_routes

@@ -15,7 +15,7 @@ from peering.aws.ledger import Ledger
 from peering.core.models import Notice
 from peering.lifecycle.engine import Engine
 from peering.runtime.config import Settings
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from peering.sweep.target import converge_target
 from tests.builders import ledger_items, ledger_state, make_vpc, request_peering, status
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, default_policy, load_function, put_policy

@@ -19,7 +19,7 @@ from peering.aws.clients import AwsClients
 from peering.lifecycle.engine import Engine
 from peering.runtime.batch import BatchProcessingError
 from peering.runtime.config import Settings
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from peering.sweep.target import converge_target
 from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, scheduled_event, sqs_event, status
 from tests.conftest import (

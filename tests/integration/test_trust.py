@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from emulation import cloudtrail
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from tests.builders import cloudtrail_event, ledger_state, sqs_event, status
 from tests.conftest import HUB_ACCOUNT, OTHER_REGION, REGION, FakeContext, Organization, emitted_metrics, load_function
 from tests.integration.test_cleanup import call_event, wired

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from peering.core.deadline import Deadline
 from peering.core.errors import InvalidEventError
 from peering.sweep import readiness
-from peering.sweep.fan_out import AccountSweep, SweepTarget, parse_sweep_message
+from peering.sweep.messages import AccountSweep, SweepTarget, parse_sweep_message
 from tests.builders import sqs_event
 from tests.conftest import REGION, FakeContext, Organization, ec2, emitted_metrics, load_function
 from tests.faults import Faults
@@ -30,7 +30,7 @@ MEMBER = "222222222222"
 def sweep_queue(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> str:
     url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="sweep")["QueueUrl"]
     monkeypatch.setenv("SWEEP_QUEUE_URL", url)
-    monkeypatch.setattr("peering.sweep.fan_out.CONTINUATION_DELAY_SECONDS", 0)  # read the queue at once
+    monkeypatch.setattr("peering.sweep.messages.CONTINUATION_DELAY_SECONDS", 0)  # read the queue at once
     return url
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from peering.lifecycle.engine import Engine
 from peering.runtime.config import Settings
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from peering.sweep.target import converge_target
 from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, status, tags
 from tests.conftest import HUB_ACCOUNT, Organization, default_policy, ec2, load_function, put_policy

@@ -20,8 +20,8 @@ import pytest
 from peering.aws.clients import shared_session
 from peering.core import deadline
 from peering.runtime.batch import BatchProcessingError
-from peering.sweep import fan_out
-from peering.sweep.fan_out import MAX_CONTINUATIONS, SweepTarget
+from peering.sweep import messages
+from peering.sweep.messages import MAX_CONTINUATIONS, SweepTarget
 from tests.builders import sqs_event
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, emitted_metrics, load_function
 from tests.paths import accepted
@@ -63,7 +63,7 @@ def clock(organization: Organization) -> Iterator[Clock]:
 def queue_url(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> str:
     url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="sweep")["QueueUrl"]
     monkeypatch.setenv("SWEEP_QUEUE_URL", url)
-    monkeypatch.setattr(fan_out, "CONTINUATION_DELAY_SECONDS", 0)  # moto keeps a delayed message hidden
+    monkeypatch.setattr(messages, "CONTINUATION_DELAY_SECONDS", 0)  # moto keeps a delayed message hidden
     return url
 
 

@@ -18,7 +18,7 @@ from peering.lifecycle.engine import Engine
 from peering.runtime.batch import BatchProcessingError
 from peering.runtime.config import Settings
 from peering.sweep import readiness
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from tests.builders import scheduled_event
 from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, emitted_metrics, load_function

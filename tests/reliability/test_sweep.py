@@ -11,7 +11,7 @@ import pytest
 
 from emulation import lifecycle
 from peering.runtime.batch import BatchProcessingError
-from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 from tests.builders import ledger_items, make_vpc, status
 from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, ec2, load_function

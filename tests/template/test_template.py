@@ -293,7 +293,12 @@ def test_layer_ships_the_pinned_closure_without_boto(resources: Resources) -> No
 
 CONFIG_SETTINGS = env_reads(PACKAGE / "runtime" / "config.py")
 # AWS_REGION / AWS_DEFAULT_REGION are set by the Lambda runtime itself (reserved names).
-SWEEP_SETTINGS = {name for name in env_reads(PACKAGE / "sweep" / "fan_out.py") if not name.startswith("AWS_")}
+SWEEP_SETTINGS = {
+    name
+    for module in ("fan_out.py", "messages.py")
+    for name in env_reads(PACKAGE / "sweep" / module)
+    if not name.startswith("AWS_")
+}
 
 
 def test_the_settings_are_found() -> None:

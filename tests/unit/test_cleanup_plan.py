@@ -18,7 +18,7 @@ from peering.core.cleanup_plan import (
 from peering.core.errors import ConfigurationError, InvalidEventError
 from peering.core.models import Connection, ConnectionStatus, Intent, LedgerState, Notice, Side
 from peering.core.network import Route, RouteTable
-from peering.sweep.fan_out import MAX_CONTINUATIONS, SweepSettings, SweepTarget
+from peering.sweep.messages import MAX_CONTINUATIONS, SweepSettings, SweepTarget
 from peering.sweep.target import _needs_decision
 
 PCX = "pcx-0a1b2c3d4e5f60718"

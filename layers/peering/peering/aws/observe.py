@@ -8,7 +8,7 @@ lists both VPCs, both VPCs' route tables, both VPCs' security groups.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,9 @@ from peering.aws.ledger import Ledger
 from peering.aws.org import OrganizationDirectory
 from peering.core.cleanup_plan import SideLeftovers, references_to
 from peering.core.errors import OutsideOrganizationError, UnknownConnectionError
-from peering.core.models import AcceptObservation, Connection, RequesterIdentity, Side, Vpc
+from peering.core.models import AcceptObservation, Connection, ConnectionStatus, RequesterIdentity, Side, Vpc
 from peering.core.network import DnsAttributes, RouteTable, SideNetwork, Subnet
+from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions
 from peering.runtime.observability import logger
 
 _NOT_FOUND = {"InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.Malformed"}
@@ -316,3 +317,39 @@ def observe_region(aws: AwsClients, account: str, region: str, *, with_subnets: 
         route_tables=tuple(tables),
         subnets=tuple(subnets),
     )
+
+
+def read_peer_subnets(
+    aws: AwsClients,
+    directory: OrganizationDirectory,
+    snapshot: RegionSnapshot,
+    routing: Callable[[Connection], RoutingOptions],
+) -> tuple[dict[str, tuple[Subnet, ...]], set[str]]:
+    """Destinations by subnet route to the peer's tagged subnets: for peers elsewhere (the snapshot
+    holds the local ones), one DescribeSubnets per account+Region they live in, for all of them.
+    Peers outside the organization cannot be read: their plan says so. A place that fails to
+    answer fails only the connections that need it (the others are converged).
+
+    Returns (subnets by peer VPC id, the peer VPCs that could not be read this time). The sweep
+    (sweep/target.py) plans with them and the map (map/publish.py) reads them the same way, so it
+    shows what the sweep plans."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for conn in snapshot.connections:
+        if conn.status is not ConnectionStatus.ACTIVE:
+            continue
+        options = routing(conn)
+        if options.destinations is not DestinationScope.SUBNETS or options.routes is RouteManagement.NONE:
+            continue
+        for peer in (conn.requester, conn.accepter):
+            place = (peer.account, peer.region)
+            if place != (snapshot.account, snapshot.region) and is_reachable(aws, directory, *place):
+                wanted.setdefault(place, set()).add(peer.vpc_id)
+    subnets: dict[str, tuple[Subnet, ...]] = {}
+    unread: set[str] = set()
+    for (account, region), vpc_ids in wanted.items():
+        try:
+            subnets.update(subnets_of(aws, account, region, sorted(vpc_ids)))
+        except Exception:  # isolate the place: its connections fail below, the target is retried
+            logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
+            unread |= vpc_ids
+    return subnets, unread

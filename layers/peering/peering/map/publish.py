@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from peering.aws.observe import RegionSnapshot, dns_attributes, observe_region, paginate
+from peering.aws.observe import RegionSnapshot, dns_attributes, observe_region, paginate, read_peer_subnets
 from peering.core.models import ConnectionStatus
 from peering.core.network import DnsAttributes
 from peering.lifecycle.context import EngineContext
@@ -42,7 +42,6 @@ from peering.map.model import (
 )
 from peering.map.render import render
 from peering.runtime.observability import MetricUnit, logger, metrics
-from peering.sweep.target import read_peer_subnets
 
 MAP_KEY = "peering-map.html"
 FRAGMENTS = "fragments/"
@@ -82,7 +81,7 @@ def observe_fragment(engine: Engine, account: str, region: str, snapshot: Region
     # The rule's routing needs the decision behind it: read like the sweep reads it.
     states = engine.ledger.states(ids) if ids and engine.routing_depends_on_rule() else {}
     routing = {c.connection_id: engine.routing_options(states.get(c.connection_id)) for c in snapshot.connections}
-    peer_subnets, unread = read_peer_subnets(engine, snapshot, lambda c: routing[c.connection_id])
+    peer_subnets, unread = read_peer_subnets(engine.aws, engine.directory, snapshot, lambda c: routing[c.connection_id])
     dead = [c for c in snapshot.connections if c.status.is_dead]
     groups = paginate(engine.aws, account, region, "describe_security_groups", "SecurityGroups") if dead else []
     dns: dict[str, DnsAttributes] = {}

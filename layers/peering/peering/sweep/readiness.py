@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -37,9 +37,7 @@ from peering.aws.ledger import now_text
 from peering.core.models import Notice
 from peering.lifecycle.context import EngineContext
 from peering.runtime.observability import MetricUnit, logger, metrics
-
-if TYPE_CHECKING:  # sweep.py imports this module
-    from peering.sweep.fan_out import SweepTarget
+from peering.sweep.messages import SweepTarget
 
 NOT_READY = "NOTREADY"
 SUMMARY = "NOTREADY-SUMMARY"

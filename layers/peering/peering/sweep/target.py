@@ -16,26 +16,25 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from peering.aws.apply import ConfigureApplier
-from peering.aws.observe import RegionSnapshot, is_reachable, observe_region, paginate, subnets_of
+from peering.aws.observe import RegionSnapshot, is_reachable, observe_region, paginate, read_peer_subnets
 from peering.core.cleanup_plan import CleanupOptions, is_stale_request, plan_cleanup
 from peering.core.deadline import Deadline
 from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
 from peering.core.models import Connection, ConnectionStatus, LedgerState
 from peering.core.network import Subnet
 from peering.core.reminders import due_reminder, is_held
-from peering.core.routing import DestinationScope, RouteChange, RouteManagement, RoutingOptions
+from peering.core.routing import RouteChange, RoutingOptions
 from peering.lifecycle.cleanup import labels_of
 from peering.lifecycle.context import ConvergeResult
 from peering.lifecycle.engine import Engine
 from peering.runtime.observability import MetricUnit, logger, metrics
-from peering.sweep.fan_out import SweepTarget, hand_back, requeue
+from peering.sweep.messages import SweepTarget, hand_back, requeue
 from peering.sweep.readiness import converge_when_ready
 
 
@@ -223,39 +222,8 @@ def _active(run: _Pass, conn: Connection) -> None:
 
 
 def _read_peer_subnets(run: _Pass) -> None:
-    run.peer_subnets, run.unread_peers = read_peer_subnets(run.engine, run.snapshot, run.routing)
-
-
-def read_peer_subnets(
-    engine: Engine, snapshot: RegionSnapshot, routing: Callable[[Connection], RoutingOptions]
-) -> tuple[dict[str, tuple[Subnet, ...]], set[str]]:
-    """Destinations by subnet route to the peer's tagged subnets: for peers elsewhere (the snapshot
-    holds the local ones), one DescribeSubnets per account+Region they live in, for all of them.
-    Peers outside the organization cannot be read: their plan says so. A place that fails to
-    answer fails only the connections that need it (the others are converged).
-
-    Returns (subnets by peer VPC id, the peer VPCs that could not be read this time); the map
-    (map/publish.py) reads them the same way, so it shows what the sweep plans."""
-    wanted: dict[tuple[str, str], set[str]] = {}
-    for conn in snapshot.connections:
-        if conn.status is not ConnectionStatus.ACTIVE:
-            continue
-        options = routing(conn)
-        if options.destinations is not DestinationScope.SUBNETS or options.routes is RouteManagement.NONE:
-            continue
-        for peer in (conn.requester, conn.accepter):
-            place = (peer.account, peer.region)
-            if place != (snapshot.account, snapshot.region) and is_reachable(engine.aws, engine.directory, *place):
-                wanted.setdefault(place, set()).add(peer.vpc_id)
-    subnets: dict[str, tuple[Subnet, ...]] = {}
-    unread: set[str] = set()
-    for (account, region), vpc_ids in wanted.items():
-        try:
-            subnets.update(subnets_of(engine.aws, account, region, sorted(vpc_ids)))
-        except Exception:  # isolate the place: its connections fail below, the target is retried
-            logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
-            unread |= vpc_ids
-    return subnets, unread
+    engine = run.engine
+    run.peer_subnets, run.unread_peers = read_peer_subnets(engine.aws, engine.directory, run.snapshot, run.routing)
 
 
 def _dead(run: _Pass, conn: Connection) -> None:
