@@ -181,6 +181,12 @@ def test_every_module_is_on_a_floor() -> None:
     assert misplaced_modules(ENGINE.rglob("*.py")) == []
 
 
+@pytest.mark.parametrize("floor", FLOORS)
+def test_each_floor_says_what_it_owns_and_what_it_may_import(floor: str) -> None:
+    docstring = " ".join((ast.get_docstring(ast.parse((ENGINE / floor / "__init__.py").read_text())) or "").split())
+    assert "may import" in docstring, f"{floor}/__init__.py: one paragraph, what it owns and what it may import"
+
+
 def test_no_floor_imports_a_floor_above_it() -> None:
     assert upward_imports(engine_imports()) == []
 
