@@ -1,4 +1,4 @@
-"""Reminders before a held request expires, driven by the sweep (peering.core.reminders, sweep_region).
+"""Reminders before a held request expires, driven by the sweep (peering.core.reminders, peering.sweep.target).
 
 Given a request held for a person, when the sweep of the accepter's account+Region finds it
 inside a configured point before its expiry, then the topic is reminded once, with the time left,

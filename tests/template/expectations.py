@@ -8,10 +8,10 @@ Read from the code (functions/<name>/app.py and the peering package it calls):
   apply.ConfigureApplier: route records in batches, DNS attributes after a refusal), and the
   operator converge (ledger location);
 - cleanup: Engine.cleanup_connection (observe_leftovers, apply.CleanupApplier);
-- sweep: sweep.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch);
-- worker: sweep_region.converge_in_time, which runs every path above on a snapshot of one
+- sweep: sweep.fan_out.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch);
+- worker: sweep.target.converge_in_time, which runs every path above on a snapshot of one
   account+Region (converge_target), withdraws this account's stale requests, and queues a target it
-  has no time left to finish again (sweep.hand_back).
+  has no time left to finish again (sweep.messages.hand_back).
 
 The member role (member-template.yaml) must allow, in each member account, exactly the EC2 actions
 of the functions that assume it. ``test_template.py`` checks the hub template against this module,

@@ -1,7 +1,7 @@
 """The cleanup lifecycle: what a dead connection leaves behind, and requests nobody answered.
 
 observe (death proved in EC2, then each side's routes to the connection and the rules that
-reference the peer: observe.py) -> plan (pure, in cleanup.py) -> apply (intent, delete routes,
+reference the peer: observe.py) -> plan (pure, in core/cleanup_plan.py) -> apply (intent, delete routes,
 revoke or report rules, close the record with its notice: apply.CleanupApplier, then the outbox).
 The sweep also withdraws this side's stale requests here, intent first.
 """

@@ -4,7 +4,7 @@ Each lifecycle is observe -> plan -> apply in a module of its own: a request (re
 routes and DNS on an active connection (configure.py), what a dead connection leaves behind
 (lifecycle/cleanup.py). They share one ``EngineContext`` (context.py): settings, AWS clients,
 ledger, outbox, the approval policy read once, and ``locate``. The scheduled sweep runs them
-all over one account+Region (sweep.py fans out, sweep/target.py converges one target).
+all over one account+Region (sweep/fan_out.py fans out, sweep/target.py converges one target).
 """
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ class RegionView:
     networks: Mapping[str, SideNetwork]  # the VPCs that live here, by id
     leftovers: Mapping[str, Sequence[SideLeftovers]] = field(default_factory=dict)  # dead connections'
     dns: Mapping[str, DnsAttributes] = field(default_factory=dict)  # read for VPCs whose DNS is off
-    #: subnets of peers in other accounts+Regions (destinations by subnet: sweep_region.read_peer_subnets)
+    #: subnets of peers in other accounts+Regions (destinations by subnet: observe.read_peer_subnets)
     peer_subnets: Mapping[str, tuple[Subnet, ...]] = field(default_factory=dict)
     unread_peers: frozenset[str] = frozenset()  # peer VPCs whose subnets could not be read this time
 

@@ -5,7 +5,7 @@ each connection, the lifecycle its status calls for, planned on the snapshot and
 engine: a pending request decided again (request.py) or withdrawn when stale
 (lifecycle/cleanup.py), an active one's local sides configured (configure.py), a dead one's
 leftovers cleaned (lifecycle/cleanup.py); then blackhole routes to connections AWS no longer
-shows are removed. sweep.py fans the targets out.
+shows are removed. fan_out.py fans the targets out.
 
 A run watches the invocation's time (deadline.py): before each connection and each route it stops
 once less than the safety margin is left, and ``converge_in_time`` hands the target back to the
