@@ -27,14 +27,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from peering.core.events import (
-    APPROVE_DETAIL_TYPE,
-    CONNECTION_ID,
-    FREE_TEXT,
-    OPERATOR_SOURCE,
-    PRINCIPAL_NAME,
-    REJECT_DETAIL_TYPE,
-)
+from peering.core.event_fields import CONNECTION_ID, FREE_TEXT, PRINCIPAL_NAME
+from peering.core.events import APPROVE_DETAIL_TYPE, OPERATOR_SOURCE, REJECT_DETAIL_TYPE
 from peering.core.reminders import format_time_left
 from runner.cfn import Stack
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.core.events import connection_call_hint, parse_api_call
+from peering.core.cloudtrail_events import connection_call_hint, parse_api_call
 from peering.lifecycle.engine import Engine
 from peering.lifecycle.handler import handle
 from peering.runtime.observability import logger, metrics, tracer

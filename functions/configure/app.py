@@ -8,14 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.core.events import (
-    CONVERGE_DETAIL_TYPE,
-    OPERATOR_SOURCE,
-    connection_call_hint,
-    parse_api_call,
-    parse_operator_event,
-    vpc_call_hint,
-)
+from peering.core.cloudtrail_events import connection_call_hint, parse_api_call, vpc_call_hint
+from peering.core.events import CONVERGE_DETAIL_TYPE, OPERATOR_SOURCE, parse_operator_event
 from peering.lifecycle.engine import Engine
 from peering.lifecycle.handler import handle
 from peering.lifecycle.operator import authorize_and_locate

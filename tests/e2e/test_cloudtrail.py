@@ -7,7 +7,7 @@ from typing import Any
 
 from emulation.cloudtrail import api_call_event, cloudtrail_event, request_shape
 from emulation.server import MotoServer
-from peering.core.events import connection_call_hint, create_request_hint, parse_api_call
+from peering.core.cloudtrail_events import connection_call_hint, create_request_hint, parse_api_call
 from tests.builders import cloudtrail_event as builders_cloudtrail_event
 from tests.e2e.conftest import ROOT, client
 

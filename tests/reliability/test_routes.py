@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from peering.aws import ledger
 from peering.aws.clients import reset_member_credentials, shared_session
+from peering.aws.ledger import routes as route_records
 from tests.builders import cloudtrail_event, ledger_state, status
 from tests.conftest import HUB_ACCOUNT, FakeContext, Organization, ec2, emitted_metrics, load_function, put_policy
 from tests.faults import Faults
@@ -345,7 +345,7 @@ def test_unprocessed_route_records_are_sent_again_before_any_route(
 ) -> None:
     wiring = Wiring(organization)
     pauses: list[float] = []
-    monkeypatch.setattr(ledger, "pause", pauses.append)
+    monkeypatch.setattr(route_records, "pause", pauses.append)
     hook = _unprocessed_first(2)
     shared_session().events.register_first("before-call.dynamodb.BatchWriteItem", hook)
     try:
@@ -353,7 +353,7 @@ def test_unprocessed_route_records_are_sent_again_before_any_route(
     finally:
         shared_session().events.unregister("before-call.dynamodb.BatchWriteItem", hook)
 
-    assert pauses == [ledger.BATCH_PAUSE, 2 * ledger.BATCH_PAUSE]  # backing off
+    assert pauses == [route_records.BATCH_PAUSE, 2 * route_records.BATCH_PAUSE]  # backing off
     wiring.assert_configured()
 
 
@@ -361,8 +361,8 @@ def test_route_records_that_never_get_written_fail_the_run_before_any_route(
     organization: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wiring = Wiring(organization)
-    monkeypatch.setattr(ledger, "pause", lambda _: None)
-    hook = _unprocessed_first(ledger.BATCH_ATTEMPTS)
+    monkeypatch.setattr(route_records, "pause", lambda _: None)
+    hook = _unprocessed_first(route_records.BATCH_ATTEMPTS)
     shared_session().events.register_first("before-call.dynamodb.BatchWriteItem", hook)
     try:
         assert invoke(configure, wiring.event) == "raised LedgerBusyError"

@@ -16,26 +16,28 @@ from typing import Any
 import pytest
 
 from emulation import cloudtrail
+from peering.core.cloudtrail_events import (
+    CLOUDTRAIL_DETAIL_TYPE,
+    ConnectionHint,
+    VpcHint,
+    connection_call_hint,
+    create_request_hint,
+    parse_api_call,
+    vpc_call_hint,
+)
 from peering.core.errors import InvalidEventError, SkippedEventError
 from peering.core.events import (
     APPROVE_DETAIL_TYPE,
-    CLOUDTRAIL_DETAIL_TYPE,
     CONVERGE_DETAIL_TYPE,
     DECISION_DETAIL_TYPES,
     OPERATOR_SOURCE,
     REJECT_DETAIL_TYPE,
     SCHEDULED_DETAIL_TYPE,
     SWEEP_DETAIL_TYPE,
-    ConnectionHint,
     ScheduledEvent,
     SweepRequestEvent,
-    VpcHint,
-    connection_call_hint,
-    create_request_hint,
-    parse_api_call,
     parse_operator_event,
     parse_sweep_event,
-    vpc_call_hint,
 )
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

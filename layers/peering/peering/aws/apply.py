@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from peering.aws.clients import AwsClients
-from peering.aws.ledger import ROUTES_PER_WRITE, Ledger, RouteKey
+from peering.aws.ledger import Ledger
+from peering.aws.ledger.decisions import DecisionRecords
+from peering.aws.ledger.routes import ROUTES_PER_WRITE, RouteKey, RouteRecords
 from peering.aws.observe import dns_attributes, find_connection
 from peering.core.cleanup_plan import CleanupPlan, GroupReference
 from peering.core.deadline import NEVER, Deadline
@@ -40,7 +42,7 @@ class ActionResult:
 class Applier:
     """Executes an acceptance plan: intent, tag, accept/reject, commit (notice queued with it)."""
 
-    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool) -> None:
+    def __init__(self, aws: AwsClients, ledger: DecisionRecords, *, dry_run: bool) -> None:
         self._aws = aws
         self._ledger = ledger
         self._dry_run = dry_run
@@ -112,7 +114,7 @@ def _destination_param(destination: str) -> dict[str, str]:
 class ConfigureApplier:
     """Executes a ConfigurePlan. Races (two runs at once) end in the same state: both succeed."""
 
-    def __init__(self, aws: AwsClients, ledger: Ledger, *, dry_run: bool, deadline: Deadline = NEVER) -> None:
+    def __init__(self, aws: AwsClients, ledger: RouteRecords, *, dry_run: bool, deadline: Deadline = NEVER) -> None:
         self._aws = aws
         self._ledger = ledger
         self._dry_run = dry_run

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from peering.aws.clients import AwsClients
-from peering.aws.ledger import Ledger
+from peering.aws.ledger.decisions import DecisionRecords
 from peering.aws.org import OrganizationDirectory
 from peering.core.cleanup_plan import SideLeftovers, references_to
 from peering.core.errors import OutsideOrganizationError, UnknownConnectionError
@@ -92,7 +92,7 @@ def observe_request(
     account: str,
     region: str,
     directory: OrganizationDirectory,
-    ledger: Ledger,
+    ledger: DecisionRecords,
 ) -> AcceptObservation:
     """Observe a peering request from the accepter's side (where accept/reject must be called).
 

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from peering.aws.clients import AwsClients
-from peering.aws.ledger import OUTBOX, Ledger, now_text
+from peering.aws.ledger.table import OUTBOX, LedgerTable, now_text
 from peering.aws.notify import Notifier
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -39,7 +39,7 @@ class FlushResult:
 
 
 class Outbox:
-    def __init__(self, aws: AwsClients, ledger: Ledger, notifier: Notifier) -> None:
+    def __init__(self, aws: AwsClients, ledger: LedgerTable, notifier: Notifier) -> None:
         self._aws = aws
         self._ledger = ledger
         self._table = ledger.table_name

@@ -16,8 +16,10 @@ from peering.aws.observe import is_reachable, observe_leftovers
 from peering.core.cleanup_plan import WITHDRAWN, CleanupOptions, CleanupPlan, cleanup_key, plan_cleanup
 from peering.core.errors import PolicyError
 from peering.core.models import Connection, ConnectionStatus, Intent, Notice
-from peering.lifecycle.context import ConvergeResult, EngineContext, places_of
+from peering.lifecycle.context import ConvergeResult, EngineContext, NotInState, places_of
 from peering.runtime.observability import MetricUnit, logger, metrics
+
+NOT_DEAD = NotInState("not-dead", "connection is not dead: nothing to clean", "CleanupSkipped")
 
 
 def labels_of(conn: Connection) -> tuple[str, str]:
@@ -105,13 +107,7 @@ class CleanupLifecycle(EngineContext):
         """A connection was rejected or deleted: clean both sides, each in its owner's account."""
         dry = self.is_dry_run(dry_run)
         planned = self.plan_cleanup(connection_id, account, region, places=places)
-        if planned is None:
-            return self._not_found(connection_id, dry)
-        if isinstance(planned, Connection):
-            logger.info("connection is not dead: nothing to clean", extra={"status": planned.status.value})
-            metrics.add_metric(name="CleanupSkipped", unit=MetricUnit.Count, value=1)
-            return ConvergeResult(connection_id, "not-dead", (f"the connection is {planned.status.value}",), dry, "")
-        return self.apply_cleanup(planned, dry)
+        return self.converge_planned(connection_id, dry, planned, NOT_DEAD, self.apply_cleanup)
 
     def apply_cleanup(self, plan: CleanupPlan, dry: bool) -> ConvergeResult:
         """Apply a cleanup plan (routes, revocations, ledger close, notification) and count it."""

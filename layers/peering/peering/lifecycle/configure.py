@@ -27,8 +27,10 @@ from peering.core.routing import (
     RoutingOptions,
     plan_configuration,
 )
-from peering.lifecycle.context import ConvergeResult, EngineContext, places_of
+from peering.lifecycle.context import ConvergeResult, EngineContext, NotInState, places_of
 from peering.runtime.observability import MetricUnit, logger, metrics
+
+NOT_ACTIVE = NotInState("not-active", "not active: nothing to configure", "ConnectionsNotActive")
 
 
 class ConfigureLifecycle(EngineContext):
@@ -121,15 +123,7 @@ class ConfigureLifecycle(EngineContext):
     ) -> ConvergeResult:
         dry = self.is_dry_run(dry_run)
         planned = self.plan_configuration(connection_id, account, region, places=places)
-        if planned is None:
-            return self._not_found(connection_id, dry)
-        if isinstance(planned, Connection):
-            logger.info("not active: nothing to configure", extra={"status": planned.status.value})
-            metrics.add_metric(name="ConnectionsNotActive", unit=MetricUnit.Count, value=1)
-            return ConvergeResult(
-                connection_id, "not-active", (f"the connection is {planned.status.value}",), dry, "", []
-            )
-        return self.apply_configuration(planned, dry)
+        return self.converge_planned(connection_id, dry, planned, NOT_ACTIVE, self.apply_configuration)
 
     def converge_vpc(self, vpc_id: str, account: str, region: str, dry_run: bool | None = None) -> list[ConvergeResult]:
         """A VPC's CIDR blocks changed: re-converge every active connection it has.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from peering.aws.apply import ActionResult
 from peering.aws.clients import AwsClients
@@ -28,6 +28,8 @@ from peering.runtime.observability import MetricUnit, logger, metrics
 
 if TYPE_CHECKING:  # the policy's models (pydantic) load when a policy is read, not at import
     from peering.core.policy import PolicyDocument
+
+Plan = TypeVar("Plan")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,17 @@ class ConvergeResult:
             "plan": self.plan,
             "actions": [{"action": a.action, "status": a.status} for a in self.actions],
         }
+
+
+@dataclass(frozen=True)
+class NotInState:
+    """How a lifecycle answers for a connection that is not in the state it works on: nothing is
+    done, the connection's status is logged with ``log``, counted as ``metric`` and answered as
+    ``outcome`` (configure: "not-active"; cleanup: "not-dead")."""
+
+    outcome: str
+    log: str
+    metric: str
 
 
 def places_of(recorded: tuple[str, str] | None) -> list[tuple[str, str]]:
@@ -123,3 +136,24 @@ class EngineContext:
         return ConvergeResult(
             connection_id, "not-found", ("no place named by the event or the ledger shows it",), dry, ""
         )
+
+    def converge_planned(
+        self,
+        connection_id: str,
+        dry: bool,
+        planned: Plan | Connection | None,
+        not_in_state: NotInState,
+        apply: Callable[[Plan, bool], ConvergeResult],
+    ) -> ConvergeResult:
+        """The step configure and cleanup share once they planned: no connection where the event
+        and the ledger say (not found), the connection itself when it is not in the state the
+        lifecycle works on (``not_in_state``), else ``apply`` the plan."""
+        if planned is None:
+            return self._not_found(connection_id, dry)
+        if isinstance(planned, Connection):
+            logger.info(not_in_state.log, extra={"status": planned.status.value})
+            metrics.add_metric(name=not_in_state.metric, unit=MetricUnit.Count, value=1)
+            return ConvergeResult(
+                connection_id, not_in_state.outcome, (f"the connection is {planned.status.value}",), dry, ""
+            )
+        return apply(planned, dry)

@@ -1,0 +1,262 @@
+"""The peering map's data: accounts, VPCs, connections (edges) with each side's routes, findings and
+ledger decision, a fragment (one account+Region) and the whole map; their JSON form read back.
+
+Plain frozen dataclasses (the deployed hub keeps fragments as JSON in the map bucket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from peering.core.models import ConnectionStatus
+from peering.core.routing import RouteManagement
+
+# What a person sees first: is it fine, does it drift, does it wait for someone, is it over.
+HEALTHY, DRIFT, WAITING, FAILED, ENDED = "healthy", "drift", "waiting", "failed", "ended"
+# The states of the legend and the filter (EC2's status, with "held" for a request kept for a person).
+STATES = ("active", "held", "pending", "failed", "expired", "rejected", "deleted")
+# Findings that mean the connection does not carry traffic (or names) as it should.
+FINDING_LABELS = {
+    "missing-route": "missing route",
+    "stale-route": "route to a block the peer no longer has",
+    "route-conflict": "route conflict",
+    "route-quota-full": "route table full",
+    "dns-off": "DNS resolution not enabled",
+    "dns-prerequisite": "DNS prerequisites missing",
+    "leftover-route": "route left to a dead connection",
+    "stale-sg-reference": "stale security-group reference",
+    "side-unmanaged": "side outside the organization",
+    "peer-subnets-unknown": "the peer's subnets cannot be read",
+    "destination-tag-unmatched": "no peer subnet carries the destination tag",
+}
+# Findings that leave a side's routes short of what its routing wants.
+_ROUTE_GAPS = frozenset(
+    {"missing-route", "route-conflict", "route-quota-full", "peer-subnets-unknown", "destination-tag-unmatched"}
+)
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account: str
+    name: str = ""
+    ou: str = ""  # the direct parent's name (or id), "" when Organizations is not readable
+
+
+@dataclass(frozen=True)
+class VpcNode:
+    vpc_id: str
+    account: str
+    region: str
+    name: str = ""
+    cidrs: tuple[str, ...] = ()
+    observed: bool = True  # False: known only from a connection (its account+Region is not swept)
+
+
+@dataclass(frozen=True)
+class RouteView:
+    destination: str
+    target: str  # the target's id ("local", "pcx-...", "igw-...")
+    state: str  # active | blackhole
+    verdict: str  # ok | missing | conflict | blackhole | stale | leftover
+
+
+@dataclass(frozen=True)
+class TableView:
+    route_table_id: str
+    is_main: bool
+    routes: tuple[RouteView, ...]
+
+
+@dataclass(frozen=True)
+class SideView:
+    role: str  # requester | accepter
+    account: str
+    region: str
+    vpc_id: str
+    cidrs: tuple[str, ...] = ()  # the VPC's blocks as the connection reports them
+    observed: bool = False  # read by its owner in this map (else: as the connection describes it)
+    tables: tuple[TableView, ...] = ()
+    dns: bool = False  # AllowDnsResolutionFromRemoteVpc on this side
+    #: None: not observed, the connection is not active, or its routing leaves them to the team
+    routes_complete: bool | None = None
+    dns_complete: bool | None = None  # None also when its routing leaves the DNS option as it is
+
+
+@dataclass(frozen=True)
+class FindingView:
+    kind: str
+    side: str  # requester | accepter
+    message: str
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    """The ledger's record of a connection (STATE item)."""
+
+    decision: str = ""
+    decided_by: str = ""
+    rule: str = ""
+    reasons: tuple[str, ...] = ()
+    policy_version: str = ""
+    expiration_time: str = ""
+    status: str = ""
+    closed: bool = False
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> DecisionView:
+        def text(name: str) -> str:
+            return str(item.get(name, {}).get("S", ""))
+
+        return cls(
+            decision=text("decision"),
+            decided_by=text("decidedBy"),
+            rule=text("rule"),
+            reasons=tuple(str(r.get("S", "")) for r in item.get("reasons", {}).get("L", [])),
+            policy_version=text("policyVersion"),
+            expiration_time=text("expirationTime"),
+            status=text("status"),
+            closed="closedAt" in item,
+        )
+
+
+@dataclass(frozen=True)
+class EdgeView:
+    connection_id: str
+    status: str  # EC2's status code
+    requester: SideView
+    accepter: SideView
+    expiration_time: str = ""  # ISO 8601, a pending request's
+    findings: tuple[FindingView, ...] = ()
+    decision: DecisionView | None = None
+    observed_at: str = ""
+    routing: str = ""  # whose routing its findings come from (RoutingOptions.source)
+    routes: str = RouteManagement.MANAGED.value  # "none": the team manages its routes itself
+
+    @property
+    def state(self) -> str:
+        """active, held, pending, failed, expired, rejected or deleted (the legend's states)."""
+        status = ConnectionStatus(self.status)
+        if status in (ConnectionStatus.DELETING, ConnectionStatus.DELETED):
+            return "deleted"
+        if status.is_dead:
+            return status.value
+        if status is ConnectionStatus.ACTIVE:
+            return "active"
+        if self.decision is not None and self.decision.decision == "held":
+            return "held"
+        return "pending"
+
+    @property
+    def health(self) -> str:
+        state = self.state
+        if state == "active":
+            return DRIFT if self.findings or self.incomplete else HEALTHY
+        if state in ("held", "pending"):
+            return WAITING
+        if state == "failed":
+            return FAILED
+        return DRIFT if self.findings else ENDED
+
+    @property
+    def incomplete(self) -> bool:
+        return any(
+            side.routes_complete is False or side.dns_complete is False for side in (self.requester, self.accepter)
+        )
+
+    def side(self, role: str) -> SideView:
+        return self.requester if role == "requester" else self.accepter
+
+
+@dataclass(frozen=True)
+class MapFragment:
+    """What one account+Region shows: its VPCs and every connection visible there."""
+
+    account: str
+    region: str
+    observed_at: str
+    vpcs: tuple[VpcNode, ...] = ()
+    edges: tuple[EdgeView, ...] = ()
+    accounts: tuple[AccountInfo, ...] = ()
+    policy_version: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MapFragment:
+        return cls(
+            account=str(data["account"]),
+            region=str(data["region"]),
+            observed_at=str(data.get("observed_at", "")),
+            vpcs=tuple(_vpc_node(v) for v in data.get("vpcs", ())),
+            edges=tuple(_edge(e) for e in data.get("edges", ())),
+            accounts=tuple(AccountInfo(**a) for a in data.get("accounts", ())),
+            policy_version=str(data.get("policy_version", "")),
+        )
+
+
+@dataclass(frozen=True)
+class PeeringMap:
+    generated_at: str
+    vpcs: tuple[VpcNode, ...]
+    edges: tuple[EdgeView, ...]
+    accounts: dict[str, AccountInfo] = field(default_factory=dict)
+    places: tuple[tuple[str, str], ...] = ()  # the account+Regions observed
+    missing: tuple[tuple[str, str], ...] = ()  # swept, but no fragment yet
+    policy_version: str = ""
+
+    def counts(self) -> dict[str, int]:
+        out = {name: 0 for name in (HEALTHY, DRIFT, WAITING, FAILED, ENDED)}
+        for edge in self.edges:
+            out[edge.health] += 1
+        return out
+
+
+# --- JSON back to the model ------------------------------------------------------------------
+
+
+def _vpc_node(data: Mapping[str, Any]) -> VpcNode:
+    return VpcNode(**{**data, "cidrs": tuple(data.get("cidrs", ()))})
+
+
+def _side(data: Mapping[str, Any]) -> SideView:
+    tables = tuple(
+        TableView(t["route_table_id"], bool(t["is_main"]), tuple(RouteView(**r) for r in t["routes"]))
+        for t in data.get("tables", ())
+    )
+    return SideView(**{**data, "tables": tables, "cidrs": tuple(data.get("cidrs", ()))})
+
+
+def _edge(data: Mapping[str, Any]) -> EdgeView:
+    decision = data.get("decision")
+    return EdgeView(
+        connection_id=str(data["connection_id"]),
+        status=str(data["status"]),
+        requester=_side(data["requester"]),
+        accepter=_side(data["accepter"]),
+        expiration_time=str(data.get("expiration_time", "")),
+        findings=tuple(FindingView(**f) for f in data.get("findings", ())),
+        decision=DecisionView(**{**decision, "reasons": tuple(decision["reasons"])}) if decision else None,
+        observed_at=str(data.get("observed_at", "")),
+        routing=str(data.get("routing", "")),
+        routes=str(data.get("routes", RouteManagement.MANAGED.value)),
+    )
+
+
+def time_left(expiration: str, now: datetime) -> str:
+    """ "6 d 23 h" until a pending request expires ("" when unknown, "expired" when past)."""
+    if not expiration:
+        return ""
+    try:
+        when = datetime.fromisoformat(expiration)
+    except ValueError:
+        return ""
+    seconds = int((when - now).total_seconds())
+    if seconds <= 0:
+        return "expired"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{days} d {hours} h" if days else f"{hours} h {rest // 60} min"
