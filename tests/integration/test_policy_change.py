@@ -148,10 +148,30 @@ def test_the_versions_are_read_from_ssm_not_taken_from_the_record(
 @pytest.mark.parametrize(
     "case",
     [
-        (policy_write(requestParameters={"name": "/team/other"}), "invalid_event", "InvalidEvents"),
-        (policy_write(errorCode="AccessDenied", errorMessage="not allowed"), "skipped_event", "SkippedEvents"),
-        ({**policy_write(), "account": "222222222222"}, "invalid_event", "InvalidEvents"),
-        (policy_write(eventID="x" * 65), "invalid_event", "InvalidEvents"),
+        (
+            policy_write(requestParameters={"name": "/team/other"}),
+            "invalid_event",
+            "InvalidEvents",
+            "PutParameter on '/team/other', not on the policy parameter '/peering-autopilot/policy'",
+        ),
+        (
+            policy_write(errorCode="AccessDenied", errorMessage="not allowed"),
+            "skipped_event",
+            "SkippedEvents",
+            "PutParameter failed in AWS ('AccessDenied'): the policy did not change",
+        ),
+        (
+            {**policy_write(), "account": "222222222222"},
+            "invalid_event",
+            "InvalidEvents",
+            "PutParameter in account 222222222222; the policy parameter is in 123456789012",
+        ),
+        (
+            policy_write(eventID="x" * 65),
+            "invalid_event",
+            "InvalidEvents",
+            "not a valid PutParameterEvent: detail.eventID: must be",
+        ),
     ],
     ids=["another-parameter", "failed-call", "another-account", "bad-event-id"],
 )
@@ -160,12 +180,13 @@ def test_an_event_that_is_not_a_policy_write_changes_nothing(
     context: FakeContext,
     capsys: Any,
     caplog: pytest.LogCaptureFixture,
-    case: tuple[dict[str, Any], str, str],
+    case: tuple[dict[str, Any], str, str, str],
 ) -> None:
-    event, error, metric = case
+    event, error, metric, reason = case
     result = sweep.lambda_handler(event, context)
 
     assert (result["ok"], result["error"]) == (False, error)
+    assert result["message"].startswith(reason)
     assert organization.notifications() == []
     assert change_records() == []
     out = capsys.readouterr().out

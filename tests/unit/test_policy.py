@@ -957,9 +957,11 @@ def test_text_fields_refuse_control_bidi_and_invisible_characters(where: str, ch
     assert character not in message  # the message shows the code point, never the character
 
 
-def test_plain_unicode_text_is_fine() -> None:
+def test_only_those_characters_are_refused_not_other_scripts() -> None:
     document, _ = _rule_with("description", " — équipe réseau, 東京 ")
     assert parse_policy(json.dumps(document)).rules[0].description == "ok — équipe réseau, 東京 run this"
+    hidden, _ = _rule_with("description", " — équipe réseau\u202e, 東京 ")
+    assert "character 19 is U+202E (RIGHT-TO-LEFT OVERRIDE)" in _error(json.dumps(hidden))
 
 
 def test_a_yaml_block_scalar_that_ends_in_a_newline_is_refused_with_a_hint() -> None:
