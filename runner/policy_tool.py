@@ -138,11 +138,11 @@ def policy_warnings(path: str, text: str, policy: PolicyDocument) -> list[str]:
         root = None
     lines = []
     for n, rule in enumerate(policy.rules):
-        if rule.accepts_anyone:
+        if rule.warning is not None:
             node = _node_at(root, ("rules", n, "requester", "anyone"), at_key=True)
             line, column = _mark(node.start_mark if node is not None else None)
-            message = next(w for w in policy.warnings() if w.startswith(f"rule {rule.name!r} "))
-            lines.append("WARNING: " + Problem(line, column, f"rules.{n}.requester.anyone", message).render(path))
+            problem = Problem(line, column, f"rules.{n}.requester.anyone", rule.warning)
+            lines.append("WARNING: " + problem.render(path))
     return lines
 
 

@@ -242,6 +242,16 @@ class Rule(_Strict):
         """An accept rule open to every AWS account (``requester.anyone``)."""
         return self.action is Verdict.ACCEPT and bool(self.requester.anyone)
 
+    @property
+    def warning(self) -> str | None:
+        """What validates but deserves a loud warning: an accept rule open to any AWS account."""
+        if not self.accepts_anyone:
+            return None
+        return (
+            f"rule {self.name!r} accepts peering requests from ANY AWS account in the world "
+            "(requester.anyone: true); anyone who learns a matching VPC id can get a network path into it"
+        )
+
 
 class CleanupSection(_Strict):
     """What to do with what dead connections and unanswered requests leave behind."""
@@ -315,12 +325,7 @@ class PolicyDocument(_Strict):
 
     def warnings(self) -> list[str]:
         """What validates but deserves a loud warning: accept rules open to any AWS account."""
-        return [
-            f"rule {rule.name!r} accepts peering requests from ANY AWS account in the world "
-            "(requester.anyone: true); anyone who learns a matching VPC id can get a network path into it"
-            for rule in self.rules
-            if rule.accepts_anyone
-        ]
+        return [rule.warning for rule in self.rules if rule.warning is not None]
 
     @property
     def has_rule_routing(self) -> bool:
