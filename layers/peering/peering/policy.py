@@ -376,7 +376,8 @@ def parse_policy(text: str | None) -> PolicyDocument:
     try:
         raw = _load(text)
     except ValueError as exc:
-        raise PolicyError(f"the approval policy is not valid YAML/JSON: {exc}") from exc
+        # YAML quotes the offending lines of the document: escaped, one line, as for the keys below.
+        raise PolicyError(f"the approval policy is not valid YAML/JSON: {printable(str(exc))}") from exc
     if not isinstance(raw, dict):
         raise PolicyError("the approval policy must be a mapping with schemaVersion, version, rules")
     try:
