@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from peering.policy import PolicyDocument, printable
+from peering.policy import PolicyDocument
 from runner.policy_tool import (
     DocumentError,
     check_policy,
@@ -38,8 +38,6 @@ from runner.policy_tool import (
 
 DEFAULT_PARAMETER = "/peering-autopilot/policy"  # template.yaml's PolicyParameterName default
 STANDARD_TIER_BYTES = 4096  # the template's parameter is Standard tier: 4 KB
-
-
 RACED = 3  # exit status: another writer got in between publish's check and its write
 
 
@@ -131,7 +129,7 @@ def _written_between(ssm: Any, name: str, checked: int, written: int) -> list[st
             lines.append(f"  parameter version {version}: cannot be read")
             continue
         document = _document_version(name, str(parameter["Value"]))
-        shown = printable(document) if document is not None else "a document that does not validate"
+        shown = document if document is not None else "a document that does not validate"
         lines.append(f"  parameter version {version}: policy version {shown}")
     return lines
 
