@@ -37,6 +37,7 @@ from peering.events import (
     parse_sweep_event,
     vpc_call_hint,
 )
+from peering.policy_change import PutParameterEvent, parse_put_parameter
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 #: every sample event (events/manifest.json is an index of the samples, not an event)
@@ -60,6 +61,10 @@ def sample_ids(paths: list[Path]) -> list[str]:
 
 def is_cloudtrail(event: dict[str, Any]) -> bool:
     return event.get("source") == "aws.ec2"
+
+
+def is_policy_change(event: dict[str, Any]) -> bool:
+    return event.get("source") == "aws.ssm"
 
 
 def is_operator(event: dict[str, Any]) -> bool:
@@ -107,7 +112,7 @@ def test_sample_is_an_eventbridge_envelope(path: Path) -> None:
     assert event["account"].isdigit()
     assert event["region"] in {"us-east-1", "eu-west-1"}
     assert isinstance(event["resources"], list)
-    known = is_cloudtrail(event) or is_operator(event) or is_scheduled(event)
+    known = is_cloudtrail(event) or is_policy_change(event) or is_operator(event) or is_scheduled(event)
     assert known, f"{path.name}: no parser known for source {event['source']!r}"
 
 
@@ -117,7 +122,7 @@ def test_sample_name_matches_its_content(path: Path) -> None:
     prefix, sep, variant = path.stem.partition("__")
     assert sep, f"{path.name}: name it <eventName>__<variant>.json, operator__<variant>.json or scheduled__..."
     assert variant, f"{path.name}: the variant after __ is missing"
-    if is_cloudtrail(event):
+    if is_cloudtrail(event) or is_policy_change(event):
         assert prefix == event["detail"]["eventName"]
     elif is_scheduled(event):
         assert prefix == "scheduled"
@@ -858,3 +863,57 @@ def test_the_scheduler_empty_detail_string_is_an_empty_detail() -> None:
     parsed = parse_sweep_event(event)
     assert isinstance(parsed, ScheduledEvent)
     assert parsed.detail == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# A write to the approval policy parameter (the sweep function notifies it)
+# ---------------------------------------------------------------------------------------------
+
+POLICY_PARAMETER = "/peering-autopilot/policy"
+POLICY_SAMPLES = [p for p in SAMPLES if is_policy_change(json.loads(p.read_text()))]
+
+
+@pytest.mark.parametrize("path", POLICY_SAMPLES, ids=sample_ids(POLICY_SAMPLES))
+def test_policy_change_sample_parses(path: Path) -> None:
+    event = json.loads(path.read_text())
+    parsed = parse_put_parameter(event, POLICY_PARAMETER, HUB)
+    assert isinstance(parsed, PutParameterEvent)
+    assert parsed.detail.event_id == event["detail"]["eventID"]
+    assert parsed.detail.changed_by == "arn:aws:sts::111111111111:assumed-role/NetworkAdmin/alice"
+    assert parsed.detail.reported_version == 2
+    assert event["detail"]["recipientAccountId"] == event["account"] == HUB
+
+
+def _policy_write(**detail: Any) -> dict[str, Any]:
+    event = load("PutParameter__policy.json")
+    event["detail"].update(detail)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "parameter", "error", "message"),
+    [
+        (_policy_write(requestParameters={"name": "/team/other"}), POLICY_PARAMETER, InvalidEventError, "not on"),
+        (_policy_write(errorCode="AccessDenied", errorMessage="no"), POLICY_PARAMETER, SkippedEventError, "failed"),
+        ({**load("PutParameter__policy.json"), "account": PLATFORM}, POLICY_PARAMETER, InvalidEventError, "account"),
+        (_policy_write(eventID="../../etc"), POLICY_PARAMETER, InvalidEventError, "detail.eventID"),
+        (_policy_write(eventName="DeleteParameter"), POLICY_PARAMETER, InvalidEventError, "detail.eventName"),
+        (_policy_write(eventSource="ec2.amazonaws.com"), POLICY_PARAMETER, InvalidEventError, "eventSource"),
+        ({**load("PutParameter__policy.json"), "source": "aws.ec2"}, POLICY_PARAMETER, InvalidEventError, "source"),
+        (_policy_write(requestParameters=None), POLICY_PARAMETER, InvalidEventError, "requestParameters"),
+        (load("PutParameter__policy.json"), "/other/policy", InvalidEventError, "not on the policy parameter"),
+    ],
+)
+def test_a_policy_write_event_that_is_not_one_is_refused(
+    event: dict[str, Any], parameter: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        parse_put_parameter(event, parameter, HUB)
+
+
+def test_an_odd_writer_is_shown_escaped_never_as_is() -> None:
+    event = _policy_write(userIdentity={"type": "AssumedRole", "arn": "arn:aws:sts::111111111111:x\n$ curl evil"})
+    shown = parse_put_parameter(event, POLICY_PARAMETER, HUB).detail.changed_by
+    assert shown == "arn:aws:sts::111111111111:x\\u000a$ curl evil"
+    service = _policy_write(userIdentity={"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"})
+    assert parse_put_parameter(service, POLICY_PARAMETER, HUB).detail.changed_by == "cloudformation.amazonaws.com"
