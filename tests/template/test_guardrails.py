@@ -368,3 +368,12 @@ def test_the_functions_admit_only_their_own_rules() -> None:
     operator_rules = {rule for rule, targets in rule_targets.items() if "OperatorFunction" in targets}
     assert operator_rules == {"OperatorFunctionDecisionOnPeeringBus"}
     assert not of_type(translated, "AWS::Lambda::Url"), "no function URL: InvokeFunctionUrl has nothing to call"
+
+
+def test_plain_cloudformation_validated_by_make() -> None:
+    # Deployed with `aws cloudformation deploy`: no SAM transform, and no YAML aliases (W1101).
+    template = load_cfn_yaml(GUARDRAILS_TEMPLATE)
+    assert "Transform" not in template
+    assert not re.search(r"(^|\s)[&*][A-Za-z]", GUARDRAILS_TEMPLATE.read_text())
+    (line,) = re.findall(r"^TEMPLATES :=(.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert "guardrails-template.yaml" in line.split()
