@@ -28,6 +28,7 @@ from tests.template.cfn_yaml import HUB_TEMPLATE, ROOT, load_cfn_yaml
 from tests.template.helpers import as_list, getatt, of_type
 
 GUARDRAILS_TEMPLATE = ROOT / "guardrails-template.yaml"
+RENDERED_POLICY = ROOT / "policy" / "guardrails" / "hub-guardrail-scp.json"
 DEPLOY_GUIDE = ROOT / "docs" / "deploy.md"
 SECTION = "## Trust boundary: the hub account"
 
@@ -70,6 +71,20 @@ def guardrail_stack(**overrides: str) -> Stack:
     return Stack.from_template(
         load_template(GUARDRAILS_TEMPLATE), account="999999999999", region="us-east-1", overrides=parameters
     )
+
+
+#: the parameters policy/guardrails/hub-guardrail-scp.json is rendered with: placeholders to replace
+PLACEHOLDERS = {
+    "HubAccountId": "000000000000",
+    "DeployerPrincipalArns": "arn:aws:iam::HUB_ACCOUNT_ID:role/DEPLOYER_ROLE",
+    "OperatorPrincipalArns": "arn:aws:iam::HUB_ACCOUNT_ID:role/OPERATOR_ROLE",
+    "PolicyPublisherArns": "arn:aws:iam::HUB_ACCOUNT_ID:role/POLICY_PUBLISHER_ROLE",
+}
+
+
+def rendered_policy() -> str:
+    """The policy for teams that manage SCPs outside CloudFormation, as the template makes it."""
+    return json.dumps(policy_of(guardrail_stack(**PLACEHOLDERS)), indent=2) + "\n"
 
 
 def policy_of(stack: Stack) -> dict[str, Any]:
@@ -377,3 +392,13 @@ def test_plain_cloudformation_validated_by_make() -> None:
     assert not re.search(r"(^|\s)[&*][A-Za-z]", GUARDRAILS_TEMPLATE.read_text())
     (line,) = re.findall(r"^TEMPLATES :=(.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert "guardrails-template.yaml" in line.split()
+
+
+def test_the_rendered_policy_is_the_templates() -> None:
+    # Regenerate with: .venv/bin/python -m tests.template.test_guardrails
+    assert RENDERED_POLICY.read_text() == rendered_policy()
+
+
+if __name__ == "__main__":
+    RENDERED_POLICY.parent.mkdir(parents=True, exist_ok=True)
+    RENDERED_POLICY.write_text(rendered_policy())
