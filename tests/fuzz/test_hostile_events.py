@@ -194,7 +194,8 @@ def spoof(event: dict[str, Any], data: st.DataObject, world: World) -> dict[str,
         event["account"] = data.draw(st.sampled_from(world.accounts))
         detail["recipientAccountId"] = event["account"]
     elif choice == "region":
-        detail["awsRegion"] = data.draw(st.sampled_from(["eu-west-1", "ap-southeast-2", "us-west-2"]))
+        # the call's Region, and the envelope's (the Region of the bus an operator event was put on)
+        event["region"] = detail["awsRegion"] = data.draw(st.sampled_from(["eu-west-1", "ap-southeast-2", "us-west-2"]))
     elif choice == "source":
         event["source"] = data.draw(st.sampled_from(["aws.ec2", "peering-autopilot.operator", "aws.events", "evil"]))
         event["detail-type"] = data.draw(
@@ -232,7 +233,7 @@ def sqs_batch(data: st.DataObject, world: World) -> dict[str, Any]:
 
 
 def authorized_operator_event(event: Any) -> bool:
-    """An operator event the hub account may send: it is allowed to change things."""
+    """An operator event the hub account may put on the peering bus: it is allowed to change things."""
     if not isinstance(event, dict) or event.get("source") != "peering-autopilot.operator":
         return False
     for parse in (parse_operator_event, parse_sweep_event):
@@ -240,7 +241,7 @@ def authorized_operator_event(event: Any) -> bool:
             parsed = parse(event) if parse is parse_sweep_event else parse(event, frozenset({event.get("detail-type")}))
         except Exception:  # noqa: S112 - not this kind of operator event
             continue
-        if getattr(parsed, "account", None) == HUB_ACCOUNT:
+        if (parsed.account, parsed.region) == (HUB_ACCOUNT, REGION):
             return True
     return False
 

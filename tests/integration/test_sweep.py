@@ -136,6 +136,21 @@ def test_operator_sweep_from_another_account_is_refused(
     assert drain(queue_url) == []
 
 
+def test_operator_sweep_put_on_a_bus_in_another_region_is_refused(
+    organization: Organization, context: FakeContext, queue_url: str
+) -> None:
+    event = {
+        **scheduled_event(),
+        "region": "eu-west-1",
+        "source": "peering-autopilot.operator",
+        "detail-type": "Sweep Peering Connections",
+        "detail": {"accountId": organization.platform_account, "region": REGION, "dryRun": False},
+    }
+
+    assert sweep.lambda_handler(event, context)["error"] == "unauthorized_operator"
+    assert drain(queue_url) == []
+
+
 # --- the worker -------------------------------------------------------------------------------
 
 

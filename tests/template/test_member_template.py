@@ -301,7 +301,7 @@ def test_plain_cloudformation_validated_by_make(member_template: dict[str, Any])
     assert "Globals" not in member_template
     makefile = (ROOT / "Makefile").read_text()
     (line,) = re.findall(r"^TEMPLATES :=(.*)$", makefile, re.MULTILINE)
-    assert set(line.split()) == {"template.yaml", "member-template.yaml"}
+    assert set(line.split()) == {"template.yaml", "member-template.yaml", "guardrails-template.yaml"}
 
 
 def test_undeliverable_forwarded_events_raise_an_alarm(member_resources: Resources) -> None:

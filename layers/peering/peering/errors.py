@@ -33,7 +33,7 @@ class PolicyError(PeeringError):
 
 
 class UnauthorizedOperatorError(PeeringError):
-    """An operator event did not come from the hub account."""
+    """An operator event was not put on the peering bus of this Region by the hub account."""
 
     kind = "unauthorized_operator"
 

@@ -27,7 +27,7 @@ from peering.context import EngineContext
 from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
 from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
 from peering.observability import MetricUnit, logger, metrics
-from peering.operator import ensure_hub_account
+from peering.operator import ensure_put_by_hub
 
 SQS_BATCH = 10
 # SendMessageBatch calls in flight at once: 10,000 targets are 1,000 calls, about 100 s one after
@@ -215,7 +215,7 @@ def parse_sweep_trigger(event: Any, engine: EngineContext) -> SweepTrigger:
     parsed = parse_sweep_event(event)
     sweep_id = f"sweep-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     if isinstance(parsed, SweepRequestEvent):
-        ensure_hub_account(parsed.account, engine)
+        ensure_put_by_hub(parsed, engine)
         detail = parsed.detail
         return SweepTrigger(sweep_id, (detail.account_id, detail.region), detail.dry_run, detail.requested_by)
     return SweepTrigger(sweep_id)
