@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -309,8 +310,14 @@ class RegionSnapshot:
             route_tables=tuple(t for t in self.route_tables if t.vpc_id == vpc_id),
             subnets=tuple(s for s in self.subnets if s.vpc_id == vpc_id),
         )
-        shown = {c.connection_id: c.status for c in self.connections}
-        return replace(network, peerings={pcx: shown.get(pcx) for pcx in network.blackhole_peerings()})
+        blackholes = network.blackhole_peerings()
+        if not blackholes:
+            return network
+        return replace(network, peerings={pcx: self._statuses.get(pcx) for pcx in blackholes})
+
+    @cached_property
+    def _statuses(self) -> dict[str, ConnectionStatus]:
+        return {c.connection_id: c.status for c in self.connections}
 
     def local_roles(self, conn: Connection) -> frozenset[str]:
         roles = set()

@@ -5,7 +5,7 @@ Rules (README "Routes and DNS"):
   peer's subnets carrying a tag ("subnets"), minus excluded blocks; "routes: none" plans no route;
 - route tables: all of the VPC's, those tagged, or those of tagged subnets (main table fallback);
 - a route to this connection is success; a blackhole route to another peering connection that EC2
-  shows dead (rejected, deleted, expired, failed) or no longer knows is replaced; any other route
+  shows dead (rejected, deleting, deleted, expired, failed) or no longer knows is replaced; any other route
   for the destination is a conflict, reported and left alone: a live target, and a blackhole to
   anything else (a transit gateway, NAT gateway, instance, interface, gateway, endpoint...: its
   target may come back) or to a peering connection still pending or active; a full table is
