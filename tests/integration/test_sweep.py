@@ -209,6 +209,37 @@ def test_active_connection_missing_routes_is_configured(organization: Organizati
     assert run_target(HUB_ACCOUNT)["drift"] == 0
 
 
+def test_sweep_leaves_a_blackhole_route_to_a_deleted_nat_gateway_alone(
+    organization: Organization, context: FakeContext
+) -> None:
+    """Given the hub VPC's route for the peer's block to a NAT gateway being replaced (deleted: a
+    blackhole), when the sweep converges the connection, the route keeps its NAT gateway and the
+    conflict is notified once."""
+    a = dns_ready_vpc(organization.platform_account, "10.20.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    client = ec2(HUB_ACCOUNT)
+    subnet = client.create_subnet(VpcId=b, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    allocation = client.allocate_address(Domain="vpc")["AllocationId"]
+    nat = client.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    table = client.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [b]}])["RouteTables"][0]
+    client.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="10.20.0.0/16", NatGatewayId=nat)
+    client.delete_nat_gateway(NatGatewayId=nat)
+    accepted(organization, context, (organization.platform_account, a), (HUB_ACCOUNT, b))  # configure lost
+    organization.notifications()
+
+    first = run_target(HUB_ACCOUNT)
+    again = run_target(HUB_ACCOUNT)
+
+    routes = client.describe_route_tables(RouteTableIds=[table["RouteTableId"]])["RouteTables"][0]["Routes"]
+    kept = next(r for r in routes if r.get("DestinationCidrBlock") == "10.20.0.0/16")
+    assert (kept.get("NatGatewayId"), kept["State"]) == (nat, "blackhole")
+    assert "replace" not in json.dumps(first["plans"])
+    notes = organization.notifications()
+    assert len(notes) == 1
+    assert nat in notes[0]["message"]
+    assert again["done"].get("configured", 0) == 0
+
+
 def test_no_drift_costs_a_constant_number_of_describe_calls(organization: Organization, context: FakeContext) -> None:
     def converged_fleet(count: int) -> None:
         for n in range(count):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
@@ -169,6 +170,24 @@ def rule_fragment(routing: RoutingOptions, *routes: Route, dns: bool = True, **k
     view = RegionView(HUB, REGION, (pcx,), {"vpc-a": network(HUB, "vpc-a", "10.0.0.0/16", *routes)}, **kwargs)  # type: ignore[arg-type]
     frag = build_fragment(view, {}, OPTIONS, NOW, routing={"pcx-rule": routing})
     return edge_of(frag, "pcx-rule")
+
+
+def test_a_blackhole_is_drift_only_when_it_points_at_a_dead_peering_connection() -> None:
+    """The map shows what the sweep plans: a blackhole to a dead connection is a route to put in;
+    a blackhole to a NAT gateway (or a live connection) is a conflict the sweep leaves alone."""
+    a, b = side(HUB, "vpc-a", "10.0.0.0/16"), side(HUB, "vpc-b", "10.1.0.0/16")
+    pcx = connection("pcx-c", "active", a, b)
+    to_nat = Route("10.1.0.0/16", "nat-gateway", "nat-1", "blackhole")
+    to_dead = to("pcx-old", "10.0.0.0/16", "blackhole")
+    net_a = replace(network(HUB, "vpc-a", "10.0.0.0/16", to_nat), peerings={})
+    net_b = replace(network(HUB, "vpc-b", "10.1.0.0/16", to_dead), peerings={"pcx-old": None})
+
+    frag = fragment(pcx, networks=[net_a, net_b])
+
+    edge = edge_of(frag, "pcx-c")
+    assert {(f.kind, f.side) for f in edge.findings} == {("route-conflict", "requester"), ("missing-route", "accepter")}
+    verdicts = {r.destination: r.verdict for s in (edge.requester, edge.accepter) for t in s.tables for r in t.routes}
+    assert verdicts == {"10.1.0.0/16": "conflict", "10.0.0.0/16": "missing"}
 
 
 def test_a_rule_routing_to_the_peers_subnets_is_not_drift_when_those_routes_are_there() -> None:

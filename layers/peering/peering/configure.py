@@ -19,7 +19,13 @@ from peering.errors import NotReadyError, OutsideOrganizationError, PolicyError,
 from peering.models import Connection, ConnectionStatus, LedgerState, Notice
 from peering.network import SideNetwork, Subnet
 from peering.observability import MetricUnit, logger, metrics
-from peering.observe import connections_touching, find_connection, is_reachable, observe_connection_sides
+from peering.observe import (
+    connections_touching,
+    find_connection,
+    is_reachable,
+    observe_connection_sides,
+    with_peering_statuses,
+)
 from peering.routing import (
     BOTH_SIDES,
     ConfigurePlan,
@@ -94,7 +100,13 @@ class ConfigureLifecycle(EngineContext):
         sides = observe_connection_sides(
             self.aws, conn, self.directory, with_subnets=options.reads_subnets, with_vpcs=with_vpcs
         )
-        return self.plan_sides(conn, sides, options)
+        plan = self.plan_sides(conn, sides, options)
+        if plan.unread_peerings:
+            # Blackhole routes to other connections stand where routes are planned: whether they
+            # may be replaced depends on those connections' status (read only now, when it matters).
+            sides = with_peering_statuses(self.aws, sides, plan.unread_peerings)
+            plan = self.plan_sides(conn, sides, options)
+        return plan
 
     def plan_sides(
         self,
