@@ -151,6 +151,29 @@ def test_operator_sweep_put_on_a_bus_in_another_region_is_refused(
     assert drain(queue_url) == []
 
 
+@pytest.mark.parametrize("where", [("outsider", REGION), ("platform", "ap-northeast-3")])
+def test_operator_sweep_of_what_the_sweep_does_not_cover_is_refused(
+    organization: Organization,
+    context: FakeContext,
+    queue_url: str,
+    capsys: pytest.CaptureFixture[str],
+    where: tuple[str, str],
+) -> None:
+    account = organization.outsider_account if where[0] == "outsider" else organization.platform_account
+    event = {
+        **scheduled_event(),
+        "source": "peering-autopilot.operator",
+        "detail-type": "Sweep Peering Connections",
+        "detail": {"accountId": account, "region": where[1]},
+    }
+
+    result = sweep.lambda_handler(event, context)
+
+    assert result["error"] == "not_a_sweep_target"
+    assert drain(queue_url) == []
+    assert emitted_metrics(capsys.readouterr().out)["SweepMessagesRefused"] == 1
+
+
 # --- the worker -------------------------------------------------------------------------------
 
 

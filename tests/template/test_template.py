@@ -352,8 +352,11 @@ def test_settings_values(hub_template: dict[str, Any], resources: Resources) -> 
     sweep = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
     assert sweep["SWEEP_QUEUE_URL"] == {"Ref": "SweepQueue"}
     published = {"Fn::If": ["PublishesMap", {"Ref": "MapBucket"}, {"Ref": "AWS::NoValue"}]}
+    # The worker refuses a message for any account or Region the sweep's own settings do not cover.
     assert resources["WorkerFunction"]["Properties"]["Environment"]["Variables"] == {
         "SWEEP_QUEUE_URL": {"Ref": "SweepQueue"},
+        "SWEEP_REGIONS": sweep["SWEEP_REGIONS"],
+        "SWEEP_ACCOUNTS": sweep["SWEEP_ACCOUNTS"],
         "MAP_BUCKET": published,
     }
     assert sweep["MAP_BUCKET"] == published

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
 from emulation import cloudtrail
@@ -23,6 +25,7 @@ from peering.events import (
     CONVERGE_DETAIL_TYPE,
     DECISION_DETAIL_TYPES,
     OPERATOR_SOURCE,
+    REGION,
     REJECT_DETAIL_TYPE,
     SCHEDULED_DETAIL_TYPE,
     SWEEP_DETAIL_TYPE,
@@ -780,7 +783,9 @@ def test_account_ids_are_twelve_ascii_digits(account: str) -> None:
         parse_api_call(event, CONNECTION_CALLS)
 
 
-@pytest.mark.parametrize("region", ["xx-nowhere-1", "us-east-0", "US-EAST-1", "moon-base-1", "us-middle-1"])
+@pytest.mark.parametrize(
+    "region", ["xx-nowhere-1", "us-east-0", "US-EAST-1", "moon-base-1", "us-middle-1", "us-gov-upward-1"]
+)
 def test_made_up_regions_are_refused(region: str) -> None:
     event = load("AcceptVpcPeeringConnection__same-account.json")
     event["detail"]["awsRegion"] = region
@@ -917,3 +922,50 @@ def test_an_odd_writer_is_shown_escaped_never_as_is() -> None:
     assert shown == "arn:aws:sts::111111111111:x\\u000a$ curl evil"
     service = _policy_write(userIdentity={"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"})
     assert parse_put_parameter(service, POLICY_PARAMETER, HUB).detail.changed_by == "cloudformation.amazonaws.com"
+
+
+# Region names: every partition's, and nothing else
+# ---------------------------------------------------------------------------------------------
+
+
+def botocore_regions() -> list[str]:
+    """Every Region of every partition botocore knows (its endpoints.json), e.g. aws-iso-f, aws-eusc."""
+    data = botocore.session.get_session().get_data("endpoints")
+    return sorted(region for partition in data["partitions"] for region in partition["regions"])
+
+
+REAL_REGIONS = [
+    # aws
+    "us-east-1", "us-west-2", "eu-central-2", "ap-southeast-7", "sa-east-1", "ca-west-1", "me-central-1",
+    "af-south-1", "il-central-1", "mx-central-1",
+    # aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, European Sovereign Cloud
+    "cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1", "us-iso-east-1", "us-isob-east-1",
+    "eu-isoe-west-1", "us-isof-south-1", "eusc-de-east-1",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("region", sorted({*REAL_REGIONS, *botocore_regions()}))
+def test_every_partitions_region_is_a_region(region: str) -> None:
+    assert re.fullmatch(REGION, region)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    ["", "../", "../../etc", "US-EAST-1", "us-east-1\n", "us-east", "us_east_1", "us-east-1a", "us-east-123",
+     "u-east-1", "us-east-" + "1" * 3, "us-" + "a" * 58 + "-1", "a" * 64, "us-east-" + chr(0x0661)],
+    ids=repr,
+)  # fmt: skip
+def test_junk_is_not_a_region(junk: str) -> None:
+    assert re.fullmatch(REGION, junk) is None
+
+
+@pytest.mark.parametrize(
+    "region", ["us-gov-west-1", "cn-north-1", "eusc-de-east-1", "us-isof-south-1", "nz-central-1", "in-south-1"]
+)  # the last two: geographies AWS may open next
+def test_a_record_from_another_partition_or_a_new_geography_parses(region: str) -> None:
+    event = load("CreateVpcPeeringConnection__same-account.json")
+    event["region"] = event["detail"]["awsRegion"] = region
+
+    parsed = parse_api_call(event, CREATE)
+
+    assert parsed.detail.aws_region == region

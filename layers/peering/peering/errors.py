@@ -14,6 +14,13 @@ class InvalidEventError(PeeringError):
     kind = "invalid_event"
 
 
+class NotASweepTargetError(InvalidEventError):
+    """A sweep message (or an operator's sweep request) names an account or a Region this stack's
+    sweep does not cover: nothing is read or written for it."""
+
+    kind = "not_a_sweep_target"
+
+
 class SkippedEventError(PeeringError):
     """The event is well formed but there is nothing to do (e.g. the API call itself failed)."""
 

@@ -16,6 +16,7 @@ from peering.config import Settings
 from peering.engine import Engine
 from peering.errors import (
     InvalidEventError,
+    NotASweepTargetError,
     NotReadyError,
     OutsideOrganizationError,
     PeeringError,
@@ -39,6 +40,7 @@ _RETRIED = (NotReadyError,)
 
 METRIC_BY_KIND = {
     InvalidEventError.kind: "InvalidEvents",
+    NotASweepTargetError.kind: "SweepMessagesRefused",
     SkippedEventError.kind: "SkippedEvents",
     UnauthorizedOperatorError.kind: "UnauthorizedOperatorEvents",
     OutsideOrganizationError.kind: "OutsideOrganizationEvents",

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ from typing import Any
 
 from peering import readiness
 from peering.context import EngineContext
-from peering.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
+from peering.errors import ConfigurationError, InvalidEventError, NotASweepTargetError, SweepIncompleteError
 from peering.events import ACCOUNT_ID, REGION, SweepRequestEvent, parse_sweep_event
 from peering.observability import MetricUnit, logger, metrics
 from peering.operator import ensure_put_by_hub
@@ -249,6 +249,30 @@ def list_targets(engine: EngineContext, settings: SweepSettings) -> list[tuple[s
     return active_targets(list_accounts(engine, settings), settings)
 
 
+def sweeps_account(engine: EngineContext, settings: SweepSettings, account: str) -> bool:
+    """Whether the fan-out queues ``account``: list_accounts' three sources and _is_active, asked
+    about one account (one cached DescribeAccount, not a ListAccounts of the organization for
+    every message the worker receives)."""
+    if settings.accounts:
+        return account in settings.accounts
+    if engine.directory.hub_org_id() is None:
+        return account == engine.aws.own_account
+    state = engine.directory.member_state(account)
+    return state is not None and _is_active({"State": state})
+
+
+def ensure_sweep_targets(engine: EngineContext, settings: SweepSettings, account: str, regions: Sequence[str]) -> None:
+    """Refuse an account+Regions the sweep does not cover (NotASweepTargetError): a message naming
+    them is forged or stale, and nothing (not even a not-ready record) is written for it."""
+    outside = [r for r in regions if r not in settings.regions]
+    if outside:
+        raise NotASweepTargetError(
+            f"Region(s) {', '.join(outside)} not swept by this stack (its Regions: {', '.join(settings.regions)})"
+        )
+    if not sweeps_account(engine, settings, account):
+        raise NotASweepTargetError(f"account {account} is not an active account this stack sweeps")
+
+
 def _queue(engine: EngineContext, queue_url: str, messages: list[str]) -> int:
     """SendMessageBatch of 10, QUEUE_THREADS calls at a time; the number of messages refused."""
     sqs = engine.aws.hub("sqs")  # made once: boto3 clients are safe to share between threads
@@ -271,6 +295,8 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
     ready: readiness.FanOutReadiness | None = None
     active: list[str] = []
     if trigger.only:
+        account, region = trigger.only
+        ensure_sweep_targets(engine, settings, account, [region])  # an operator's request, checked as the worker would
         targets = [trigger.only]
     else:
         accounts = list_accounts(engine, settings)

@@ -183,13 +183,14 @@ def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
     if not is_held(state):
         return  # the usual case: no look-up at all
     # A requester that is one of ours has its request withdrawn by its own sweep, before AWS expires it.
-    ours = is_reachable(run.engine.aws, run.engine.directory, conn.requester.account, conn.requester.region)
     reminder = due_reminder(
         conn,
         state,
         run.cleanup_options.remind_before_expiry_hours,
         run.now,
-        withdrawn_after_hours=run.cleanup_options.pending_request_max_age_hours if ours else None,
+        withdrawn_after_hours=run.engine.withdrawn_after_hours(
+            conn.requester.account, conn.requester.region, run.cleanup_options
+        ),
         bus_name=run.engine.settings.bus_name,
     )
     if reminder is None:
