@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
-TEMPLATES := template.yaml member-template.yaml
+TEMPLATES := template.yaml member-template.yaml guardrails-template.yaml
 
 .PHONY: help dev lint validate test test-runtime unit fuzz build demo bench bench-smoke lock clean
 

@@ -203,10 +203,14 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from runner.map_cli import presigned_map_url, write_map_file  # noqa: PLC0415
+    from runner.map_cli import LinkLifetimeError, presigned_map_url, write_map_file  # noqa: PLC0415
 
     if args.from_stack:
-        print(presigned_map_url(boto3.session.Session(), args.from_stack, args.expires))
+        try:
+            print(presigned_map_url(boto3.session.Session(), args.from_stack, args.expires))
+        except LinkLifetimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     session, account, region = _target()
     stack = _hub_stack(args, session, account, region)
@@ -264,7 +268,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("map", help="the peering map: one HTML file of every VPC, connection, state and drift")
     p.add_argument("--out", default="map.html", help="where to write it (default: map.html)")
     p.add_argument("--from-stack", metavar="STACK", help="print a link to the deployed hub's map instead")
-    p.add_argument("--expires", type=int, default=3600, help="the link's lifetime in seconds (default: 3600)")
+    p.add_argument(
+        "--expires",
+        type=int,
+        default=3600,
+        help="the link's lifetime in seconds, at most 604800 (7 days; default: 3600)",
+    )
     stack_options(p)
     p.set_defaults(run=cmd_map)
 

@@ -3,8 +3,9 @@
 Locally (the standard AWS environment, e.g. AWS_ENDPOINT_URL for the emulator), every target of
 the sweep (the SweepFunction's accounts and Regions) is observed with the functions' settings and
 the same code the sweep runs (peering.map.publish.observe_map), then rendered to a file.
-``--from-stack STACK`` reads the deployed stack's MapBucketName output and prints a presigned URL
-of the page the sweep wrote (PublishMap=true).
+``--from-stack STACK`` reads the deployed stack's MapBucketName output and prints a SigV4
+presigned URL of the page the sweep wrote (PublishMap=true), valid ``--expires`` seconds (at
+most 7 days).
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.config import Config
+
 from runner.cfn import Stack
 from runner.invoke import captured_output, function_environment, patched_environ
 from runner.model import find_function
 
-__all__ = ["MapWritten", "presigned_map_url", "write_map_file"]
+__all__ = ["MAX_LINK_SECONDS", "LinkLifetimeError", "MapWritten", "presigned_map_url", "write_map_file"]
 
 MAP_BUCKET_OUTPUT = "MapBucketName"
+MAX_LINK_SECONDS = 7 * 24 * 3600  # a SigV4 presigned URL is valid for at most 7 days
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,27 @@ def write_map_file(
     )
 
 
+class LinkLifetimeError(ValueError):
+    """``--expires`` outside 1..MAX_LINK_SECONDS: no link is made."""
+
+
 def presigned_map_url(session: Any, stack_name: str, expires: int) -> str:
-    """A time-limited link to the page the deployed sweep wrote (the bucket itself stays private)."""
+    """A time-limited link to the page the deployed sweep wrote (the bucket itself stays private).
+
+    Signed with SigV4 whatever botocore's default for the Region (some still sign S3 links with
+    SigV2, which buckets created since June 2020 refuse); SigV4 caps a link at 7 days."""
     from peering.map.publish import MAP_KEY  # noqa: PLC0415
 
+    if not 0 < expires <= MAX_LINK_SECONDS:
+        raise LinkLifetimeError(
+            f"--expires {expires}: a link lives 1 to {MAX_LINK_SECONDS:,} seconds (7 days, the SigV4 limit)"
+        )
     stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     bucket = outputs.get(MAP_BUCKET_OUTPUT)
     if not bucket:
         raise SystemExit(f"stack {stack_name} has no {MAP_BUCKET_OUTPUT} output: deploy it with PublishMap=true")
-    url: str = session.client("s3").generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": MAP_KEY}, ExpiresIn=expires
-    )
+    # The stack's Region is the session's (describe_stacks found it there), so is its bucket's.
+    s3 = session.client("s3", config=Config(signature_version="s3v4"))
+    url: str = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": MAP_KEY}, ExpiresIn=expires)
     return url

@@ -3,9 +3,11 @@
 ``approve`` and ``reject`` put the operator event on the hub's peering bus (no hand-written JSON);
 the operator function then re-reads the request and decides it. ``pending`` lists the requests
 the ledger holds for a person, with who asked, why they are held, their age and the time left
-before AWS expires them. Both work against a deployed stack (names from its outputs) and against
-an emulator bootstrapped by ``python -m runner bootstrap`` (names from the template), through
-the standard AWS environment (``AWS_ENDPOINT_URL`` for an emulator).
+before they end: AWS's expiry, or sooner, when the requester is one of ours, the withdrawal by
+its sweep after cleanup.pendingRequestMaxAgeHours (the end the sweep's reminders count back
+from). Both work against a deployed stack (names from its outputs) and against an emulator
+bootstrapped by ``python -m runner bootstrap`` (names from the template), through the standard
+AWS environment (``AWS_ENDPOINT_URL`` for an emulator).
 
 Exit status: 0 done; 1 the bus refused the event; 2 bad input (an id, a name or a comment the
 operator function would refuse, a request the ledger does not know): nothing is sent.
@@ -19,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,11 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from peering.core.event_fields import CONNECTION_ID, FREE_TEXT, PRINCIPAL_NAME
+from peering.core.event_fields import ACCOUNT_ID, CONNECTION_ID, FREE_TEXT, PRINCIPAL_NAME, REGION
 from peering.core.events import APPROVE_DETAIL_TYPE, OPERATOR_SOURCE, REJECT_DETAIL_TYPE
-from peering.core.reminders import format_time_left
+from peering.core.reminders import EXPIRES, WITHDRAWN, format_time_left, request_end
 from runner.cfn import Stack
+from runner.invoke import captured_output
 
 REQUEST_LIFETIME = timedelta(hours=168)  # AWS expires an unanswered request after 7 days
 COMMENT_MAX = 1024
@@ -178,14 +181,18 @@ class HeldRequest:
     accepter: str
     reasons: tuple[str, ...]
     policy_version: str
-    expires: datetime | None
+    expires: datetime | None  # AWS's expiry
     reminded_at: tuple[int, ...]
+    #: the real end (reminders.request_end): the expiry, or the requester's sweep withdrawing it first
+    end: datetime | None = None
+    ending: str = EXPIRES
+    withdrawn_after_hours: int | None = None
 
     def age(self, now: datetime) -> timedelta | None:
         return None if self.expires is None else now - (self.expires - REQUEST_LIFETIME)
 
     def time_left(self, now: datetime) -> timedelta | None:
-        return None if self.expires is None else self.expires - now
+        return None if self.end is None else self.end - now
 
     def as_dict(self, now: datetime) -> dict[str, Any]:
         age, left = self.age(now), self.time_left(now)
@@ -196,6 +203,8 @@ class HeldRequest:
             "reasons": list(self.reasons),
             "policyVersion": self.policy_version,
             "expirationTime": self.expires.isoformat() if self.expires else None,
+            "endTime": self.end.isoformat() if self.end else None,
+            "ending": "withdrawn" if self.ending == WITHDRAWN else "expires",
             "ageHours": round(age.total_seconds() / 3600, 1) if age is not None else None,
             "hoursLeft": round(left.total_seconds() / 3600, 1) if left is not None else None,
             "remindedAtHoursBeforeExpiry": list(self.reminded_at),
@@ -215,11 +224,34 @@ def _held_from_item(item: dict[str, Any]) -> HeldRequest:
         policy_version=item.get("policyVersion", {}).get("S", "none"),
         expires=when,
         reminded_at=tuple(sorted((int(n) for n in item.get("remindersSent", {}).get("NS", [])), reverse=True)),
+        end=when,
     )
 
 
-def held_requests(hub: Hub) -> list[HeldRequest]:
-    """Open records whose last decision is held, the most urgent first (a Scan: a person's tool)."""
+def _hub_engine(hub: Hub, policy_parameter: str) -> Any:
+    """The engine on the operator's credentials, for its look-ups only (Organizations, the policy)."""
+    from peering.aws.clients import AwsClients  # noqa: PLC0415 - the engine only for ``pending``
+    from peering.lifecycle.engine import Engine  # noqa: PLC0415
+    from peering.runtime.config import Settings  # noqa: PLC0415
+
+    settings = Settings.from_env({"LEDGER_TABLE": hub.ledger_table, "POLICY_PARAMETER": policy_parameter})
+    return Engine(settings, AwsClients(settings, hub.session))
+
+
+def with_real_end(held: HeldRequest, engine: Any) -> HeldRequest:
+    """The request with its real end, as the sweep's reminders count back from it: the requester's
+    sweep withdraws it after cleanup.pendingRequestMaxAgeHours when the requester is one of ours."""
+    account, _, rest = held.requester.partition("/")
+    region = rest.partition("/")[0]
+    if held.expires is None or not (re.fullmatch(ACCOUNT_ID, account) and re.fullmatch(REGION, region)):
+        return held
+    hours = engine.withdrawn_after_hours(account, region)
+    end, ending = request_end(held.expires, hours)
+    return replace(held, end=end, ending=ending, withdrawn_after_hours=hours)
+
+
+def held_requests(hub: Hub, policy_parameter: str | None = None) -> list[HeldRequest]:
+    """Open records whose last decision is held, the soonest to end first (a Scan: a person's tool)."""
     items: list[dict[str, Any]] = []
     for page in (
         hub.session.client("dynamodb")
@@ -232,36 +264,69 @@ def held_requests(hub: Hub) -> list[HeldRequest]:
         )
     ):
         items.extend(page["Items"])
+    held = [_held_from_item(i) for i in items]
+    if held and policy_parameter:
+        with captured_output(sys.stderr):  # the engine's log lines stay off the listing
+            engine = _hub_engine(hub, policy_parameter)
+            held = [with_real_end(h, engine) for h in held]
     far = datetime.max.replace(tzinfo=UTC)
-    return sorted((_held_from_item(i) for i in items), key=lambda h: (h.expires or far, h.connection_id))
+    return sorted(held, key=lambda h: (h.end or far, h.connection_id))
 
 
 def _render(held: HeldRequest, now: datetime) -> list[str]:
     age, left = held.age(now), held.time_left(now)
-    if left is None or held.expires is None:
-        expiry = "expiry unknown"
+    withdrawn = held.ending == WITHDRAWN
+    if left is None or held.end is None:
+        end = "expiry unknown"
     elif left <= timedelta(0):
-        expiry = "expired: AWS dropped it; the next sweep closes the record"
+        end = (
+            "withdrawal due: its requester's next sweep withdraws it"
+            if withdrawn
+            else "expired: AWS dropped it; the next sweep closes the record"
+        )
     else:
-        expiry = f"expires in {format_time_left(left)} ({held.expires.isoformat(timespec='minutes')})"
-    reminded = f"; reminded {', '.join(f'{p} h' for p in held.reminded_at)} before expiry" if held.reminded_at else ""
+        end = f"{held.ending} in {format_time_left(left)} ({held.end.isoformat(timespec='minutes')})"
+        if withdrawn and held.expires is not None:
+            end += (
+                f" by its requester's sweep (cleanup.pendingRequestMaxAgeHours {held.withdrawn_after_hours});"
+                f" AWS would expire it {held.expires.isoformat(timespec='minutes')}"
+            )
+    before = "its withdrawal" if withdrawn else "expiry"
+    reminded = f"; reminded {', '.join(f'{p} h' for p in held.reminded_at)} before {before}" if held.reminded_at else ""
     lines = [
         f"{held.connection_id}  {held.requester} -> {held.accepter}",
-        f"  age {format_time_left(age) if age is not None else '?'}, {expiry}{reminded}",
+        f"  age {format_time_left(age) if age is not None else '?'}, {end}{reminded}",
     ]
     lines += [f"  because {reason}" for reason in held.reasons]
     lines.append(f"  decide: python -m runner approve|reject {held.connection_id} --comment 'why'")
     return lines
 
 
+def policy_parameter_name(args: argparse.Namespace, hub: Hub) -> str:
+    """--policy-parameter, else the deployed stack's output, else the name the template gives it."""
+    if args.policy_parameter:
+        return str(args.policy_parameter)
+    try:
+        stacks = hub.session.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        return str(outputs["PolicyParameterName"])
+    except (ClientError, KeyError, IndexError):
+        params = dict(p.split("=", 1) for p in args.param or [] if "=" in p)
+        stack = Stack.load(
+            Path(args.template), account=hub.account, region=hub.region, overrides=params, stack_name=args.stack_name
+        )
+        return str(stack.ref("PolicyParameter"))
+
+
 def cmd_pending(args: argparse.Namespace) -> int:
     hub = locate_hub(args)
     now = datetime.now(UTC)
-    held = held_requests(hub)
+    held = held_requests(hub, policy_parameter_name(args, hub))
     if args.json:
         print(json.dumps([h.as_dict(now) for h in held], indent=2))
         return 0
-    print(f"{len(held)} held request(s) in ledger {hub.ledger_table} ({hub.account}/{hub.region}), most urgent first")
+    where = f"{hub.account}/{hub.region}"
+    print(f"{len(held)} held request(s) in ledger {hub.ledger_table} ({where}), the soonest to end first")
     for request in held:
         print("\n".join(_render(request, now)))
     return 0
@@ -300,7 +365,10 @@ def register(sub: Any, stack_options: Callable[[argparse.ArgumentParser], None])
         hub_options(p)
         p.set_defaults(run=_guarded(command))
 
-    p = sub.add_parser("pending", help="the requests held for a person: who, why, age, time left before expiry")
+    p = sub.add_parser("pending", help="the requests held for a person: who, why, age, time left before they end")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--policy-parameter", help="the policy's SSM parameter (default: the stack's output, else the template's name)"
+    )
     hub_options(p)
     p.set_defaults(run=_guarded(cmd_pending))

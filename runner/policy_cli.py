@@ -5,8 +5,13 @@ own schema and evaluation. ``publish`` puts a document that validates, and whose
 changed, into the SSM parameter the functions read (the standard AWS environment, or
 ``AWS_ENDPOINT_URL`` for an emulator).
 
-Exit status: 0 done; 1 a case does not get its expected decision, or publish refused; 2 bad
-input (a document or cases file that does not validate, a file that cannot be read).
+Every command prints a WARNING line for each accept rule open to any AWS account
+(``requester: {anyone: true}``); with ``--strict`` (check, publish) a warning fails the command.
+
+Exit status: 0 done; 1 a case does not get its expected decision, publish refused, or a warning
+under ``--strict``; 2 bad input (a document or cases file that does not validate, a file that
+cannot be read); 3 publish wrote, but someone else wrote the parameter between its check and
+its write (see the message: compare, then publish again).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from peering.core.policy import PolicyDocument
 from runner.policy_tool import (
     DocumentError,
     check_policy,
     decide_case,
     decision_label,
     load_cases,
+    policy_warnings,
     read_text,
     run_cases,
     table,
@@ -31,16 +38,31 @@ from runner.policy_tool import (
 
 DEFAULT_PARAMETER = "/peering-autopilot/policy"  # template.yaml's PolicyParameterName default
 STANDARD_TIER_BYTES = 4096  # the template's parameter is Standard tier: 4 KB
+RACED = 3  # exit status: another writer got in between publish's check and its write
+
+
+def _warned(path: str, text: str, policy: PolicyDocument, strict: bool) -> bool:
+    """Print the document's warnings; True when ``--strict`` makes them fatal."""
+    warnings = policy_warnings(path, text, policy)
+    for line in warnings:
+        print(line, file=sys.stderr)
+    if warnings and strict:
+        print(f"refused: {len(warnings)} warning(s) and --strict: nothing was changed", file=sys.stderr)
+        return True
+    return False
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    policy = check_policy(args.file)
+    text = read_text(args.file)
+    policy = check_policy(args.file, text)
     print(f"{args.file}: valid, version {policy.version}, {len(policy.rules)} rule(s)")
-    return 0
+    return 1 if _warned(args.file, text, policy, args.strict) else 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    policy = check_policy(args.file)
+    text = read_text(args.file)
+    policy = check_policy(args.file, text)
+    _warned(args.file, text, policy, strict=False)
     cases = load_cases(args.cases)
     results = run_cases(policy, cases, args.cases)
     rows = [["ok" if r.passed else "FAIL", r.case.name, r.verdict, r.decision.rule or "-", r.expected] for r in results]
@@ -76,18 +98,62 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _current(ssm: Any, name: str) -> str | None:
+def _current(ssm: Any, name: str) -> tuple[str | None, int]:
+    """The published text and its parameter version (None and 0: no parameter yet)."""
     try:
-        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        parameter = ssm.get_parameter(Name=name)["Parameter"]
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ParameterNotFound":
+            return None, 0
+        raise
+    return str(parameter["Value"]), int(parameter["Version"])
+
+
+def _document_version(parameter: str, text: str | None) -> str | None:
+    """The ``version`` of a published document (None: none, or it does not validate)."""
+    if text is None:
+        return None
+    try:
+        return check_policy(parameter, text).version
+    except DocumentError:
+        return None
+
+
+def _written_between(ssm: Any, name: str, checked: int, written: int) -> list[str]:
+    """What the other writers put in between (parameter versions checked+1 .. written-1)."""
+    lines = []
+    for version in range(checked + 1, written):
+        try:
+            parameter = ssm.get_parameter(Name=f"{name}:{version}")["Parameter"]
+        except ClientError:
+            lines.append(f"  parameter version {version}: cannot be read")
+            continue
+        document = _document_version(name, str(parameter["Value"]))
+        shown = document if document is not None else "a document that does not validate"
+        lines.append(f"  parameter version {version}: policy version {shown}")
+    return lines
+
+
+def _put(ssm: Any, name: str, text: str, checked: int) -> int | None:
+    """Write; the parameter version written (None: nothing written, someone created it first).
+
+    SSM has no conditional put: PutParameter answers with the version it made, which is exactly
+    checked + 1 only if nobody wrote in between. A parameter that did not exist is created with
+    Overwrite=False, which fails if someone created it in the meantime."""
+    try:
+        put = ssm.put_parameter(Name=name, Value=text, Type="String", Overwrite=checked > 0)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ParameterAlreadyExists":
             return None
         raise
+    return int(put["Version"])
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     text = read_text(args.file)
     policy = check_policy(args.file, text)
+    if _warned(args.file, text, policy, args.strict):
+        return 1
     if args.cases:
         results = run_cases(policy, load_cases(args.cases), args.cases)
         failed = [r.case.name for r in results if not r.passed]
@@ -99,13 +165,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
         print(f"refused: {size} bytes is over the Standard parameter's {STANDARD_TIER_BYTES}", file=sys.stderr)
         return 1
     ssm = boto3.session.Session().client("ssm")
-    current_text = _current(ssm, args.parameter)
-    current_version = None
-    if current_text is not None:
-        try:
-            current_version = check_policy(args.parameter, current_text).version
-        except DocumentError:
-            current_version = None  # the published one does not validate: any valid document replaces it
+    current_text, checked = _current(ssm, args.parameter)
+    # A published document that does not validate has no version: any valid document replaces it.
+    current_version = _document_version(args.parameter, current_text)
     if current_version == policy.version:
         print(
             f"refused: version {policy.version!r} is already published in {args.parameter}; every decision records "
@@ -116,10 +178,39 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"would publish version {policy.version} to {args.parameter} (now: {current_version or 'none'})")
         return 0
-    put = ssm.put_parameter(Name=args.parameter, Value=text, Type="String", Overwrite=True)
+    return _write(ssm, args.parameter, text, policy.version, checked=checked, was=current_version)
+
+
+def _write(ssm: Any, parameter: str, text: str, version: str, *, checked: int, was: str | None) -> int:
+    """Put the document; 0, or RACED when another writer got in between the check and the put."""
+    written = _put(ssm, parameter, text, checked)
+    if written is None:
+        print(
+            f"conflict: {parameter} did not exist when checked, but someone created it before this "
+            "write; nothing was written. See what it holds with "
+            f"`aws ssm get-parameter --name {parameter}`, compare with `policy diff`, then publish again",
+            file=sys.stderr,
+        )
+        return RACED
+    if written != checked + 1:
+        print(
+            f"conflict: someone else wrote {parameter} between this command's check (parameter "
+            f"version {checked}) and its write (parameter version {written}). Your version "
+            f"{version} is now published, over what they wrote:",
+            file=sys.stderr,
+        )
+        for line in _written_between(ssm, parameter, checked, written):
+            print(line, file=sys.stderr)
+        print(
+            f"Find out who (`aws ssm get-parameter-history --name {parameter}`), compare the two "
+            "documents with `python -m runner policy diff`, agree on one, and publish it again with a "
+            "new version.",
+            file=sys.stderr,
+        )
+        return RACED
     print(
-        f"published version {policy.version} to {args.parameter} (parameter version {put['Version']}, "
-        f"was {current_version or 'none'}); warm functions read it within their POLICY_CACHE_SECONDS"
+        f"published version {version} to {parameter} (parameter version {written}, "
+        f"was {was or 'none'}); warm functions read it within their POLICY_CACHE_SECONDS"
     )
     return 0
 
@@ -144,6 +235,7 @@ def register(sub: Any) -> None:
 
     p = commands.add_parser("check", help="validate a policy document; each error with its line and column")
     p.add_argument("file")
+    p.add_argument("--strict", action="store_true", help="a warning (an accept rule open to anyone) fails too")
     p.set_defaults(run=_guarded(cmd_check))
 
     p = commands.add_parser("test", help="run a cases file of hypothetical requests; non-zero on any mismatch")
@@ -162,4 +254,5 @@ def register(sub: Any) -> None:
     p.add_argument("--parameter", default=DEFAULT_PARAMETER, help=f"SSM parameter name (default {DEFAULT_PARAMETER})")
     p.add_argument("--cases", help="also refuse unless every case of this file passes")
     p.add_argument("--dry-run", action="store_true", help="check everything, put nothing")
+    p.add_argument("--strict", action="store_true", help="refuse a document with warnings (anyone may ask)")
     p.set_defaults(run=_guarded(cmd_publish))

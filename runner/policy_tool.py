@@ -130,6 +130,22 @@ def read_text(path: str) -> str:
         raise DocumentError(path, [Problem(None, None, "", f"cannot read it: {exc}")]) from exc
 
 
+def policy_warnings(path: str, text: str, policy: PolicyDocument) -> list[str]:
+    """The document's warnings (accept rules open to any account), each with its line and column."""
+    try:
+        root = None if _json(text) is not None else yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:  # pragma: no cover - the document validated, so it composes
+        root = None
+    lines = []
+    for n, rule in enumerate(policy.rules):
+        if rule.warning is not None:
+            node = _node_at(root, ("rules", n, "requester", "anyone"), at_key=True)
+            line, column = _mark(node.start_mark if node is not None else None)
+            problem = Problem(line, column, f"rules.{n}.requester.anyone", rule.warning)
+            lines.append("WARNING: " + problem.render(path))
+    return lines
+
+
 def check_policy(path: str, text: str | None = None) -> PolicyDocument:
     """The policy, validated as the engine validates it. Raises ``DocumentError`` with positions."""
     text = read_text(path) if text is None else text

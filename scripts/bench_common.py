@@ -44,7 +44,10 @@ from peering.aws import org, policy_store  # noqa: E402
 
 REGION = "us-east-1"
 HUB = "123456789012"  # moto's default account
-ACCEPT_ALL = '{"schemaVersion": 1, "version": "bench", "rules": [{"name": "all", "action": "accept"}]}'
+ACCEPT_ALL = (
+    '{"schemaVersion": 1, "version": "bench", '
+    '"rules": [{"name": "all", "action": "accept", "requester": {"anyone": true}}]}'
+)
 
 CALLS: Counter[str] = Counter()
 _original_call = botocore.client.BaseClient._make_api_call

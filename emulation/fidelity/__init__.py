@@ -52,6 +52,7 @@ GAP_NAMES = (
     "expiration_time",
     "create_overlap_fails",
     "blackhole_routes",
+    "blackhole_targets",
     "dns_prerequisites",
     "modify_options_checks",
     "subnet_ipv6_state",

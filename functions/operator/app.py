@@ -1,7 +1,8 @@
 """Operator function: a person approves or rejects a held peering request by connection id.
 
 Operator events are the project's own (source ``peering-autopilot.operator``) and are honoured
-only from the hub account. An approval re-runs every safety check before anything is accepted.
+only as the hub account's peering bus delivers them (sent by the hub account, in this Region).
+An approval re-runs every safety check before anything is accepted.
 """
 
 from typing import Any

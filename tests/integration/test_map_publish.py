@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -23,6 +24,7 @@ from peering.map.model import MapFragment
 from peering.map.publish import MAP_KEY, account_info, fragment_key, observe_map
 from peering.runtime.config import Settings
 from peering.sweep.messages import SweepTarget
+from runner.map_cli import MAX_LINK_SECONDS, LinkLifetimeError, presigned_map_url
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, REGION, ROOT, FakeContext, Organization, emitted_metrics, load_function
 from tests.integration.test_configure import accepted, dns_ready_vpc, peer_routes
@@ -197,3 +199,49 @@ def test_no_handler_imports_the_map_on_a_cold_start() -> None:
             [sys.executable, "-c", code.replace("{name}", name)], capture_output=True, text=True, check=True
         )
         assert done.stdout.strip() == "[]", name
+
+
+# --- the link to the deployed page (python -m runner map --from-stack) -------------------------------
+
+MAP_STACK = {
+    "Resources": {"MapBucket": {"Type": "AWS::S3::Bucket"}},
+    "Outputs": {"MapBucketName": {"Value": {"Ref": "MapBucket"}}},
+}
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_the_link_is_signed_with_sigv4_in_every_region(organization: Organization, region: str) -> None:
+    # Given a hub stack with PublishMap=true in the Region (botocore signs S3 links there with
+    # SigV2 by default, which buckets created since June 2020 refuse)
+    session = boto3.session.Session(region_name=region)
+    session.client("cloudformation").create_stack(StackName="hub", TemplateBody=json.dumps(MAP_STACK))
+
+    # When the link is asked for
+    url = presigned_map_url(session, "hub", 600)
+
+    # Then it is a SigV4 link of the page, valid as long as asked
+    query = parse_qs(urlsplit(url).query)
+    assert urlsplit(url).path.endswith(f"/{MAP_KEY}")
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Expires"] == ["600"]
+    assert f"/{region}/s3/aws4_request" in query["X-Amz-Credential"][0]
+    assert "Signature" not in query
+    assert "AWSAccessKeyId" not in query
+
+
+@pytest.mark.parametrize("expires", [0, -1, MAX_LINK_SECONDS + 1, 10_000_000])
+def test_a_link_outside_seven_days_is_refused(organization: Organization, expires: int) -> None:
+    session = boto3.session.Session(region_name=REGION)
+    session.client("cloudformation").create_stack(StackName="hub", TemplateBody=json.dumps(MAP_STACK))
+
+    with pytest.raises(LinkLifetimeError, match=r"1 to 604,800 seconds \(7 days"):
+        presigned_map_url(session, "hub", expires)
+
+
+def test_a_seven_day_link_is_made(organization: Organization) -> None:
+    session = boto3.session.Session(region_name=REGION)
+    session.client("cloudformation").create_stack(StackName="hub", TemplateBody=json.dumps(MAP_STACK))
+
+    url = presigned_map_url(session, "hub", MAX_LINK_SECONDS)
+
+    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["604800"]

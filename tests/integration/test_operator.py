@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.builders import ledger_state, make_vpc, operator_event, request_peering, status
+from tests.builders import ledger_items, ledger_state, make_vpc, operator_event, request_peering, status
 from tests.conftest import (
     HUB_ACCOUNT,
+    OTHER_REGION,
     REGION,
     FakeContext,
     Organization,
@@ -19,6 +20,7 @@ from tests.conftest import (
 
 accept = load_function("accept")
 operator = load_function("operator")
+configure = load_function("configure")
 
 APPROVE = "Approve Peering Request"
 REJECT = "Reject Peering Request"
@@ -86,17 +88,52 @@ def test_approval_with_explicit_location_works_without_the_ledger(
     assert status(HUB_ACCOUNT, pcx) == "active"
 
 
-def test_operator_event_from_another_account_is_refused(
-    organization: Organization, context: FakeContext, capsys: Any
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        pytest.param({"account": "210987654321"}, id="put by another account"),
+        pytest.param({"region": OTHER_REGION}, id="put on a bus in another Region"),
+        pytest.param({"account": "210987654321", "region": OTHER_REGION}, id="both"),
+    ],
+)
+def test_an_operator_event_not_put_on_the_hubs_bus_changes_nothing(
+    organization: Organization,
+    context: FakeContext,
+    capsys: Any,
+    caplog: pytest.LogCaptureFixture,
+    envelope: dict[str, str],
 ) -> None:
+    # Given a held request, and an approval whose envelope EventBridge could not have written
+    # for the hub's peering bus (a direct invoke can write any envelope)
     pcx = held_request(organization, context)
+    recorded = ledger_items(pcx)
     capsys.readouterr()
 
-    result = operator.lambda_handler(operator_event(APPROVE, pcx, account=organization.platform_account), context)
+    # When it reaches the operator function
+    result = operator.lambda_handler({**operator_event(APPROVE, pcx), **envelope}, context)
+
+    # Then it is refused, logged and counted, and nothing changes in EC2 or the ledger
+    assert (result["ok"], result["error"]) == (False, "unauthorized_operator")
+    assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
+    assert ledger_items(pcx) == recorded
+    assert emitted_metrics(capsys.readouterr().out)["UnauthorizedOperatorEvents"] == 1
+    assert "event refused" in caplog.messages
+
+    # And the same approval, as the hub's bus delivers it, is carried out
+    assert operator.lambda_handler(operator_event(APPROVE, pcx), context)["outcome"] == "accepted"
+    assert status(HUB_ACCOUNT, pcx) == "active"
+
+
+def test_a_converge_request_from_another_region_is_refused(organization: Organization, context: FakeContext) -> None:
+    pcx = held_request(organization, context)
+    operator.lambda_handler(operator_event(APPROVE, pcx), context)
+    recorded = ledger_items(pcx)
+    event = {**operator_event("Converge Peering Connection", pcx), "region": OTHER_REGION}
+
+    result = configure.lambda_handler(event, context)
 
     assert result["error"] == "unauthorized_operator"
-    assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
-    assert emitted_metrics(capsys.readouterr().out)["UnauthorizedOperatorEvents"] == 1
+    assert ledger_items(pcx) == recorded
 
 
 def test_unknown_connection_without_location_is_refused(organization: Organization, context: FakeContext) -> None:

@@ -17,7 +17,16 @@ import pytest
 from emulation import lifecycle
 from runner.cli import main
 from tests.builders import ledger_state, make_vpc, request_peering, status
-from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, load_function
+from tests.conftest import (
+    HUB_ACCOUNT,
+    LEDGER_TABLE,
+    REGION,
+    FakeContext,
+    Organization,
+    default_policy,
+    load_function,
+    put_policy,
+)
 from tests.integration.test_reminders import run_target
 
 accept = load_function("accept")
@@ -258,3 +267,35 @@ def test_pending_as_json(organization: Organization, context: FakeContext, capsy
 def test_pending_with_nothing_held(organization: Organization, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pending", *HUB]) == 0
     assert capsys.readouterr().out.startswith("0 held request(s)")
+
+
+def test_pending_shows_when_our_requesters_sweep_withdraws_a_request(
+    organization: Organization, context: FakeContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the policy withdraws our own requests after 48 h, a request from outside the
+    # organization made 90 h ago (AWS expires it in 78 h) and one from a member account made 30 h
+    # ago (AWS would expire it in 138 h; its requester's sweep withdraws it in 18 h)
+    put_policy(default_policy(organization) + "cleanup:\n  pendingRequestMaxAgeHours: 48\n")
+    outsider = held(organization, context, made_hours_ago=90)
+    member_vpc = make_vpc(organization.platform_account, "10.30.0.0/16")
+    hub_vpc = make_vpc(HUB_ACCOUNT, "10.2.0.0/16")  # not opted in: the platform rule does not match
+    member, event = request_peering(organization.platform_account, member_vpc, HUB_ACCOUNT, hub_vpc)
+    lifecycle.age(member, hours=30)
+    assert accept.lambda_handler(event, context)["outcome"] == "held"
+    capsys.readouterr()
+
+    # When the operator lists what is pending
+    assert main(["pending", *HUB]) == 0
+
+    # Then each shows its real end, the withdrawal first
+    out = capsys.readouterr().out
+    assert out.index(member) < out.index(outsider)
+    assert "age 1 d 6 h, is withdrawn in 17 h 59 min (" in out
+    assert "by its requester's sweep (cleanup.pendingRequestMaxAgeHours 48); AWS would expire it" in out
+    assert "age 3 d 18 h, expires in 3 d 5 h (" in out
+
+    assert main(["pending", "--json", *HUB]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["connectionId"], r["ending"]) for r in listed] == [(member, "withdrawn"), (outsider, "expires")]
+    assert [r["hoursLeft"] for r in listed] == [pytest.approx(18, abs=0.1), pytest.approx(78, abs=0.1)]
+    assert listed[0]["expirationTime"] > listed[1]["expirationTime"]  # AWS alone would list them the other way

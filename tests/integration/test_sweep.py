@@ -136,6 +136,44 @@ def test_operator_sweep_from_another_account_is_refused(
     assert drain(queue_url) == []
 
 
+def test_operator_sweep_put_on_a_bus_in_another_region_is_refused(
+    organization: Organization, context: FakeContext, queue_url: str
+) -> None:
+    event = {
+        **scheduled_event(),
+        "region": "eu-west-1",
+        "source": "peering-autopilot.operator",
+        "detail-type": "Sweep Peering Connections",
+        "detail": {"accountId": organization.platform_account, "region": REGION, "dryRun": False},
+    }
+
+    assert sweep.lambda_handler(event, context)["error"] == "unauthorized_operator"
+    assert drain(queue_url) == []
+
+
+@pytest.mark.parametrize("where", [("outsider", REGION), ("platform", "ap-northeast-3")])
+def test_operator_sweep_of_what_the_sweep_does_not_cover_is_refused(
+    organization: Organization,
+    context: FakeContext,
+    queue_url: str,
+    capsys: pytest.CaptureFixture[str],
+    where: tuple[str, str],
+) -> None:
+    account = organization.outsider_account if where[0] == "outsider" else organization.platform_account
+    event = {
+        **scheduled_event(),
+        "source": "peering-autopilot.operator",
+        "detail-type": "Sweep Peering Connections",
+        "detail": {"accountId": account, "region": where[1]},
+    }
+
+    result = sweep.lambda_handler(event, context)
+
+    assert result["error"] == "not_a_sweep_target"
+    assert drain(queue_url) == []
+    assert emitted_metrics(capsys.readouterr().out)["SweepMessagesRefused"] == 1
+
+
 # --- the worker -------------------------------------------------------------------------------
 
 
@@ -192,6 +230,37 @@ def test_active_connection_missing_routes_is_configured(organization: Organizati
     assert peer_routes(HUB_ACCOUNT, b, pcx)
     assert peer_routes(organization.platform_account, a, pcx)
     assert run_target(HUB_ACCOUNT)["drift"] == 0
+
+
+def test_sweep_leaves_a_blackhole_route_to_a_deleted_nat_gateway_alone(
+    organization: Organization, context: FakeContext
+) -> None:
+    """Given the hub VPC's route for the peer's block to a NAT gateway being replaced (deleted: a
+    blackhole), when the sweep converges the connection, the route keeps its NAT gateway and the
+    conflict is notified once."""
+    a = dns_ready_vpc(organization.platform_account, "10.20.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    client = ec2(HUB_ACCOUNT)
+    subnet = client.create_subnet(VpcId=b, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    allocation = client.allocate_address(Domain="vpc")["AllocationId"]
+    nat = client.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    table = client.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [b]}])["RouteTables"][0]
+    client.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="10.20.0.0/16", NatGatewayId=nat)
+    client.delete_nat_gateway(NatGatewayId=nat)
+    accepted(organization, context, (organization.platform_account, a), (HUB_ACCOUNT, b))  # configure lost
+    organization.notifications()
+
+    first = run_target(HUB_ACCOUNT)
+    again = run_target(HUB_ACCOUNT)
+
+    routes = client.describe_route_tables(RouteTableIds=[table["RouteTableId"]])["RouteTables"][0]["Routes"]
+    kept = next(r for r in routes if r.get("DestinationCidrBlock") == "10.20.0.0/16")
+    assert (kept.get("NatGatewayId"), kept["State"]) == (nat, "blackhole")
+    assert "replace" not in json.dumps(first["plans"])
+    notes = organization.notifications()
+    assert len(notes) == 1
+    assert nat in notes[0]["message"]
+    assert again["done"].get("configured", 0) == 0
 
 
 def test_no_drift_costs_a_constant_number_of_describe_calls(organization: Organization, context: FakeContext) -> None:

@@ -5,18 +5,28 @@ every Region, a Region that fails is queued again alone, a Region out of time is
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from peering.aws import org
 from peering.core.deadline import Deadline
 from peering.core.errors import InvalidEventError
-from peering.sweep import readiness
 from peering.sweep.messages import AccountSweep, SweepTarget, parse_sweep_message
 from tests.builders import sqs_event
-from tests.conftest import REGION, FakeContext, Organization, ec2, emitted_metrics, load_function
+from tests.conftest import (
+    HUB_ACCOUNT,
+    LEDGER_TABLE,
+    REGION,
+    FakeContext,
+    Organization,
+    ec2,
+    emitted_metrics,
+    load_function,
+)
 from tests.faults import Faults
 from tests.reliability.conftest import routes_to
 from tests.reliability.test_readiness import OTHER_REGION, records
@@ -24,6 +34,13 @@ from tests.reliability.test_readiness import OTHER_REGION, records
 worker = load_function("worker")
 THIRD_REGION = "ap-southeast-2"
 MEMBER = "222222222222"
+
+
+@pytest.fixture(autouse=True)
+def swept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack sweeps three Regions of every active account of the organization."""
+    monkeypatch.setenv("SWEEP_REGIONS", ",".join((REGION, OTHER_REGION, THIRD_REGION)))
+    monkeypatch.delenv("SWEEP_ACCOUNTS", raising=False)
 
 
 @pytest.fixture
@@ -108,15 +125,97 @@ def test_regions_out_of_time_are_handed_back_one_by_one(organization: Organizati
     assert [(m["region"], m["continuation"]) for m in handed] == [(OTHER_REGION, 1), (REGION, 1)]
 
 
-def test_an_account_outside_the_organization_is_recorded_in_every_region(organization: Organization) -> None:
-    message = AccountSweep(organization.outsider_account, (REGION, OTHER_REGION), "s1").to_message()
+def ledger_items() -> list[dict[str, Any]]:
+    return boto3.client("dynamodb", region_name=REGION).scan(TableName=LEDGER_TABLE)["Items"]
 
-    assert worker.lambda_handler(sqs_event(message), FakeContext()) == {"batchItemFailures": []}
 
-    assert {sk: r["cause"] for sk, r in records().items()} == {
-        f"{organization.outsider_account}#{REGION}": readiness.ACCOUNT_LEFT,
-        f"{organization.outsider_account}#{OTHER_REGION}": readiness.ACCOUNT_LEFT,
-    }
+def refusals(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The worker's log lines for refused messages."""
+    return [r for r in caplog.records if r.getMessage() == "sweep message refused"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("outsider", (REGION, OTHER_REGION, THIRD_REGION), "not an active account this stack sweeps"),
+        ("suspended", (REGION,), "not an active account this stack sweeps"),
+        ("platform", (REGION, "ap-northeast-3"), "ap-northeast-3 not swept by this stack"),
+        ("platform", ("us-gov-west-1",), "us-gov-west-1 not swept by this stack"),
+    ],
+)
+def test_a_message_for_what_the_sweep_does_not_cover_is_refused_and_writes_nothing(
+    organization: Organization,
+    faults: Faults,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    case: tuple[str, tuple[str, ...], str],
+) -> None:
+    # Given an account outside the organization, a suspended one, or Regions outside the stack's
+    who, regions, why = case
+    account = {
+        "outsider": organization.outsider_account,
+        "suspended": organization.sandbox_account,
+        "platform": organization.platform_account,
+    }[who]
+    if who == "suspended":
+        boto3.client("organizations", region_name=REGION).close_account(AccountId=account)
+    assumed: list[str] = []
+    faults.before("sts", "AssumeRole", lambda: assumed.append("assume"), times=100)
+    message = (
+        AccountSweep(account, regions, "s1").to_message()
+        if len(regions) > 1
+        else SweepTarget(account, regions[0], "s1").to_message()
+    )
+    capsys.readouterr()
+
+    # When the worker receives a message naming them
+    answer = worker.lambda_handler(sqs_event(message), FakeContext())
+
+    # Then it is answered (no retry could help), counted and logged, and nothing is read or written
+    assert answer == {"batchItemFailures": []}
+    assert ledger_items() == []
+    assert assumed == []
+    out = capsys.readouterr().out
+    assert emitted_metrics(out)["SweepMessagesRefused"] == 1
+    [refused] = refusals(caplog)
+    assert refused.levelname == "WARNING"
+    assert refused.error == "not_a_sweep_target"  # type: ignore[attr-defined] - the line's extra keys
+    assert why in refused.reason  # type: ignore[attr-defined]
+
+
+def test_with_sweep_accounts_only_those_accounts_are_swept(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SWEEP_ACCOUNTS", HUB_ACCOUNT)
+    capsys.readouterr()
+
+    answer = worker.lambda_handler(
+        sqs_event(SweepTarget(organization.platform_account, REGION, "s1").to_message()), FakeContext()
+    )
+
+    assert answer == {"batchItemFailures": []}
+    assert ledger_items() == []
+    assert emitted_metrics(capsys.readouterr().out)["SweepMessagesRefused"] == 1
+
+
+def test_without_an_organization_only_the_hub_account_is_swept(
+    organization: Organization, capsys: pytest.CaptureFixture[str]
+) -> None:
+    organizations = boto3.client("organizations", region_name=REGION)
+    for account in organization.accounts.values():
+        organizations.remove_account_from_organization(AccountId=account)
+    organizations.delete_organization()
+    org.clear_cache()
+    capsys.readouterr()
+
+    member = worker.lambda_handler(sqs_event(SweepTarget(MEMBER, REGION, "s1").to_message()), FakeContext())
+    hub = worker.converge_record(
+        SQSRecord(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s1").to_message())["Records"][0])
+    )
+
+    assert member == {"batchItemFailures": []}
+    assert emitted_metrics(capsys.readouterr().out)["SweepMessagesRefused"] == 1
+    assert (hub["account"], hub["region"], "error" in hub) == (HUB_ACCOUNT, REGION, False)  # swept
 
 
 def test_account_message_round_trip() -> None:

@@ -18,7 +18,7 @@ from peering.lifecycle.engine import Engine
 from peering.runtime.batch import BatchProcessingError
 from peering.runtime.config import Settings
 from peering.sweep import readiness
-from peering.sweep.messages import SweepTarget
+from peering.sweep.messages import SweepSettings, SweepTarget, sweeps_account
 from tests.builders import scheduled_event
 from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, emitted_metrics, load_function
@@ -43,6 +43,13 @@ def records() -> dict[str, dict[str, str]]:
         ExpressionAttributeValues={":pk": {"S": readiness.NOT_READY}},
     )["Items"]
     return {i["sk"]["S"]: {k: v.get("S", v.get("N", "")) for k, v in i.items()} for i in items}
+
+
+@pytest.fixture(autouse=True)
+def swept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack sweeps two Regions of every active account of the organization."""
+    monkeypatch.setenv("SWEEP_REGIONS", f"{REGION},{OTHER_REGION}")
+    monkeypatch.delenv("SWEEP_ACCOUNTS", raising=False)
 
 
 @pytest.fixture
@@ -150,13 +157,6 @@ def test_account_active_again_is_forgotten(organization: Organization) -> None:
     assert seen.records == ()
 
 
-def test_account_gone_from_the_organization_is_recorded_not_retried(organization: Organization) -> None:
-    answer = worker.lambda_handler(sqs_event(SweepTarget(organization.outsider_account, REGION, "s1")), FakeContext())
-
-    assert answer == {"batchItemFailures": []}
-    assert records()[f"{organization.outsider_account}#{REGION}"]["cause"] == readiness.ACCOUNT_LEFT
-
-
 # --- real failures are still retried -------------------------------------------------------------------
 
 
@@ -247,20 +247,24 @@ def test_long_summary_is_cut() -> None:
 
 def test_the_worker_checks_membership_with_one_cached_organizations_call(organization: Organization) -> None:
     engine = Engine(Settings.from_env())
+    settings = SweepSettings.from_env()
     member = organization.platform_account
 
-    assert engine.directory.is_member(member) is True
-    assert engine.directory.is_member(member) is True  # cached
-    assert engine.directory.is_member(organization.outsider_account) is False
-    assert engine.directory.is_member(HUB_ACCOUNT) is True
+    assert sweeps_account(engine, settings, member) is True
+    assert sweeps_account(engine, settings, member) is True  # cached
+    assert sweeps_account(engine, settings, organization.outsider_account) is False
+    assert engine.directory.member_state(organization.outsider_account) is None
 
     organizations = Counter(op for (_, _, op) in engine.aws.calls.elements() if op.startswith("organizations:"))
     assert organizations == {"organizations:DescribeOrganization": 1, "organizations:DescribeAccount": 2}
-    # An account whose OU path is known already costs nothing more.
-    engine.directory.identify(organization.sandbox_account, REGION)
-    before = sum(n for (_, _, op), n in engine.aws.calls.items() if op.startswith("organizations:"))
-    assert engine.directory.is_member(organization.sandbox_account) is True
-    assert sum(n for (_, _, op), n in engine.aws.calls.items() if op.startswith("organizations:")) == before
+
+
+def test_a_suspended_member_is_not_swept(organization: Organization) -> None:
+    boto3.client("organizations", region_name=REGION).close_account(AccountId=organization.sandbox_account)
+    engine = Engine(Settings.from_env())
+
+    assert engine.directory.member_state(organization.sandbox_account) in {"SUSPENDED", "PENDING_CLOSURE", "CLOSED"}
+    assert sweeps_account(engine, SweepSettings.from_env(), organization.sandbox_account) is False
 
 
 def test_a_new_cause_restarts_since(organization: Organization) -> None:

@@ -8,7 +8,8 @@ Read from the code (functions/<name>/app.py and the peering package it calls):
   apply.ConfigureApplier: route records in batches, DNS attributes after a refusal), and the
   operator converge (ledger location);
 - cleanup: Engine.cleanup_connection (observe_leftovers, apply.CleanupApplier);
-- sweep: sweep.fan_out.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch);
+- sweep: sweep.fan_out.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch), and
+  policy_change.notify_policy_change (the policy parameter's versions, a notice through the outbox);
 - worker: sweep.target.converge_in_time, which runs every path above on a snapshot of one
   account+Region (converge_target), withdraws this account's stale requests, and queues a target it
   has no time left to finish again (sweep.messages.hand_back).
@@ -69,6 +70,7 @@ SWEEP = (
         }
     )
     | FLUSH_OUTBOX
+    | READ_POLICY  # the policy-change notice reads the version written and the one before it
 )
 # The event source mapping polls the sweep queue with the worker's role.
 CONSUME_SWEEP_QUEUE = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})

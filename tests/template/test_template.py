@@ -23,6 +23,7 @@ from peering.core.events import (
     SWEEP_DETAIL_TYPE,
 )
 from peering.core.policy import parse_policy
+from peering.lifecycle.policy_change import EVENT_NAME as POLICY_CHANGE_EVENT
 from peering.runtime.config import Settings
 from tests.template.cfn_yaml import ROOT, load_cfn_yaml
 from tests.template.expectations import (
@@ -61,6 +62,8 @@ PACKAGE = ROOT / "layers" / "peering" / "peering"
 PEERING_BUS = {"Ref": "PeeringEventBus"}
 TOPIC = {"Ref": "NotificationTopic"}
 THIS_ACCOUNT = {"Ref": "AWS::AccountId"}
+POLICY_PARAMETER = {"Ref": "PolicyParameter"}  # its Ref is the parameter's name
+DEFAULT_POLICY_PARAMETER = "/peering-autopilot/policy"  # the PolicyParameterName default
 
 
 def cloudtrail_pattern(*event_names: str) -> dict[str, Any]:
@@ -80,7 +83,22 @@ def operator_pattern(*detail_types: str) -> dict[str, Any]:
     return {"source": [OPERATOR_SOURCE], "detail-type": list(detail_types), "account": [THIS_ACCOUNT]}
 
 
-# What triggers each function; every pattern is matched on the default bus and on the peering bus.
+def policy_change_pattern() -> dict[str, Any]:
+    # CloudTrail's record of a write to the policy parameter, which lives in the hub account.
+    return {
+        "source": ["aws.ssm"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["ssm.amazonaws.com"],
+            "errorCode": [{"exists": False}],
+            "eventName": [POLICY_CHANGE_EVENT],
+            "requestParameters": {"name": [POLICY_PARAMETER]},
+        },
+    }
+
+
+# What triggers each function. CloudTrail patterns of EC2 calls are matched on the default bus
+# and on the peering bus, operator patterns on the peering bus, the policy change on the default bus.
 TRIGGERS: dict[str, list[dict[str, Any]]] = {
     "AcceptFunction": [cloudtrail_pattern("CreateVpcPeeringConnection")],
     "OperatorFunction": [operator_pattern(APPROVE_DETAIL_TYPE, REJECT_DETAIL_TYPE)],
@@ -94,7 +112,7 @@ TRIGGERS: dict[str, list[dict[str, Any]]] = {
         operator_pattern(CONVERGE_DETAIL_TYPE),
     ],
     "CleanupFunction": [cloudtrail_pattern("RejectVpcPeeringConnection", "DeleteVpcPeeringConnection")],
-    "SweepFunction": [operator_pattern(SWEEP_DETAIL_TYPE)],
+    "SweepFunction": [operator_pattern(SWEEP_DETAIL_TYPE), policy_change_pattern()],
     "WorkerFunction": [],  # the sweep queue only
 }
 
@@ -339,8 +357,11 @@ def test_settings_values(hub_template: dict[str, Any], resources: Resources) -> 
     sweep = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
     assert sweep["SWEEP_QUEUE_URL"] == {"Ref": "SweepQueue"}
     published = {"Fn::If": ["PublishesMap", {"Ref": "MapBucket"}, {"Ref": "AWS::NoValue"}]}
+    # The worker refuses a message for any account or Region the sweep's own settings do not cover.
     assert resources["WorkerFunction"]["Properties"]["Environment"]["Variables"] == {
         "SWEEP_QUEUE_URL": {"Ref": "SweepQueue"},
+        "SWEEP_REGIONS": sweep["SWEEP_REGIONS"],
+        "SWEEP_ACCOUNTS": sweep["SWEEP_ACCOUNTS"],
         "MAP_BUCKET": published,
     }
     assert sweep["MAP_BUCKET"] == published
@@ -413,6 +434,8 @@ def test_rules_match_the_triggers_on_both_buses(resources: Resources, name: str)
         for bus in (
             (bus_of({"EventBusName": PEERING_BUS}),)
             if pattern["source"] == [OPERATOR_SOURCE]
+            else (bus_of({}),)
+            if pattern["source"] == ["aws.ssm"]
             else (bus_of({}), bus_of({"EventBusName": PEERING_BUS}))
         )
     )
@@ -429,9 +452,32 @@ def test_rules_match_what_the_handler_accepts(resources: Resources, name: str) -
     delivered = {
         event_name
         for props in events_of(function, "EventBridgeRule").values()
+        if props["Pattern"]["source"] == ["aws.ec2"]
         for event_name in props["Pattern"].get("detail", {}).get("eventName", [])
     }
     assert delivered == handled
+
+
+def test_policy_changes_reach_one_function_from_the_hub_default_bus_only(resources: Resources) -> None:
+    """The parameter lives in the hub: its writes are recorded on the hub's default bus, and only
+    writes to the policy parameter itself are delivered, to the function that notifies them."""
+    found = {
+        (name, rule_id): props
+        for name, function in functions(resources).items()
+        for rule_id, props in events_of(function, "EventBridgeRule").items()
+        if props["Pattern"]["source"] == ["aws.ssm"]
+    }
+    assert list(found) == [("SweepFunction", "PolicyChangedOnDefaultBus")]
+    props = found["SweepFunction", "PolicyChangedOnDefaultBus"]
+    assert "EventBusName" not in props
+    assert props["Pattern"]["detail"]["requestParameters"] == {"name": [POLICY_PARAMETER]}
+    assert "notify_policy_change" in handler_source(resources["SweepFunction"])
+    sample = json.loads((ROOT / "events" / f"{POLICY_CHANGE_EVENT}__policy.json").read_text())
+    assert matches(props["Pattern"], sample, HUB_ACCOUNT)
+    other = {**sample, "detail": {**sample["detail"], "requestParameters": {"name": "/team/other"}}}
+    assert not matches(props["Pattern"], other, HUB_ACCOUNT)
+    failed = {**sample, "detail": {**sample["detail"], "errorCode": "AccessDenied"}}
+    assert not matches(props["Pattern"], failed, HUB_ACCOUNT)
 
 
 def matches(pattern: Any, event: Any, account: str) -> bool:
@@ -446,7 +492,8 @@ def matches(pattern: Any, event: Any, account: str) -> bool:
             elif key not in event or not matches(value, event[key], account):
                 return False
         return True
-    allowed = [account if value == THIS_ACCOUNT else value for value in pattern]
+    resolved = {json.dumps(THIS_ACCOUNT): account, json.dumps(POLICY_PARAMETER): DEFAULT_POLICY_PARAMETER}
+    allowed = [resolved.get(json.dumps(value, sort_keys=True), value) for value in pattern]
     return event in allowed
 
 

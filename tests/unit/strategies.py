@@ -209,7 +209,10 @@ def rule_dicts(draw: st.DrawFn, name: str, action: st.SearchStrategy[Verdict] = 
     # Rules without criteria on a side are common so that several rules often match one request.
     requester = draw(st.just({}) | requester_criteria)
     accepter = draw(st.just({}) | accepter_criteria)
-    return rule(name, draw(action).value, requester, accepter)
+    verdict = draw(action)
+    if verdict is Verdict.ACCEPT and not {"accounts", "organizationalUnits", "organization"} & set(requester):
+        requester = {**requester, "anyone": True}  # an accept rule names who may ask; "anyone" says so
+    return rule(name, verdict.value, requester, accepter)
 
 
 @st.composite

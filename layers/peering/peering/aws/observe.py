@@ -8,8 +8,9 @@ lists both VPCs, both VPCs' route tables, both VPCs' security groups.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -217,6 +218,39 @@ def observe_connection_sides(
     return networks.get(conn.requester.vpc_id), networks.get(conn.accepter.vpc_id)
 
 
+def peering_statuses(
+    aws: AwsClients, account: str, region: str, connection_ids: Iterable[str]
+) -> dict[str, ConnectionStatus | None]:
+    """The status EC2 shows of each connection in account/Region (None: it no longer knows it).
+    One call for all of them: a filter, since asking by id fails the whole call on an unknown one."""
+    wanted = sorted(set(connection_ids))
+    by_id = [{"Name": "vpc-peering-connection-id", "Values": wanted}]
+    found = paginate(aws, account, region, "describe_vpc_peering_connections", "VpcPeeringConnections", Filters=by_id)
+    shown = {str(i["VpcPeeringConnectionId"]): Connection.from_api(i, region).status for i in found}
+    return {connection_id: shown.get(connection_id) for connection_id in wanted}
+
+
+def with_peering_statuses(
+    aws: AwsClients,
+    sides: tuple[SideNetwork | None, SideNetwork | None],
+    wanted: Iterable[tuple[str, str, str]],
+) -> tuple[SideNetwork | None, SideNetwork | None]:
+    """The sides with the status of the peering connections ``wanted`` ((account, Region, id), as
+    ConfigurePlan.unread_peerings lists them) added: one call per account+Region, for both sides."""
+    by_place: dict[tuple[str, str], set[str]] = {}
+    for account, region, connection_id in wanted:
+        by_place.setdefault((account, region), set()).add(connection_id)
+    read = {place: peering_statuses(aws, *place, ids) for place, ids in by_place.items()}
+
+    def added(side: SideNetwork | None) -> SideNetwork | None:
+        statuses = read.get((side.account, side.region)) if side is not None else None
+        if side is None or not statuses:
+            return side
+        return replace(side, peerings={**side.peerings, **statuses})
+
+    return added(sides[0]), added(sides[1])
+
+
 def subnets_of(aws: AwsClients, account: str, region: str, vpc_ids: Sequence[str]) -> dict[str, tuple[Subnet, ...]]:
     """The subnets of each of ``vpc_ids`` (all in account/Region; one paginated call), by VPC id:
     what the sweep of another account+Region needs to route to these VPCs' tagged subnets."""
@@ -264,16 +298,27 @@ class RegionSnapshot:
     subnets: tuple[Subnet, ...] = ()
 
     def side(self, vpc_id: str) -> SideNetwork | None:
+        """A VPC that lives here, with the status of every connection its blackhole routes point
+        at: a route can only point at a connection of its own VPC, which this listing holds while
+        EC2 shows it (absent: EC2 no longer knows it). No call."""
         vpc = self.vpcs.get(vpc_id)
         if vpc is None:
             return None
-        return SideNetwork(
+        network = SideNetwork(
             account=self.account,
             region=self.region,
             vpc=vpc,
             route_tables=tuple(t for t in self.route_tables if t.vpc_id == vpc_id),
             subnets=tuple(s for s in self.subnets if s.vpc_id == vpc_id),
         )
+        blackholes = network.blackhole_peerings()
+        if not blackholes:
+            return network
+        return replace(network, peerings={pcx: self._statuses.get(pcx) for pcx in blackholes})
+
+    @cached_property
+    def _statuses(self) -> dict[str, ConnectionStatus]:
+        return {c.connection_id: c.status for c in self.connections}
 
     def local_roles(self, conn: Connection) -> frozenset[str]:
         roles = set()

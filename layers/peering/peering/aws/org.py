@@ -95,30 +95,26 @@ class OrganizationDirectory:
             return RequesterIdentity(account=account, region=region)
         return RequesterIdentity(account=account, region=region, org_id=org_id, ou_path=ou_path)
 
-    def is_member(self, account: str) -> bool:
-        """Whether ``account`` is this account or a member of the hub's organization: one
-        DescribeAccount (cached), without the OU path ``identify`` also reads. The sweep's worker
-        asks it for every account it sweeps, so at 1,000 accounts it halves the Organizations calls."""
+    def member_state(self, account: str) -> str | None:
+        """The account's state in the hub's organization (``State``, else the older ``Status``:
+        ACTIVE, SUSPENDED, PENDING_CLOSURE, ...), or None when it is not a member or there is no
+        organization. One DescribeAccount, cached: the sweep's worker asks it for every account it
+        sweeps, so a sweep of 1,000 accounts costs 1,000 calls every CACHE_SECONDS at most."""
         org_id = self.hub_org_id()
-        if account == self._aws.own_account:
-            return True
         if org_id is None:
-            return False
-        known = _cache.get(("account", org_id, account))
-        if known is not None and time.monotonic() - known[0] < CACHE_SECONDS:
-            return known[1] is not None
+            return None
 
-        def load() -> bool:
+        def load() -> str | None:
             try:
-                self._org().describe_account(AccountId=account)
+                described = self._org().describe_account(AccountId=account)["Account"]
             except ClientError as exc:
                 if exc.response["Error"]["Code"] in _NOT_IN_ORG:
-                    return False
+                    return None
                 raise
-            return True
+            return str(described.get("State") or described.get("Status") or "ACTIVE")
 
-        member: bool = _cached(("member", org_id, account), load)
-        return member
+        state: str | None = _cached(("member", org_id, account), load)
+        return state
 
     def account_label(self, account: str) -> tuple[str, str]:
         """(the account's name, its parent OU's name, "Root" or "") for a person to read (the map).

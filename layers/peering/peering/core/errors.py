@@ -14,6 +14,13 @@ class InvalidEventError(PeeringError):
     kind = "invalid_event"
 
 
+class NotASweepTargetError(InvalidEventError):
+    """A sweep message (or an operator's sweep request) names an account or a Region this stack's
+    sweep does not cover: nothing is read or written for it."""
+
+    kind = "not_a_sweep_target"
+
+
 class SkippedEventError(PeeringError):
     """The event is well formed but there is nothing to do (e.g. the API call itself failed)."""
 
@@ -33,7 +40,7 @@ class PolicyError(PeeringError):
 
 
 class UnauthorizedOperatorError(PeeringError):
-    """An operator event did not come from the hub account."""
+    """An operator event was not put on the peering bus of this Region by the hub account."""
 
     kind = "unauthorized_operator"
 

@@ -19,11 +19,15 @@ from peering.core.errors import InvalidEventError
 CONNECTION_ID = r"^pcx-(?:[0-9a-f]{8}|[0-9a-f]{17})$"  # AWS ids have 8 or 17 hex digits
 VPC_ID = r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$"
 ACCOUNT_ID = r"^[0-9]{12}$"  # ASCII digits only (\d would take any Unicode digit)
-# A Region name as AWS forms them (geography, optional partition qualifier, direction, number);
-# a made-up name never reaches an API call (it would fail as a connection error, and be retried).
+# A Region name as every AWS partition forms them: a geography of 2 to 4 letters (us, cn, eusc),
+# an optional qualifier (gov, iso, isob, isoe, isof, de), a compass direction and a number from 1:
+# us-east-1, cn-north-1, us-gov-west-1, us-isob-east-1, eu-isoe-west-1, eusc-de-east-1 (every
+# Region of botocore's endpoints.json is checked in tests/unit/test_events.py). A new geography or
+# partition fits without a change here; a made-up name (a path, upper case, a long string, a
+# direction no Region has) never reaches an API call.
 REGION = (
-    r"^(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso|-isob|-isoe|-isof)?"
-    r"-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$"
+    r"^[a-z]{2,4}(?:-[a-z]{2,4})?"
+    r"-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?$"
 )
 # What a person may write as "requested by" (it becomes an EC2 tag value): letters, digits,
 # spaces and the few punctuation marks EC2 tags allow; never control characters.

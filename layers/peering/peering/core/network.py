@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from peering.core.models import Vpc
+from peering.core.models import ConnectionStatus, Vpc
+
+#: the target kind of a route to a VPC peering connection: the only kind peering may ever replace
+PEERING_TARGET = "vpc-peering-connection"
 
 _TARGET_KEYS = (
-    ("VpcPeeringConnectionId", "vpc-peering-connection"),
+    ("VpcPeeringConnectionId", PEERING_TARGET),
     ("TransitGatewayId", "transit-gateway"),
     ("NatGatewayId", "nat-gateway"),
     ("NetworkInterfaceId", "network-interface"),
@@ -18,6 +22,7 @@ _TARGET_KEYS = (
     ("CarrierGatewayId", "carrier-gateway"),
     ("LocalGatewayId", "local-gateway"),
     ("CoreNetworkArn", "core-network"),
+    ("OdbNetworkArn", "odb-network"),
     ("GatewayId", "gateway"),
 )
 
@@ -31,7 +36,9 @@ class Route:
     destination: str  # IPv4 or IPv6 CIDR
     target_kind: str
     target_id: str
-    state: str = "active"  # "blackhole" when the target is gone (e.g. a deleted connection)
+    #: "blackhole" when the target is unavailable: a dead or pending peering connection, but also a
+    #: deleted NAT gateway, network interface or transit gateway attachment, a stopped instance...
+    state: str = "active"
 
     @property
     def version(self) -> int:
@@ -139,3 +146,16 @@ class SideNetwork:
     route_tables: tuple[RouteTable, ...]
     subnets: tuple[Subnet, ...] = ()
     dns: DnsAttributes | None = None  # read only when a DNS change is planned
+    #: the status EC2 shows of the other peering connections that blackhole routes here point at,
+    #: by id (None: EC2 no longer knows it). Read only for routes standing where a route is
+    #: planned; an id missing here was not read (routing leaves its route alone and says so).
+    peerings: Mapping[str, ConnectionStatus | None] = field(default_factory=dict, hash=False, compare=False)
+
+    def blackhole_peerings(self) -> frozenset[str]:
+        """The peering connections that blackhole routes of this VPC's tables point at."""
+        return frozenset(
+            r.target_id
+            for t in self.route_tables
+            for r in t.routes
+            if r.target_kind == PEERING_TARGET and r.is_blackhole
+        )

@@ -11,11 +11,20 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from peering.core.cleanup_plan import CleanupOptions
 
@@ -32,14 +41,43 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 # Strength when several rules match: an explicit deny always wins.
 _PRECEDENCE = {Verdict.REJECT: 0, Verdict.HOLD: 1, Verdict.ACCEPT: 2}
 
+# Characters no text of the document may hold. Control characters (C0 with tab and newline, DEL,
+# C1), format characters (bidi overrides and isolates U+202A-202E and U+2066-2069, zero-width
+# U+200B-200F, the BOM...), line and paragraph separators, surrogates. The version, rule names and
+# descriptions reach notification e-mails, tags and logs: a newline or a bidi override there lets
+# a policy author plant text that reads like something else (a fake command line).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a policy may not hold shown as an escape (``\\u202e``):
+    for messages that quote text from a document that did not validate."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _REFUSED_CATEGORIES else c for c in text)
+
+
+def _plain_text(value: str) -> str:
+    for position, character in enumerate(value):
+        if unicodedata.category(character) in _REFUSED_CATEGORIES:
+            name = unicodedata.name(character, "a control character")
+            raise ValueError(
+                f"character {position + 1} is U+{ord(character):04X} ({name}): text in a policy must be "
+                "one line of visible characters (no control, bidi or zero-width characters; a YAML "
+                "folded scalar '>-' joins long text into one line)"
+            )
+    return value
+
+
+#: Every free string of the document: refused when it holds a control or format character.
+Text = Annotated[str, AfterValidator(_plain_text)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class TagMatch(_Strict):
-    key: str = Field(min_length=1)
-    value: str | None = None  # None: the key being present is enough
+    key: Text = Field(min_length=1)
+    value: Text | None = None  # None: the key being present is enough
 
 
 def _quoted_account_ids(value: Any) -> Any:
@@ -56,7 +94,7 @@ def _quoted_account_ids(value: Any) -> Any:
 class _MatchesAccounts(_Strict):
     """A match with an ``accounts`` list: quoted 12-digit ids only (YAML reads bare ids as numbers)."""
 
-    accounts: list[str] | None = None
+    accounts: list[Text] | None = None
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -73,13 +111,37 @@ class _MatchesAccounts(_Strict):
 
 
 class RequesterMatch(_MatchesAccounts):
-    organizational_units: list[str] | None = Field(default=None, alias="organizationalUnits")
-    organization: str | None = None  # an organization id, or "self" for the hub's organization
-    regions: list[str] | None = None
+    organizational_units: list[Text] | None = Field(default=None, alias="organizationalUnits")
+    organization: Text | None = None  # an organization id, or "self" for the hub's organization
+    regions: list[Text] | None = None
+    # The deliberate "any account in the world": an accept rule must name who may ask, and this
+    # is how it says "anyone" (policy check warns about it).
+    anyone: bool | None = Field(default=None, strict=True)  # true only, never "yes" or 1
+
+    @field_validator("anyone")
+    @classmethod
+    def _anyone_is_true(cls, value: bool | None) -> bool | None:
+        if value is False:
+            raise ValueError("anyone: false means nothing; leave it out and name accounts, OUs or an organization")
+        return value
+
+    @model_validator(mode="after")
+    def _anyone_alone(self) -> RequesterMatch:
+        if self.anyone and self.names_who:
+            raise ValueError(
+                "anyone: true matches every account: it cannot be combined with accounts, "
+                "organizationalUnits or organization (regions may still narrow it)"
+            )
+        return self
+
+    @property
+    def names_who(self) -> bool:
+        """It names who may ask: accounts, OUs or an organization."""
+        return self.accounts is not None or self.organizational_units is not None or self.organization is not None
 
 
 class AccepterMatch(_MatchesAccounts):
-    vpc_ids: list[str] | None = Field(default=None, alias="vpcIds")
+    vpc_ids: list[Text] | None = Field(default=None, alias="vpcIds")
     vpc_tag: TagMatch | None = Field(default=None, alias="vpcTag")
 
 
@@ -96,7 +158,7 @@ class RoutingSection(_Strict):
     """
 
     ipv6: bool = False
-    exclude_cidrs: list[str] = Field(default_factory=list, alias="excludeCidrs")
+    exclude_cidrs: list[Text] = Field(default_factory=list, alias="excludeCidrs")
     route_tables: RouteTablesSelection = Field(default_factory=RouteTablesSelection, alias="routeTables")
     dns_resolution: bool = Field(default=True, alias="dnsResolution")
     destinations: DestinationScope = DestinationScope.VPC
@@ -150,11 +212,11 @@ class RoutingSection(_Strict):
 
 
 class Rule(_Strict):
-    name: str = Field(min_length=1)
+    name: Text = Field(min_length=1)
     action: Verdict
     requester: RequesterMatch = RequesterMatch()
     accepter: AccepterMatch = AccepterMatch()
-    description: str | None = None
+    description: Text | None = None
     routing: RoutingSection | None = None  # accept rules only: how the connections it accepts are wired
 
     @model_validator(mode="after")
@@ -162,6 +224,33 @@ class Rule(_Strict):
         if self.routing is not None and self.action is not Verdict.ACCEPT:
             raise ValueError(f"routing applies to accept rules only (rule {self.name!r} says {self.action.value})")
         return self
+
+    @model_validator(mode="after")
+    def _accept_names_the_requester(self) -> Rule:
+        # Without it, one line ("action: accept") or an accepter-only rule (a VPC tag) would accept
+        # a request from any AWS account in the world: peer phishing by omission.
+        if self.action is Verdict.ACCEPT and not (self.requester.names_who or self.requester.anyone):
+            raise ValueError(
+                f"accept rule {self.name!r} must say who may ask: requester.accounts, "
+                "requester.organizationalUnits or requester.organization (to accept any AWS account "
+                "in the world, say requester: {anyone: true})"
+            )
+        return self
+
+    @property
+    def accepts_anyone(self) -> bool:
+        """An accept rule open to every AWS account (``requester.anyone``)."""
+        return self.action is Verdict.ACCEPT and bool(self.requester.anyone)
+
+    @property
+    def warning(self) -> str | None:
+        """What validates but deserves a loud warning: an accept rule open to any AWS account."""
+        if not self.accepts_anyone:
+            return None
+        return (
+            f"rule {self.name!r} accepts peering requests from ANY AWS account in the world "
+            "(requester.anyone: true); anyone who learns a matching VPC id can get a network path into it"
+        )
 
 
 class CleanupSection(_Strict):
@@ -193,7 +282,7 @@ class CleanupSection(_Strict):
 
 class PolicyDocument(_Strict):
     schema_version: int = Field(alias="schemaVersion")
-    version: str = Field(min_length=1)
+    version: Text = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     routing: RoutingSection = Field(default_factory=RoutingSection)
     cleanup: CleanupSection = Field(default_factory=CleanupSection)
@@ -233,6 +322,10 @@ class PolicyDocument(_Strict):
         if duplicates:
             raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
         return rules
+
+    def warnings(self) -> list[str]:
+        """What validates but deserves a loud warning: accept rules open to any AWS account."""
+        return [rule.warning for rule in self.rules if rule.warning is not None]
 
     @property
     def has_rule_routing(self) -> bool:
@@ -283,14 +376,17 @@ def parse_policy(text: str | None) -> PolicyDocument:
     try:
         raw = _load(text)
     except ValueError as exc:
-        raise PolicyError(f"the approval policy is not valid YAML/JSON: {exc}") from exc
+        # YAML quotes the offending lines of the document: escaped, one line, as for the keys below.
+        raise PolicyError(f"the approval policy is not valid YAML/JSON: {printable(str(exc))}") from exc
     if not isinstance(raw, dict):
         raise PolicyError("the approval policy must be a mapping with schemaVersion, version, rules")
     try:
         return PolicyDocument.model_validate(raw)
     except ValidationError as exc:
+        # Keys come from the document: escaped, as a message may reach a notification.
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+            f"{printable('.'.join(str(p) for p in err['loc'])) or '(root)'}: {printable(err['msg'])}"
+            for err in exc.errors()
         )
         raise PolicyError(f"the approval policy is invalid: {problems}") from exc
 

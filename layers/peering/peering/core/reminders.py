@@ -18,6 +18,7 @@ from peering.core.models import Connection, ConnectionStatus, LedgerState, Notic
 from peering.core.plan import Outcome, operator_hint
 
 REQUEST_LIFETIME = timedelta(hours=168)  # AWS expires an unanswered request after 7 days
+EXPIRES, WITHDRAWN = "expires", "is withdrawn"  # how a held request ends: AWS's expiry, our requester's sweep
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Reminder:
     points: tuple[int, ...]  # the hours-before-expiry points it covers, largest first
     time_left: timedelta
     notice: Notice
-    ending: str = "expires"  # or "is withdrawn" (by the requester's sweep)
+    ending: str = EXPIRES  # or WITHDRAWN (by the requester's sweep)
 
     @property
     def key(self) -> str:
@@ -44,6 +45,17 @@ def format_time_left(left: timedelta) -> str:
     if days:
         return f"{days} d {hours} h"
     return f"{hours} h {minutes:02d} min"
+
+
+def request_end(expiration_time: datetime, withdrawn_after_hours: int | None = None) -> tuple[datetime, str]:
+    """A pending request's real end and how it comes: AWS's expiry, or, when its requester is one
+    of ours (``withdrawn_after_hours``: cleanup.pendingRequestMaxAgeHours), its withdrawal by the
+    requester's sweep that long after it was made, whichever comes first."""
+    if withdrawn_after_hours is not None:
+        withdrawal = expiration_time - REQUEST_LIFETIME + timedelta(hours=withdrawn_after_hours)
+        if withdrawal < expiration_time:
+            return withdrawal, WITHDRAWN
+    return expiration_time, EXPIRES
 
 
 def decide_commands(connection_id: str, bus_name: str) -> str:
@@ -82,11 +94,7 @@ def due_reminder(
     if conn.status is not ConnectionStatus.PENDING_ACCEPTANCE or conn.expiration_time is None or not is_held(state):
         return None
     assert state is not None
-    deadline, ending = conn.expiration_time, "expires"
-    if withdrawn_after_hours is not None:
-        withdrawal = conn.expiration_time - REQUEST_LIFETIME + timedelta(hours=withdrawn_after_hours)
-        if withdrawal < deadline:
-            deadline, ending = withdrawal, "is withdrawn"
+    deadline, ending = request_end(conn.expiration_time, withdrawn_after_hours)
     left = deadline - now
     if left <= timedelta(0):
         return None
@@ -99,7 +107,7 @@ def due_reminder(
     because = "\n".join(f"- {r}" for r in state.reasons) or "- (no reason recorded)"
     end = (
         "AWS then drops it without a word."
-        if ending == "expires"
+        if ending == EXPIRES
         else f"its requester is in the organization, whose sweep withdraws requests unanswered after "
         f"{withdrawn_after_hours} h (cleanup.pendingRequestMaxAgeHours)."
     )

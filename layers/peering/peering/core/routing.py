@@ -4,8 +4,12 @@ Rules (README "Routes and DNS"):
 - destinations: every IPv4 block of the peer VPC (and IPv6 when asked), or only the blocks of the
   peer's subnets carrying a tag ("subnets"), minus excluded blocks; "routes: none" plans no route;
 - route tables: all of the VPC's, those tagged, or those of tagged subnets (main table fallback);
-- a route to this connection is success; a blackhole route is replaced; a route to any other
-  live target is a conflict, reported and left alone; a full table is reported, others go on;
+- a route to this connection is success; a blackhole route to another peering connection that EC2
+  shows dead (rejected, deleting, deleted, expired, failed) or no longer knows is replaced; any other route
+  for the destination is a conflict, reported and left alone: a live target, and a blackhole to
+  anything else (a transit gateway, NAT gateway, instance, interface, gateway, endpoint...: its
+  target may come back) or to a peering connection still pending or active; a full table is
+  reported, others go on;
 - routes to this connection for blocks the peer no longer has (or subnets that no longer qualify)
   are removed (only those);
 - DNS: each side sets its own AllowDnsResolutionFromRemoteVpc, only when both VPCs resolve DNS.
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from peering.core.models import Connection
-from peering.core.network import RouteTable, SideNetwork, Subnet, ip_version
+from peering.core.network import PEERING_TARGET, Route, RouteTable, SideNetwork, Subnet, ip_version
 
 DEFAULT_ROUTES_PER_TABLE = 50  # L-93826ACB default, counted per IP version
 
@@ -148,6 +152,10 @@ class ConfigurePlan:
     findings: tuple[Finding, ...] = ()
     satisfied: tuple[str, ...] = ()  # routes already in place (for the record)
     routing: str = ""  # whose routing was applied (RoutingOptions.source)
+    #: (account, Region, connection id) of peering connections whose blackhole routes stand where a
+    #: route is planned and whose status the sides do not hold: left alone in this plan; the engine
+    #: reads them (SideNetwork.peerings) and plans again
+    unread_peerings: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def is_noop(self) -> bool:
@@ -220,10 +228,13 @@ def plan_side_routes(
     peer_v4: tuple[str, ...],
     peer_v6: tuple[str, ...],
     options: RoutingOptions,
-) -> tuple[list[RouteChange], list[Finding], list[str]]:
+) -> tuple[list[RouteChange], list[Finding], list[str], list[tuple[str, str, str]]]:
+    """Routes of one side: (changes, findings, routes already in place, peerings to read: see
+    ConfigurePlan.unread_peerings)."""
     changes: list[RouteChange] = []
     findings: list[Finding] = []
     satisfied: list[str] = []
+    unread: list[tuple[str, str, str]] = []
     wanted = desired_destinations(peer_v4, peer_v6, options)
     for table in select_tables(side, options):
         planned_per_version: dict[int, int] = {4: 0, 6: 0}
@@ -248,25 +259,30 @@ def plan_side_routes(
                 )
             elif existing.target_id == connection_id:
                 satisfied.append(f"{table.route_table_id}:{destination}")
-            elif existing.is_blackhole:
-                changes.append(
-                    RouteChange(
-                        "replace",
-                        side.account,
-                        side.region,
-                        table.route_table_id,
-                        destination,
-                        connection_id,
-                        previous_target=existing.target_id,
-                    )
-                )
             else:
+                kept = _blackhole_kept(existing, side) if existing.is_blackhole else ""
+                if kept is None:
+                    changes.append(
+                        RouteChange(
+                            "replace",
+                            side.account,
+                            side.region,
+                            table.route_table_id,
+                            destination,
+                            connection_id,
+                            previous_target=existing.target_id,
+                        )
+                    )
+                    continue
+                unread_peering = existing.target_kind == PEERING_TARGET and existing.target_id not in side.peerings
+                if existing.is_blackhole and unread_peering:
+                    unread.append((side.account, side.region, existing.target_id))
                 findings.append(
                     Finding(
                         "route-conflict",
                         f"conflict:{table.route_table_id}:{destination}:{existing.target_id}",
-                        f"{where} already routes {destination} to {existing.target_kind} {existing.target_id}: "
-                        f"left alone, {connection_id} gets no route there",
+                        f"{where} already routes {destination} to {existing.target_kind} {existing.target_id}"
+                        f"{f' ({kept})' if kept else ''}: left alone, {connection_id} gets no route there",
                     )
                 )
     # Blocks the peer no longer has: remove our routes for them, wherever they are.
@@ -280,7 +296,22 @@ def plan_side_routes(
                         "delete", side.account, side.region, table.route_table_id, route.destination, connection_id
                     )
                 )
-    return changes, findings, satisfied
+    return changes, findings, satisfied, list(dict.fromkeys(unread))
+
+
+def _blackhole_kept(route: Route, side: SideNetwork) -> str | None:
+    """Why a blackhole route is left alone, or None when it may be replaced: only a route to a
+    peering connection EC2 shows dead or no longer knows. A blackhole to anything else is someone's
+    route waiting for its target (a gateway attachment being replaced, a stopped NAT instance); a
+    blackhole to a pending or active connection is someone's connection about to carry traffic."""
+    if route.target_kind != PEERING_TARGET:
+        return "a blackhole: its target is unavailable now and may come back"
+    if route.target_id not in side.peerings:
+        return "a blackhole to a peering connection whose status was not read"
+    status = side.peerings[route.target_id]
+    if status is None or status.is_dead:
+        return None
+    return f"a blackhole to a peering connection that is {status.value}, not dead"
 
 
 def dns_prerequisite_finding(connection_id: str, role: str, lacking: Iterable[str]) -> Finding:
@@ -401,6 +432,7 @@ def plan_configuration(
     changes: list[RouteChange] = []
     findings: list[Finding] = []
     satisfied: list[str] = []
+    unread: list[tuple[str, str, str]] = []
     requester_blocks = (
         (requester.vpc.cidr_blocks, requester.vpc.ipv6_cidr_blocks)
         if requester
@@ -446,10 +478,13 @@ def plan_configuration(
                 findings.append(chosen)
                 continue
             peer_blocks = chosen
-        side_changes, side_findings, side_ok = plan_side_routes(conn.connection_id, network, *peer_blocks, options)
+        side_changes, side_findings, side_ok, side_unread = plan_side_routes(
+            conn.connection_id, network, *peer_blocks, options
+        )
         changes += side_changes
         findings += side_findings
         satisfied += side_ok
+        unread += side_unread
     dns_changes, dns_findings = plan_dns(
         conn,
         requester if "requester" in scope else None,
@@ -463,4 +498,5 @@ def plan_configuration(
         findings=tuple(findings + dns_findings),
         satisfied=tuple(satisfied),
         routing=options.source,
+        unread_peerings=tuple(dict.fromkeys(unread)),
     )

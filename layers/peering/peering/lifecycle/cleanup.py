@@ -42,6 +42,16 @@ class CleanupLifecycle(EngineContext):
             return replace(options, revoke_stale_security_group_rules=False)
         return options
 
+    def withdrawn_after_hours(
+        self, requester_account: str, requester_region: str, options: CleanupOptions | None = None
+    ) -> int | None:
+        """cleanup.pendingRequestMaxAgeHours when the requester is one of ours (this account or a
+        member: its own sweep withdraws the request then), else None (only AWS's expiry ends it).
+        With reminders.request_end, a held request's real end (the sweep's reminders, ``pending``)."""
+        if not is_reachable(self.aws, self.directory, requester_account, requester_region):
+            return None
+        return (options or self.cleanup_options()).pending_request_max_age_hours
+
     def plan_cleanup(
         self, connection_id: str, account: str, region: str, *, places: Sequence[tuple[str, str]] = ()
     ) -> CleanupPlan | Connection | None:

@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from peering.aws.apply import ActionResult, ConfigureApplier
-from peering.aws.observe import connections_touching, find_connection, is_reachable, observe_connection_sides
+from peering.aws.observe import (
+    connections_touching,
+    find_connection,
+    is_reachable,
+    observe_connection_sides,
+    with_peering_statuses,
+)
 from peering.core.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
 from peering.core.models import Connection, ConnectionStatus, LedgerState, Notice
 from peering.core.network import SideNetwork, Subnet
@@ -96,7 +102,13 @@ class ConfigureLifecycle(EngineContext):
         sides = observe_connection_sides(
             self.aws, conn, self.directory, with_subnets=options.reads_subnets, with_vpcs=with_vpcs
         )
-        return self.plan_sides(conn, sides, options)
+        plan = self.plan_sides(conn, sides, options)
+        if plan.unread_peerings:
+            # Blackhole routes to other connections stand where routes are planned: whether they
+            # may be replaced depends on those connections' status (read only now, when it matters).
+            sides = with_peering_statuses(self.aws, sides, plan.unread_peerings)
+            plan = self.plan_sides(conn, sides, options)
+        return plan
 
     def plan_sides(
         self,

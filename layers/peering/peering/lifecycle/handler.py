@@ -14,6 +14,7 @@ from typing import Any
 
 from peering.core.errors import (
     InvalidEventError,
+    NotASweepTargetError,
     NotReadyError,
     OutsideOrganizationError,
     PeeringError,
@@ -39,6 +40,7 @@ _RETRIED = (NotReadyError,)
 
 METRIC_BY_KIND = {
     InvalidEventError.kind: "InvalidEvents",
+    NotASweepTargetError.kind: "SweepMessagesRefused",
     SkippedEventError.kind: "SkippedEvents",
     UnauthorizedOperatorError.kind: "UnauthorizedOperatorEvents",
     OutsideOrganizationError.kind: "OutsideOrganizationEvents",

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 from peering.core.errors import InvalidEventError, UnauthorizedOperatorError
+from peering.core.event_fields import EventBridgeEvent
 from peering.core.events import OperatorEvent
 from peering.lifecycle.context import EngineContext
 from peering.runtime.observability import logger
 
 
-def ensure_hub_account(sender: str, engine: EngineContext) -> None:
-    """EventBridge sets an event's ``account`` to the sender's account, so only the hub
-    account's own principals (allowed to PutEvents there) can approve, reject, converge or sweep."""
-    if sender != engine.aws.own_account:
-        raise UnauthorizedOperatorError(f"operator events are honoured only from the hub account, not from {sender}")
+def ensure_put_by_hub(event: EventBridgeEvent, engine: EngineContext) -> None:
+    """An operator event counts only if the hub account put it on the peering bus of this Region.
+
+    EventBridge sets ``account`` to the sender's account and ``region`` to the Region of the bus
+    it was put on, and the sender cannot choose either; the peering bus's policy narrows the
+    senders to the operators. A direct ``lambda:InvokeFunction`` can write any envelope: what stops
+    that is IAM (the function admits only its rules, and the hub's guardrail policy keeps
+    identity grants from reaching around them; docs/deploy.md, "Trust boundary").
+    """
+    if event.account != engine.aws.own_account:
+        raise UnauthorizedOperatorError(
+            f"operator events are honoured only from the hub account, not from {event.account}"
+        )
+    if event.region != engine.aws.default_region:
+        raise UnauthorizedOperatorError(
+            f"operator events are honoured only from the peering bus in {engine.aws.default_region}, "
+            f"not from {event.region!r}"
+        )
 
 
 def authorize_and_locate(request: OperatorEvent, engine: EngineContext) -> tuple[str, str]:
-    """(account, Region) to act in, for an operator event sent from the hub account."""
-    ensure_hub_account(request.account, engine)
+    """(account, Region) to act in, for an operator event put on the peering bus by the hub account."""
+    ensure_put_by_hub(request, engine)
     detail = request.detail
     logger.append_keys(connection_id=detail.connection_id, requested_by=detail.requested_by)
     if detail.account_id and detail.region:

@@ -4,21 +4,76 @@ Pure (standard library only). The SVG is drawn here, so the picture shows even w
 the script adds the filter (account, Region, state), the detail panel on click (routes per table
 on both sides, the ledger's decision, rule, reasons, policy version) and the list of connections.
 The data the panel shows is embedded as JSON in a ``<script type="application/json">``.
+
+Hostile text is made harmless in two ways. Every string of the map (names, tags, OUs, reasons,
+ids) passes through ``readable`` once, before anything is drawn: a character that is invisible or
+turns the text around (Unicode Cc and Cf: U+202E, U+2066-2069, U+200B-200F, U+FEFF...) shows as
+its escape (``\u202e``), so no name can pose as another. And the page carries a
+Content-Security-Policy that runs only its own inline script and style, by their SHA-256 hashes
+(computed here from the exact bodies), and loads nothing else: the script attaches its handlers
+with addEventListener and no element has a style attribute (CSP hashes cover neither).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-from dataclasses import asdict
+import unicodedata
+from dataclasses import asdict, fields, is_dataclass, replace
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from peering.map.assets import CSS, SCRIPT
 from peering.map.layout import NODE_H, NODE_W, EdgePath, Layout, layout
 from peering.map.model import FINDING_LABELS, STATES, EdgeView, PeeringMap, time_left
 
 TITLE = "Peering Autopilot: peering map"
+_INVISIBLE = frozenset({"Cc", "Cf"})  # control and format characters (direction overrides, zero widths)
+Shown = TypeVar("Shown")
+
+
+def visible(text: str) -> str:
+    """``text`` with each control or format character (Unicode Cc, Cf) written as its escape."""
+    if text.isprintable():  # the usual case, at C speed (isprintable is False for every Cc and Cf)
+        return text
+    return "".join(
+        (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") if unicodedata.category(c) in _INVISIBLE else c
+        for c in text
+    )
+
+
+def readable(value: Shown) -> Shown:
+    """The map (or any part of it) with every string passed through ``visible``: the one place the
+    page's text is made safe to read, before the SVG, the filters and the embedded JSON use it."""
+    shown: Any
+    if isinstance(value, str):
+        shown = visible(value)
+    elif isinstance(value, tuple):
+        shown = tuple(readable(v) for v in value)
+    elif isinstance(value, list):
+        shown = [readable(v) for v in value]
+    elif isinstance(value, dict):
+        shown = {readable(k): readable(v) for k, v in value.items()}
+    elif is_dataclass(value) and not isinstance(value, type):
+        shown = replace(value, **{f.name: readable(getattr(value, f.name)) for f in fields(value)})
+    else:
+        shown = value
+    result: Shown = shown
+    return result
+
+
+def _source_hash(body: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(script: str = SCRIPT, style: str = CSS) -> str:
+    """Nothing loads, only the page's own inline script and style run (by hash)."""
+    return (
+        f"default-src 'none'; script-src {_source_hash(script)}; style-src {_source_hash(style)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def _attr(value: object) -> str:
@@ -61,6 +116,7 @@ def _summary(edge: EdgeView, left: str) -> str:
 
 
 def render(peering_map: PeeringMap, *, now: datetime | None = None) -> str:
+    peering_map = readable(peering_map)
     now = now or datetime.fromisoformat(peering_map.generated_at)
     titles = {(v.account, v.region): _box_title(peering_map, v.account, v.region) for v in peering_map.vpcs}
     placed = layout(peering_map.vpcs, peering_map.edges, titles)
@@ -80,6 +136,7 @@ def render(peering_map: PeeringMap, *, now: datetime | None = None) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy()}">',
         f"<title>{TITLE}</title>",
         f"<style>{CSS}</style></head><body>",
         "<header>",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +23,10 @@ from typing import Any
 from peering.core.errors import ConfigurationError
 from peering.core.events import SweepRequestEvent, parse_sweep_event
 from peering.lifecycle.context import EngineContext
-from peering.lifecycle.operator import ensure_hub_account
+from peering.lifecycle.operator import ensure_put_by_hub
 from peering.runtime.observability import MetricUnit, logger, metrics
 from peering.sweep import readiness
-from peering.sweep.messages import AccountSweep, SweepSettings, SweepTarget
+from peering.sweep.messages import AccountSweep, SweepSettings, SweepTarget, ensure_sweep_targets, is_active
 
 SQS_BATCH = 10
 # SendMessageBatch calls in flight at once: 10,000 targets are 1,000 calls, about 100 s one after
@@ -47,7 +46,7 @@ def parse_sweep_trigger(event: Any, engine: EngineContext) -> SweepTrigger:
     parsed = parse_sweep_event(event)
     sweep_id = f"sweep-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     if isinstance(parsed, SweepRequestEvent):
-        ensure_hub_account(parsed.account, engine)
+        ensure_put_by_hub(parsed, engine)
         detail = parsed.detail
         return SweepTrigger(sweep_id, (detail.account_id, detail.region), detail.dry_run, detail.requested_by)
     return SweepTrigger(sweep_id)
@@ -67,13 +66,9 @@ def list_accounts(engine: EngineContext, settings: SweepSettings) -> list[dict[s
     return accounts
 
 
-def _is_active(account: Mapping[str, Any]) -> bool:
-    return (account.get("State") or account.get("Status") or "ACTIVE") == "ACTIVE"
-
-
 def active_targets(accounts: list[dict[str, Any]], settings: SweepSettings) -> list[tuple[str, str]]:
     """Every account+Region the sweep covers: the active accounts in each of the sweep's Regions."""
-    return [(str(a["Id"]), region) for a in accounts if _is_active(a) for region in settings.regions]
+    return [(str(a["Id"]), region) for a in accounts if is_active(a) for region in settings.regions]
 
 
 def list_targets(engine: EngineContext, settings: SweepSettings) -> list[tuple[str, str]]:
@@ -103,11 +98,13 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
     ready: readiness.FanOutReadiness | None = None
     active: list[str] = []
     if trigger.only:
+        account, region = trigger.only
+        ensure_sweep_targets(engine, settings, account, [region])  # an operator's request, checked as the worker would
         targets = [trigger.only]
     else:
         accounts = list_accounts(engine, settings)
         ready = readiness.before_fan_out(engine, accounts)
-        active = [str(a["Id"]) for a in accounts if _is_active(a)]
+        active = [str(a["Id"]) for a in accounts if is_active(a)]
         targets = active_targets(accounts, settings)
     if trigger.only is None and os.environ.get("MAP_BUCKET"):
         # PublishMap=true: the page from the fragments the previous sweep's workers wrote.

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from peering.core.errors import ConfigurationError, InvalidEventError, SweepIncompleteError
+from peering.core.errors import ConfigurationError, InvalidEventError, NotASweepTargetError, SweepIncompleteError
 from peering.core.events import ACCOUNT_ID, REGION
 from peering.lifecycle.context import EngineContext
 
@@ -189,3 +189,31 @@ def hand_back(engine: EngineContext, target: SweepTarget) -> SweepTarget:
         QueueUrl=queue_url, MessageBody=following.to_message(), DelaySeconds=CONTINUATION_DELAY_SECONDS
     )
     return following
+
+
+def is_active(account: Mapping[str, Any]) -> bool:
+    return (account.get("State") or account.get("Status") or "ACTIVE") == "ACTIVE"
+
+
+def sweeps_account(engine: EngineContext, settings: SweepSettings, account: str) -> bool:
+    """Whether the fan-out queues ``account``: fan_out.list_accounts' three sources and is_active, asked
+    about one account (one cached DescribeAccount, not a ListAccounts of the organization for
+    every message the worker receives)."""
+    if settings.accounts:
+        return account in settings.accounts
+    if engine.directory.hub_org_id() is None:
+        return account == engine.aws.own_account
+    state = engine.directory.member_state(account)
+    return state is not None and is_active({"State": state})
+
+
+def ensure_sweep_targets(engine: EngineContext, settings: SweepSettings, account: str, regions: Sequence[str]) -> None:
+    """Refuse an account+Regions the sweep does not cover (NotASweepTargetError): a message naming
+    them is forged or stale, and nothing (not even a not-ready record) is written for it."""
+    outside = [r for r in regions if r not in settings.regions]
+    if outside:
+        raise NotASweepTargetError(
+            f"Region(s) {', '.join(outside)} not swept by this stack (its Regions: {', '.join(settings.regions)})"
+        )
+    if not sweeps_account(engine, settings, account):
+        raise NotASweepTargetError(f"account {account} is not an active account this stack sweeps")

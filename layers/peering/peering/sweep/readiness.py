@@ -10,7 +10,10 @@ recognized precisely from what AWS answers:
   OptInRequired): an opt-in Region the account has not enabled.
 - ``account-suspended`` / ``account-closing``: Organizations lists the account as SUSPENDED, or as
   PENDING_CLOSURE / CLOSED (``State``, or the older ``Status``): the fan-out does not queue it.
-- ``account-left-organization``: the worker finds the account no longer in the organization.
+
+An account that is no longer in the organization is not a cause: the fan-out no longer lists it,
+and the worker refuses a message that names it (sweep.messages.ensure_sweep_targets) without recording
+anything, so a forged message cannot write to the ledger.
 
 Each is one item under ``pk = "NOTREADY"`` (``sk = "<account>#<Region>"``, Region ``*`` for a
 cause of the whole account) with the cause and since when, refreshed by every sweep that sees it
@@ -51,8 +54,7 @@ MEMBER_ROLE_MISSING = "member-role-missing"
 REGION_NOT_ENABLED = "region-not-enabled"
 ACCOUNT_SUSPENDED = "account-suspended"
 ACCOUNT_CLOSING = "account-closing"
-ACCOUNT_LEFT = "account-left-organization"
-CAUSES = (MEMBER_ROLE_MISSING, REGION_NOT_ENABLED, ACCOUNT_SUSPENDED, ACCOUNT_CLOSING, ACCOUNT_LEFT)
+CAUSES = (MEMBER_ROLE_MISSING, REGION_NOT_ENABLED, ACCOUNT_SUSPENDED, ACCOUNT_CLOSING)
 
 # EC2's answers when the credentials are not valid in a Region the account has not enabled
 # (EC2 API reference, "Error codes": AuthFailure, OptInRequired). UnauthorizedOperation is not

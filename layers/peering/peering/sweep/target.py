@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from peering.aws.apply import ConfigureApplier
-from peering.aws.observe import RegionSnapshot, is_reachable, observe_region, paginate, read_peer_subnets
+from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_peer_subnets
 from peering.core.cleanup_plan import CleanupOptions, is_stale_request, plan_cleanup
 from peering.core.deadline import Deadline
 from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
@@ -182,13 +182,14 @@ def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
     if not is_held(state):
         return  # the usual case: no look-up at all
     # A requester that is one of ours has its request withdrawn by its own sweep, before AWS expires it.
-    ours = is_reachable(run.engine.aws, run.engine.directory, conn.requester.account, conn.requester.region)
     reminder = due_reminder(
         conn,
         state,
         run.cleanup_options.remind_before_expiry_hours,
         run.now,
-        withdrawn_after_hours=run.cleanup_options.pending_request_max_age_hours if ours else None,
+        withdrawn_after_hours=run.engine.withdrawn_after_hours(
+            conn.requester.account, conn.requester.region, run.cleanup_options
+        ),
         bus_name=run.engine.settings.bus_name,
     )
     if reminder is None:
