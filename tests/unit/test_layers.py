@@ -255,3 +255,29 @@ def test_a_lazy_import_counts(tmp_path: Path) -> None:
     source = tmp_path / "lazy.py"
     source.write_text("def later() -> None:\n    from peering.sweep.target import converge_target\n")
     assert imports_of(source, set()) == {"peering.sweep.target"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rooms a reader can take in at once
+# ---------------------------------------------------------------------------------------------
+
+#: the most lines an engine class may have (issue 21: the 392-line Ledger became one store per record)
+MAX_CLASS_LINES = 200
+
+
+def oversized_classes(modules: Mapping[str, Path], limit: int) -> list[str]:
+    return [
+        f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for name, path in modules.items()
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ClassDef) and node.end_lineno and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+def test_no_engine_class_exceeds_the_limit() -> None:
+    assert oversized_classes(engine_modules(), MAX_CLASS_LINES) == []
+
+
+def test_the_class_limit_catches_a_long_class() -> None:
+    # the largest class today is well under the limit, so the check is proven on a lower one
+    assert oversized_classes(engine_modules(), 150), "some class should exceed 150 lines"
