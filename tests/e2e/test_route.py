@@ -75,7 +75,7 @@ def test_a_call_no_rule_wants_exits_1(tmp_path: Path, capsys: pytest.CaptureFixt
     code, out = route(capsys, write(tmp_path, event), "--account", HUB)
 
     assert code == 1
-    assert "none of the 10 rules matches" in out
+    assert "none of the 11 rules matches" in out
 
 
 def test_operator_events_count_only_from_the_hub_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,9 +92,10 @@ def test_template_parameters_are_validated(capsys: pytest.CaptureFixture[str]) -
     assert "DryRun='maybe' is not one of true, false" in capsys.readouterr().err
 
 
-def test_the_template_has_the_ten_rules_sam_generates() -> None:
+def test_the_template_has_the_eleven_rules_sam_generates() -> None:
     found = {r.rule_id: (r.bus, r.functions) for r in rules(Stack.load(account=HUB, region="us-east-1"))}
-    assert len(found) == 10
+    assert len(found) == 11
+    assert found["SweepFunctionPolicyChangedOnDefaultBus"] == ("default", ("SweepFunction",))
     assert found["SweepFunctionScheduled"] == ("default", ("SweepFunction",))
     assert found["ConfigureFunctionConvergeOnPeeringBus"] == ("peering-autopilot", ("ConfigureFunction",))
 

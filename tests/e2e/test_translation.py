@@ -176,7 +176,7 @@ def test_every_rule_the_translator_emits_for_a_function_is_routed_to_it(
         for target in body["Properties"]["Targets"]:
             emitted[logical_id] = (target["Id"], target["Arn"]["Fn::GetAtt"][0])
 
-    assert len(emitted) == 10
+    assert len(emitted) == 11
     assert {k: (r.targets[0].target_id, r.functions[0]) for k, r in hub_rules.items()} == emitted
     assert all(len(r.targets) == 1 for r in hub_rules.values())
 
