@@ -86,7 +86,7 @@ validate: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate --li
 unit: $(VENV)/.installed ## every test, on all cores, with the coverage gate (no lint)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest $(XDIST) --durations=15 --cov --cov-report=term-missing
 
-fuzz: $(VENV)/.installed ## hostile events through every handler, deeper than make test (50,000 examples, about 12 minutes)
+fuzz: $(VENV)/.installed ## hostile events through every handler, deeper than make test (50,000 examples, about 20 minutes)
 	FUZZ_EXAMPLES=$(FUZZ_DEEP_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider
 
 test: lint validate build unit ## everything CI runs: lint, template validation, sam build, tests with coverage

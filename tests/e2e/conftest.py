@@ -27,7 +27,6 @@ import pytest
 
 from emulation.server import MotoServer
 from peering.aws import reset_shared_session
-from runner import demo
 from runner.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,23 +90,20 @@ class PlayedDemo:
     """``make demo`` played to its end: its exit code, what it printed and how long it took."""
 
     returncode: int
-    output: str
+    output: str  # stdout
+    errors: str  # stderr
     seconds: float
-
-
-#: The xdist group of the tests that read the played demo: one worker plays it, once.
-DEMO_GROUP = pytest.mark.xdist_group("demo")
 
 
 @pytest.fixture(scope="session")
 def played_demo() -> Iterator[PlayedDemo]:
-    """The demo, played once per session (about a minute) for the tests that read its output or
-    open the map it wrote, in this process as ``python -m runner demo`` plays it (run_demo).
-    Its map and its functions' log are removed afterwards. Tests that use it are marked DEMO_GROUP."""
-    out = io.StringIO()
+    """``python -m runner demo``, played once per session (about a minute) for the tests that read
+    its output or open the map it wrote. A subprocess, as a user runs it: in a process where other
+    tests already imported the engine, its Powertools would not be the functions'. Its map and its
+    functions' log are removed afterwards. The files that use it are one xdist group (XDIST_GROUPS)."""
     started = time.monotonic()
-    code = demo.run_demo(out=out)
-    played = PlayedDemo(code, out.getvalue(), time.monotonic() - started)
+    done = run_runner("demo", timeout=180)
+    played = PlayedDemo(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
     yield played
     for pattern in (r"peering map: (\S+\.html) \(", r"function logs: (\S+)"):
         found = re.search(pattern, played.output)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.browser import chromium, dump_dom, screenshot
-from tests.e2e.conftest import DEMO_GROUP, PlayedDemo
+from tests.e2e.conftest import PlayedDemo
 
 ROOT = Path(__file__).resolve().parents[2]
 README_PICTURE = ROOT / "docs" / "peering-map.png"
@@ -42,16 +42,13 @@ class MapOfTheDemo:
         return found.group(1)
 
 
-# The demo is played once per session, on the worker that runs the group (tests/e2e/conftest.py).
-pytestmark = DEMO_GROUP
-
-
 @pytest.fixture
 def played(request: pytest.FixtureRequest) -> MapOfTheDemo:
+    """The demo's map: the demo is played once per session, on one worker (XDIST_GROUPS)."""
     chromium()  # skip (or fail under REQUIRE_CHROMIUM) before playing the demo for nothing
     played_demo: PlayedDemo = request.getfixturevalue("played_demo")
     text = played_demo.output
-    assert played_demo.returncode == 0, text[-3000:]
+    assert played_demo.returncode == 0, text[-3000:] + played_demo.errors[-3000:]
     path = re.search(r"peering map: (\S+\.html) \(", text)
     assert path, text[-2000:]
     return MapOfTheDemo(text, Path(path.group(1)), re.findall(r"CreateVpcPeeringConnection .*= (pcx-[0-9a-f]+)", text))
