@@ -81,12 +81,14 @@ lint: $(VENV)/.installed ## ruff and mypy
 validate: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate --lint, cfn-lint, checkov on the templates
 	$(SAM) validate --lint --template template.yaml --region us-east-1
 	$(CFN_LINT) $(TEMPLATES)
+	@echo "== checkov on both templates (about a minute)"
 	$(CHECKOV) --quiet --compact --framework cloudformation --config-file .checkov.yaml $(addprefix -f ,$(TEMPLATES))
 
 unit: $(VENV)/.installed ## every test, on all cores, with the coverage gate (no lint)
+	@echo "== pytest: every test on every core, coverage gate 90 %, $(FUZZ_EXAMPLES) hostile events (several minutes)"
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest $(XDIST) --durations=15 --cov --cov-report=term-missing
 
-fuzz: $(VENV)/.installed ## hostile events through every handler, deeper than make test (50,000 examples, about 20 minutes)
+fuzz: $(VENV)/.installed ## hostile events through every handler, deeper than make test (50,000 examples, 12 to 20 minutes)
 	FUZZ_EXAMPLES=$(FUZZ_DEEP_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider
 
 test: lint validate build unit ## everything CI runs: lint, template validation, sam build, tests with coverage
