@@ -16,7 +16,8 @@ TEMPLATES := template.yaml member-template.yaml
 .PHONY: help check dev venvs lint validate test test-runtime unit fuzz build demo bench bench-smoke lock clean
 
 # pytest-xdist's workers: one per core (-n auto); PYTEST_WORKERS=0 runs the tests in make's process.
-# loadgroup keeps the tests that share a session fixture (the demo played once) on one worker.
+# loadgroup: the files that share a session fixture (the demo, played once) go to one worker
+# (XDIST_GROUPS in tests/conftest.py).
 PYTEST_WORKERS ?= auto
 XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 # Hostile events through every handler (tests/fuzz): make test's count, and make fuzz's deep one.
