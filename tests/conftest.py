@@ -5,6 +5,7 @@ Environment variables are set before boto3 or moto are imported, so nothing can 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import json
@@ -41,8 +42,21 @@ os.environ.pop("MOTO_ACCOUNT_ID", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
+import botocore.loaders  # noqa: E402
+import botocore.session  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from moto.core.config import default_user_config  # noqa: E402
+
+# mock_aws() would otherwise replace boto3's default session on each start, and every test's first
+# client would parse botocore's service models again (EC2's alone is megabytes of JSON): two thirds
+# of an organization test's set-up. The credentials above are the only ones, so a session kept for
+# the whole run resolves the same identity; moto's backends are still reset on each start.
+default_user_config["core"]["reset_boto3_session"] = False
+# And every botocore session of the run (the engine's, renewed by each test or runner command that
+# resets it) shares one loader, which caches what it parsed: models are read once per process, as
+# in one Lambda container. The loader only reads botocore's data files; nothing is shared but them.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[assignment]
 
 from emulation import fidelity  # noqa: E402
 from peering.aws import clients, org, policy_store  # noqa: E402
@@ -283,3 +297,25 @@ def emitted_metrics(output: str) -> dict[str, float]:
                 values = value if isinstance(value, list) else [value]
                 totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
     return totals
+
+
+# Test files whose tests share a session fixture (pytest-xdist runs each worker's session fixtures
+# once): the demo, played once for its smoke test and for the map's browser test.
+XDIST_GROUPS = {"tests/e2e/test_demo.py": "demo", "tests/e2e/test_map_browser.py": "demo"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup, with XDIST_GROUPS sent whole to one worker. (xdist's own xdist_group
+    marker never reaches its scheduler under pytest 9: the node id it appends the group to is
+    computed now, not stored.)"""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling  # noqa: PLC0415 - only with xdist, only here
+
+    class FileGroupScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            group = XDIST_GROUPS.get(nodeid.split("::", 1)[0])
+            return f"group:{group}" if group else str(super()._split_scope(nodeid))
+
+    return FileGroupScheduling(config, log)

@@ -1,7 +1,9 @@
 """bootstrap, invoke and explain as a user runs them, against a moto server (emulation.server).
 
-Each command is ``python -m runner ...`` in a subprocess whose standard AWS environment points at
-the server (AWS_ENDPOINT_URL); the assertions read the resulting state back from the server.
+Each command is ``python -m runner ...`` with the standard AWS environment pointing at the server
+(AWS_ENDPOINT_URL), run in this process (run_cli); the assertions read the resulting state back
+from the server. One command runs as a real subprocess through the console entry (run_runner):
+its exit status, and Powertools set up from the template's environment in a new process.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from emulation.cloudtrail import api_call_event, cloudtrail_event
 from emulation.server import MotoServer
 from runner.cfn import Stack
 from runner.model import find_function
-from tests.e2e.conftest import REGION, ROOT, client, run_runner
+from tests.e2e.conftest import REGION, ROOT, client, run_cli, run_runner
 
 HUB = "123456789012"  # moto's default account: the hub here
 LEDGER = "peering-autopilot-LedgerTable"
@@ -31,7 +33,7 @@ rules:
 
 
 def bootstrapped(server: MotoServer) -> None:
-    done = run_runner("bootstrap", endpoint=server.url)
+    done = run_cli("bootstrap", endpoint=server.url)
     assert done.returncode == 0, done.stderr
 
 
@@ -105,8 +107,8 @@ def snapshot(server: MotoServer, pcx: str, vpcs: tuple[str, str]) -> tuple[Any, 
 
 
 def test_bootstrap_creates_the_template_resources_once(server: MotoServer) -> None:
-    first = run_runner("bootstrap", endpoint=server.url)
-    again = run_runner("bootstrap", endpoint=server.url)
+    first = run_cli("bootstrap", endpoint=server.url)
+    again = run_cli("bootstrap", endpoint=server.url)
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("[created]") == 12
@@ -147,7 +149,7 @@ def test_lifecycle_by_hand_explain_changes_nothing_invoke_does(server: MotoServe
 
     # pending: the decision and the acceptance plan, nothing applied
     before = snapshot(server, pcx, (a, b))
-    explained = run_runner("explain", pcx, "--account", HUB, "--json", endpoint=server.url)
+    explained = run_cli("explain", pcx, "--account", HUB, "--json", endpoint=server.url)
     assert explained.returncode == 0, explained.stderr
     answer = explained.json()
     assert answer["status"] == "pending-acceptance"
@@ -156,17 +158,15 @@ def test_lifecycle_by_hand_explain_changes_nothing_invoke_does(server: MotoServe
     assert snapshot(server, pcx, (a, b)) == before
 
     # the accept function, by its folder name
-    accepted = run_runner("invoke", "accept", str(create), endpoint=server.url)
+    accepted = run_cli("invoke", "accept", str(create), endpoint=server.url)
     assert accepted.returncode == 0, accepted.stderr
     assert json.loads(accepted.stdout)["outcome"] == "accepted"
     assert status(server, pcx) == "active"
-    # Powertools was set up with the template's environment: the metrics' service dimension
-    assert '"service":"peering-autopilot"' in accepted.stderr
-    assert '"Namespace":"PeeringAutopilot"' in accepted.stderr
+    assert '"Namespace":"PeeringAutopilot"' in accepted.stderr  # the service: test_invoke_exit_status...
 
     # active: the configure plan, nothing applied
     before = snapshot(server, pcx, (a, b))
-    explained = run_runner("explain", pcx, "--account", HUB, endpoint=server.url)
+    explained = run_cli("explain", pcx, "--account", HUB, endpoint=server.url)
     assert explained.returncode == 0, explained.stderr
     assert "configure plan (nothing applied):" in explained.stdout
     assert f"create route 10.1.0.0/16 -> {pcx}" in explained.stdout
@@ -174,7 +174,7 @@ def test_lifecycle_by_hand_explain_changes_nothing_invoke_does(server: MotoServe
     assert snapshot(server, pcx, (a, b)) == before
 
     # the configure function, by its logical id, on the Accept call's event
-    configured = run_runner(
+    configured = run_cli(
         "invoke", "ConfigureFunction", str(event_file(tmp_path, "AcceptVpcPeeringConnection", pcx)), endpoint=server.url
     )
     assert configured.returncode == 0, configured.stderr
@@ -184,14 +184,14 @@ def test_lifecycle_by_hand_explain_changes_nothing_invoke_does(server: MotoServe
     # dead: the cleanup plan, nothing applied
     client(server, "ec2").delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
     before = snapshot(server, pcx, (a, b))
-    explained = run_runner("explain", pcx, "--account", HUB, endpoint=server.url)
+    explained = run_cli("explain", pcx, "--account", HUB, endpoint=server.url)
     assert explained.returncode == 0, explained.stderr
     assert "cleanup plan (nothing applied):" in explained.stdout
     assert f"delete route 10.1.0.0/16 -> {pcx}" in explained.stdout
     assert "close the ledger record as deleted" in explained.stdout
     assert snapshot(server, pcx, (a, b)) == before
 
-    cleaned = run_runner(
+    cleaned = run_cli(
         "invoke", "cleanup", str(event_file(tmp_path, "DeleteVpcPeeringConnection", pcx)), endpoint=server.url
     )
     assert cleaned.returncode == 0, cleaned.stderr
@@ -205,8 +205,8 @@ def test_invoke_takes_settings_from_env_and_parameters(server: MotoServer, tmp_p
     )
     pcx, _, _, create = requested(server, tmp_path)
 
-    by_env = run_runner("invoke", "accept", str(create), "--env", "DRY_RUN=true", endpoint=server.url)
-    by_param = run_runner("invoke", "accept", str(create), "--param", "DryRun=true", endpoint=server.url)
+    by_env = run_cli("invoke", "accept", str(create), "--env", "DRY_RUN=true", endpoint=server.url)
+    by_param = run_cli("invoke", "accept", str(create), "--param", "DryRun=true", endpoint=server.url)
 
     for done in (by_env, by_param):
         assert done.returncode == 0, done.stderr
@@ -220,9 +220,13 @@ def test_invoke_exit_status_follows_the_handler(server: MotoServer, tmp_path: Pa
     bootstrapped(server)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": {}}))
+    # The console entry in a new process: the handler's answer is the process's exit status, and
+    # Powertools was set up with the template's environment (the metrics' service dimension).
     refused = run_runner("invoke", "accept", str(bad), endpoint=server.url)
     assert refused.returncode == 1
     assert json.loads(refused.stdout)["error"] == "invalid_event"
+    assert '"service":"peering-autopilot"' in refused.stderr
+    assert '"Namespace":"PeeringAutopilot"' in refused.stderr
 
     def record(message_id: str, body: str) -> dict[str, Any]:
         return {
@@ -241,7 +245,7 @@ def test_invoke_exit_status_follows_the_handler(server: MotoServer, tmp_path: Pa
     sqs_event = {"Records": [record("m-0", target), record("m-1", "not a sweep target")]}
     worker_event = tmp_path / "sqs.json"
     worker_event.write_text(json.dumps(sqs_event))
-    answered = run_runner("invoke", "WorkerFunction", str(worker_event), endpoint=server.url)
+    answered = run_cli("invoke", "WorkerFunction", str(worker_event), endpoint=server.url)
     # The bad record is refused (InvalidEvents), not retried: no retry could make it a target.
     assert answered.returncode == 0
     assert json.loads(answered.stdout) == {"batchItemFailures": []}

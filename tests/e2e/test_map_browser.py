@@ -12,27 +12,25 @@ is taken; with UPDATE_MAP_SCREENSHOT=1 it replaces docs/peering-map.png (the REA
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from runner import demo
 from tests.e2e.browser import chromium, dump_dom, screenshot
+from tests.e2e.conftest import PlayedDemo
 
 ROOT = Path(__file__).resolve().parents[2]
 README_PICTURE = ROOT / "docs" / "peering-map.png"
 
 
 @dataclass(frozen=True)
-class PlayedDemo:
+class MapOfTheDemo:
     output: str
     map_path: Path
     connections: list[str]  # in the order the demo created them
@@ -44,16 +42,16 @@ class PlayedDemo:
         return found.group(1)
 
 
-@pytest.fixture(scope="module")
-def played() -> Iterator[PlayedDemo]:
+@pytest.fixture
+def played(request: pytest.FixtureRequest) -> MapOfTheDemo:
+    """The demo's map: the demo is played once per session, on one worker (XDIST_GROUPS)."""
     chromium()  # skip (or fail under REQUIRE_CHROMIUM) before playing the demo for nothing
-    out = io.StringIO()
-    assert demo.run_demo(out=out) == 0, out.getvalue()[-3000:]
-    text = out.getvalue()
+    played_demo: PlayedDemo = request.getfixturevalue("played_demo")
+    text = played_demo.output
+    assert played_demo.returncode == 0, text[-3000:] + played_demo.errors[-3000:]
     path = re.search(r"peering map: (\S+\.html) \(", text)
     assert path, text[-2000:]
-    yield PlayedDemo(text, Path(path.group(1)), re.findall(r"CreateVpcPeeringConnection .*= (pcx-[0-9a-f]+)", text))
-    Path(path.group(1)).unlink(missing_ok=True)
+    return MapOfTheDemo(text, Path(path.group(1)), re.findall(r"CreateVpcPeeringConnection .*= (pcx-[0-9a-f]+)", text))
 
 
 class _Dom(HTMLParser):
@@ -108,7 +106,7 @@ def _dom(page: Path, fragment: str = "") -> _Dom:
     return parsed
 
 
-def test_every_connection_its_state_and_its_findings_are_on_the_map(played: PlayedDemo) -> None:
+def test_every_connection_its_state_and_its_findings_are_on_the_map(played: MapOfTheDemo) -> None:
     approved = played.created("1.")
     held_then_approved = played.created("2.")
     overlapping = played.created("3.")
@@ -152,7 +150,7 @@ def test_every_connection_its_state_and_its_findings_are_on_the_map(played: Play
         assert name in text, name
 
 
-def test_the_detail_panel_shows_routes_on_both_sides_and_the_decision(played: PlayedDemo) -> None:
+def test_the_detail_panel_shows_routes_on_both_sides_and_the_decision(played: MapOfTheDemo) -> None:
     drifting = played.created("2.")
 
     dom = _dom(played.map_path, f"show={drifting}")
@@ -166,7 +164,7 @@ def test_the_detail_panel_shows_routes_on_both_sides_and_the_decision(played: Pl
     assert "missing" in text
 
 
-def test_the_detail_panel_of_a_subnet_level_connection_names_its_rules_routing(played: PlayedDemo) -> None:
+def test_the_detail_panel_of_a_subnet_level_connection_names_its_rules_routing(played: MapOfTheDemo) -> None:
     subnet_level = played.created("6.")
 
     dom = _dom(played.map_path, f"show={subnet_level}")
@@ -185,7 +183,7 @@ def test_the_detail_panel_of_a_subnet_level_connection_names_its_rules_routing(p
     assert dom.verdicts == ["ok", "ok", "ok"]
 
 
-def test_a_screenshot_of_the_map(played: PlayedDemo, tmp_path: Path) -> None:
+def test_a_screenshot_of_the_map(played: MapOfTheDemo, tmp_path: Path) -> None:
     drifting = played.created("2.")
 
     png = screenshot(

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from emulation.server import MotoServer
-from tests.e2e.conftest import client, run_runner
+from tests.e2e.conftest import client, run_cli
 from tests.e2e.test_commands import bootstrapped, requested, snapshot
 
 MAP_STACK = {
@@ -26,7 +26,7 @@ def test_the_map_of_every_target_in_one_file_changing_nothing(server: MotoServer
     before = snapshot(server, pcx, (a, b))
     out = tmp_path / "maps" / "peering.html"
 
-    done = run_runner("map", "--out", str(out), endpoint=server.url)
+    done = run_cli("map", "--out", str(out), endpoint=server.url)
 
     assert done.returncode == 0, done.stderr
     assert f"peering map: {out} (" in done.stdout
@@ -43,7 +43,7 @@ def test_a_link_to_the_deployed_map(server: MotoServer) -> None:
     cloudformation.create_stack(StackName="hub", TemplateBody=json.dumps(MAP_STACK))
     bucket = cloudformation.describe_stacks(StackName="hub")["Stacks"][0]["Outputs"][0]["OutputValue"]
 
-    done = run_runner("map", "--from-stack", "hub", "--expires", "600", endpoint=server.url)
+    done = run_cli("map", "--from-stack", "hub", "--expires", "600", endpoint=server.url)
 
     assert done.returncode == 0, done.stderr
     url = done.stdout.strip()
@@ -72,7 +72,7 @@ def test_a_stack_without_the_map_says_so(server: MotoServer) -> None:
         StackName="plain", TemplateBody=json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}})
     )
 
-    done = run_runner("map", "--from-stack", "plain", endpoint=server.url)
+    done = run_cli("map", "--from-stack", "plain", endpoint=server.url)
 
     assert done.returncode != 0
     assert "PublishMap=true" in done.stderr

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from emulation.server import MotoServer
-from tests.e2e.conftest import REGION, ROOT, client, run_runner
+from tests.e2e.conftest import REGION, ROOT, client, run_cli
 from tests.e2e.test_commands import HUB, LEDGER, bootstrapped, requested, status
 
 BUS = "peering-autopilot"
@@ -31,15 +31,15 @@ def test_pending_then_approve_against_the_emulator(server: MotoServer, tmp_path:
     bootstrapped(server)  # the default policy holds everything
     queue = copy_operator_events(server)
     pcx, _, _, create = requested(server, tmp_path)
-    held = run_runner("invoke", "AcceptFunction", str(create), endpoint=server.url)
+    held = run_cli("invoke", "AcceptFunction", str(create), endpoint=server.url)
     assert held.returncode == 0, held.stderr
 
-    pending = run_runner("pending", endpoint=server.url)
+    pending = run_cli("pending", endpoint=server.url)
     assert pending.returncode == 0, pending.stderr
     assert pending.stdout.startswith(f"1 held request(s) in ledger {LEDGER} ({HUB}/{REGION})")
     assert "because no rule of policy default-hold-all matches" in pending.stdout
 
-    approve = run_runner("approve", pcx, "--comment", "CHG-1", endpoint=server.url)
+    approve = run_cli("approve", pcx, "--comment", "CHG-1", endpoint=server.url)
     assert approve.returncode == 0, approve.stderr
     assert f"sent Approve Peering Request for {pcx} to bus {BUS}" in approve.stdout
     [message] = client(server, "sqs").receive_message(QueueUrl=queue)["Messages"]
@@ -47,18 +47,18 @@ def test_pending_then_approve_against_the_emulator(server: MotoServer, tmp_path:
     event_file = tmp_path / "approve.json"
     event_file.write_text(json.dumps(event))
 
-    decided = run_runner("invoke", "OperatorFunction", str(event_file), endpoint=server.url)
+    decided = run_cli("invoke", "OperatorFunction", str(event_file), endpoint=server.url)
     assert decided.returncode == 0, decided.stderr
     assert status(server, pcx) == "active"
-    assert run_runner("pending", endpoint=server.url).stdout.startswith("0 held request(s)")
+    assert run_cli("pending", endpoint=server.url).stdout.startswith("0 held request(s)")
 
 
 def test_publish_to_the_emulator(server: MotoServer) -> None:
     bootstrapped(server)
     example = str(ROOT / "policy" / "example-policy.yaml")
 
-    first = run_runner("policy", "publish", example, "--cases", "policy/example-cases.yaml", endpoint=server.url)
-    again = run_runner("policy", "publish", example, endpoint=server.url)
+    first = run_cli("policy", "publish", example, "--cases", "policy/example-cases.yaml", endpoint=server.url)
+    again = run_cli("policy", "publish", example, endpoint=server.url)
 
     assert first.returncode == 0, first.stderr
     assert "(parameter version 2, was default-hold-all)" in first.stdout
