@@ -26,7 +26,7 @@ import boto3
 import pytest
 
 from emulation.server import MotoServer
-from peering.aws import reset_shared_session
+from peering.aws.clients import reset_shared_session
 from runner.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def _forget_engine_state() -> None:
     """What a new process would not have: the engine's boto3 session and its policy and
     organization caches (not imported here when not yet imported: see runner.demo)."""
     reset_shared_session()
-    for module, reset in (("peering.policy_store", "reset"), ("peering.org", "clear_cache")):
+    for module, reset in (("peering.aws.policy_store", "reset"), ("peering.aws.org", "clear_cache")):
         loaded = sys.modules.get(module)
         if loaded is not None:
             getattr(loaded, reset)()

@@ -58,7 +58,7 @@ def test_a_link_to_the_deployed_map(server: MotoServer) -> None:
 def test_a_link_longer_than_seven_days_is_refused(server: MotoServer) -> None:
     client(server, "cloudformation").create_stack(StackName="hub", TemplateBody=json.dumps(MAP_STACK))
 
-    done = run_runner("map", "--from-stack", "hub", "--expires", "10000000", endpoint=server.url)
+    done = run_cli("map", "--from-stack", "hub", "--expires", "10000000", endpoint=server.url)
 
     assert done.returncode == 2
     assert done.stdout == ""
