@@ -12,9 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from peering.core.policy_events import SOURCE as POLICY_CHANGE_SOURCE
 from peering.lifecycle.engine import Engine
 from peering.lifecycle.handler import handle
-from peering.lifecycle.policy_change import SOURCE as POLICY_CHANGE_SOURCE
 from peering.lifecycle.policy_change import notify_policy_change
 from peering.runtime.observability import logger, metrics, tracer
 from peering.sweep.fan_out import fan_out, parse_sweep_trigger

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from peering.aws.clients import shared_session
 from peering.core.errors import PeeringError
 from peering.core.events import parse_operator_event, parse_sweep_event
-from peering.lifecycle.policy_change import parse_put_parameter
+from peering.core.policy_events import parse_put_parameter
 from peering.runtime.observability import logger
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
 from tests.conftest import (

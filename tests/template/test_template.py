@@ -23,7 +23,7 @@ from peering.core.events import (
     SWEEP_DETAIL_TYPE,
 )
 from peering.core.policy import parse_policy
-from peering.lifecycle.policy_change import EVENT_NAME as POLICY_CHANGE_EVENT
+from peering.core.policy_events import EVENT_NAME as POLICY_CHANGE_EVENT
 from peering.runtime.config import Settings
 from tests.template.cfn_yaml import ROOT, load_cfn_yaml
 from tests.template.expectations import (

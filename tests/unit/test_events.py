@@ -42,7 +42,7 @@ from peering.core.events import (
     parse_operator_event,
     parse_sweep_event,
 )
-from peering.lifecycle.policy_change import PutParameterEvent, parse_put_parameter
+from peering.core.policy_events import PutParameterEvent, parse_put_parameter
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 #: every sample event (events/manifest.json is an index of the samples, not an event)
