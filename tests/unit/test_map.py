@@ -24,6 +24,7 @@ from peering.core.cleanup_plan import GroupReference, SideLeftovers
 from peering.core.models import Connection, ConnectionStatus, Side, Vpc
 from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
 from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions
+from peering.core.text import escaped
 from peering.map.assets import SCRIPT
 from peering.map.layout import NODE_H, NODE_W, layout
 from peering.map.model import (
@@ -37,7 +38,7 @@ from peering.map.model import (
     build_fragment,
     time_left,
 )
-from peering.map.render import render, visible
+from peering.map.render import render
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HUB, MEMBER = "111111111111", "222222222222"
@@ -574,6 +575,6 @@ def test_invisible_and_direction_characters_show_escaped_everywhere() -> None:
     assert data["accounts"][HUB] == "net\\u200bwork (111111111111) · OU plat\\ufeffform"
 
 
-def test_visible_leaves_printable_text_as_it_is() -> None:
-    assert visible("prod-vpc 10.0.0.0/16 · ünïcode 名前") == "prod-vpc 10.0.0.0/16 · ünïcode 名前"
-    assert visible("a\u202eb\tc") == "a\\u202eb\\u0009c"
+def test_escaped_leaves_printable_text_as_it_is() -> None:
+    assert escaped("prod-vpc 10.0.0.0/16 · ünïcode 名前") == "prod-vpc 10.0.0.0/16 · ünïcode 名前"
+    assert escaped("a\u202eb\tc") == "a\\u202eb\\u0009c"

@@ -33,6 +33,7 @@ from peering.core.decision import PolicyDecision, Verdict, unavailable_policy_de
 from peering.core.errors import PolicyError
 from peering.core.models import RequesterIdentity, Vpc
 from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
+from peering.core.text import escaped, is_hidden
 
 SCHEMA_VERSION = 1
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -41,23 +42,14 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 # Strength when several rules match: an explicit deny always wins.
 _PRECEDENCE = {Verdict.REJECT: 0, Verdict.HOLD: 1, Verdict.ACCEPT: 2}
 
-# Characters no text of the document may hold. Control characters (C0 with tab and newline, DEL,
-# C1), format characters (bidi overrides and isolates U+202A-202E and U+2066-2069, zero-width
-# U+200B-200F, the BOM...), line and paragraph separators, surrogates. The version, rule names and
-# descriptions reach notification e-mails, tags and logs: a newline or a bidi override there lets
-# a policy author plant text that reads like something else (a fake command line).
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-
-
-def printable(text: str) -> str:
-    """``text`` with every character a policy may not hold shown as an escape (``\\u202e``):
-    for messages that quote text from a document that did not validate."""
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _REFUSED_CATEGORIES else c for c in text)
+# No text of the document may hold a hidden character (core/text.py): the version, rule names
+# and descriptions reach notification e-mails, tags and logs, where a newline or a bidi override
+# lets a policy author plant text that reads like something else (a fake command line).
 
 
 def _plain_text(value: str) -> str:
     for position, character in enumerate(value):
-        if unicodedata.category(character) in _REFUSED_CATEGORIES:
+        if is_hidden(character):
             name = unicodedata.name(character, "a control character")
             raise ValueError(
                 f"character {position + 1} is U+{ord(character):04X} ({name}): text in a policy must be "
@@ -377,7 +369,7 @@ def parse_policy(text: str | None) -> PolicyDocument:
         raw = _load(text)
     except ValueError as exc:
         # YAML quotes the offending lines of the document: escaped, one line, as for the keys below.
-        raise PolicyError(f"the approval policy is not valid YAML/JSON: {printable(str(exc))}") from exc
+        raise PolicyError(f"the approval policy is not valid YAML/JSON: {escaped(str(exc))}") from exc
     if not isinstance(raw, dict):
         raise PolicyError("the approval policy must be a mapping with schemaVersion, version, rules")
     try:
@@ -385,7 +377,7 @@ def parse_policy(text: str | None) -> PolicyDocument:
     except ValidationError as exc:
         # Keys come from the document: escaped, as a message may reach a notification.
         problems = "; ".join(
-            f"{printable('.'.join(str(p) for p in err['loc'])) or '(root)'}: {printable(err['msg'])}"
+            f"{escaped('.'.join(str(p) for p in err['loc'])) or '(root)'}: {escaped(err['msg'])}"
             for err in exc.errors()
         )
         raise PolicyError(f"the approval policy is invalid: {problems}") from exc

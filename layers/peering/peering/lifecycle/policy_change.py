@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from peering.core.errors import PolicyError
 from peering.core.models import Notice
 from peering.core.policy_events import parse_put_parameter
+from peering.core.text import escaped
 from peering.lifecycle.engine import Engine
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -39,12 +40,12 @@ class Edition:
 
     @classmethod
     def of(cls, parameter_version: int, text: str | None) -> Edition:
-        from peering.core.policy import parse_policy, printable  # noqa: PLC0415 - pydantic only on this path
+        from peering.core.policy import parse_policy  # noqa: PLC0415 - pydantic only on this path
 
         try:
             document = parse_policy(text)
         except PolicyError as exc:
-            return cls(parameter_version, None, printable(str(exc))[:1500])
+            return cls(parameter_version, None, escaped(str(exc))[:1500])
         return cls(parameter_version, document.version, None, len(document.rules), tuple(document.warnings()))
 
     @property

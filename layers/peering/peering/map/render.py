@@ -19,37 +19,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import unicodedata
 from dataclasses import asdict, fields, is_dataclass, replace
 from datetime import datetime
 from html import escape
 from typing import Any, TypeVar
 
+from peering.core.text import escaped
 from peering.map.assets import CSS, SCRIPT
 from peering.map.layout import NODE_H, NODE_W, EdgePath, Layout, layout
 from peering.map.model import FINDING_LABELS, STATES, EdgeView, PeeringMap, time_left
 
 TITLE = "Peering Autopilot: peering map"
-_INVISIBLE = frozenset({"Cc", "Cf"})  # control and format characters (direction overrides, zero widths)
 Shown = TypeVar("Shown")
 
 
-def visible(text: str) -> str:
-    """``text`` with each control or format character (Unicode Cc, Cf) written as its escape."""
-    if text.isprintable():  # the usual case, at C speed (isprintable is False for every Cc and Cf)
-        return text
-    return "".join(
-        (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") if unicodedata.category(c) in _INVISIBLE else c
-        for c in text
-    )
-
-
 def readable(value: Shown) -> Shown:
-    """The map (or any part of it) with every string passed through ``visible``: the one place the
+    """The map (or any part of it) with every string passed through ``core.text.escaped``: the one place the
     page's text is made safe to read, before the SVG, the filters and the embedded JSON use it."""
     shown: Any
     if isinstance(value, str):
-        shown = visible(value)
+        shown = escaped(value)
     elif isinstance(value, tuple):
         shown = tuple(readable(v) for v in value)
     elif isinstance(value, list):
