@@ -6,7 +6,10 @@ runs ``pending``, ``approve`` and ``reject`` (and a publisher ``policy publish``
 process would, every call the command makes is recorded by a botocore hook on each session it
 opens (``before-parameter-build``: the operation and its parameters). Then each call, as the IAM
 request it is (action, resource ARN, condition keys), must be allowed by a statement of the
-documented policy, and each statement must be needed by some call.
+documented policy, and each statement must be needed by some call. The operator's commands run
+with the policy enforced: a call it does not allow raises AccessDenied, as IAM would, so a
+command that copes with a refusal (``pending`` without Organizations reads) is seen coping.
+(moto's own IAM enforcement matches no Resource element, so the hook evaluates the statements.)
 
 The emulated hub stands for the deployed one. Its ledger table is named as the tests name it;
 CloudFormation names the deployed table ``<stack>-LedgerTable-<suffix>`` (the template gives it
@@ -26,6 +29,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from peering.aws import org, policy_store
 from runner.cfn import Stack
@@ -97,13 +101,22 @@ def as_requests(prefix: str, operation: str, params: dict[str, Any]) -> list[Req
 
 
 @contextmanager
-def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Request]]:
+def recorded(monkeypatch: pytest.MonkeyPatch, enforced: dict[str, Any] | None = None) -> Iterator[list[Request]]:
     """Every IAM request of the boto3 sessions opened while the block runs, as a fresh process
-    makes them (the engine's caches of the organization and the policy emptied first)."""
+    makes them (the engine's caches of the organization and the policy emptied first). With
+    ``enforced``, a call that policy does not allow raises AccessDenied, as IAM would, and is not
+    made."""
     requests: list[Request] = []
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        requests.extend(as_requests(model.service_model.endpoint_prefix, model.name, params))
+        made = as_requests(model.service_model.endpoint_prefix, model.name, params)
+        requests.extend(made)
+        if enforced is not None and refused(enforced, made):
+            code = (
+                "AccessDenied" if model.service_model.endpoint_prefix == "cloudformation" else "AccessDeniedException"
+            )
+            error: Any = {"Error": {"Code": code, "Message": f"not allowed: {', '.join(refused(enforced, made))}"}}
+            raise ClientError(error, model.name)
 
     class RecordingSession(boto3.session.Session):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -197,7 +210,8 @@ def test_the_operator_policy_allows_exactly_what_pending_approve_and_reject_call
     outsider = held(organization.outsider_account, "172.16.0.0/16", "10.2.0.0/16", context)
     capsys.readouterr()
 
-    with recorded(monkeypatch) as requests:
+    policy = rendered(OPERATOR_POLICY)
+    with recorded(monkeypatch, enforced=policy) as requests:
         assert main(["pending"]) == 0
         listing = capsys.readouterr().out
         assert main(["pending", "--json"]) == 0
@@ -206,7 +220,6 @@ def test_the_operator_policy_allows_exactly_what_pending_approve_and_reject_call
 
     assert listing.startswith(f"2 held request(s) in ledger {LEDGER_TABLE}")
     assert "withdrawn in" in listing  # the member's request: Organizations and the policy were read
-    policy = rendered(OPERATOR_POLICY)
     assert refused(policy, requests) == [], "the operator policy does not allow these calls"
     assert unneeded(policy, requests) == [], "no operator command needs these statements"
     assert {r.action for r in requests} >= {
@@ -217,6 +230,30 @@ def test_the_operator_policy_allows_exactly_what_pending_approve_and_reject_call
         "ssm:GetParameter",
         "organizations:DescribeAccount",
     }
+
+
+def test_without_the_organizations_statement_pending_counts_down_to_the_expiry(
+    organization: Organization,
+    deployed_hub: None,
+    context: FakeContext,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What docs/deploy.md promises an operator without Organizations reads (no delegation)."""
+    member = held(organization.platform_account, "10.20.0.0/16", "10.1.0.0/16", context)
+    policy = rendered(OPERATOR_POLICY)
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadTheOrganizationForWithdrawalTimes"]
+    capsys.readouterr()
+
+    with recorded(monkeypatch, enforced=policy) as requests:
+        assert main(["pending"]) == 0
+
+    listing = capsys.readouterr().out
+    assert listing.startswith(f"1 held request(s) in ledger {LEDGER_TABLE}")
+    assert member in listing
+    assert "expires in" in listing
+    assert "withdrawn" not in listing  # its sweep's withdrawal needs the requester's membership
+    assert "organizations:DescribeOrganization on *" in refused(policy, requests)
 
 
 def test_the_operator_policy_puts_only_operator_events_on_the_peering_bus() -> None:
