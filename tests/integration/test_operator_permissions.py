@@ -10,6 +10,8 @@ documented policy, and each statement must be needed by some call. The operator'
 with the policy enforced: a call it does not allow raises AccessDenied, as IAM would, so a
 command that copes with a refusal (``pending`` without Organizations reads) is seen coping.
 (moto's own IAM enforcement matches no Resource element, so the hook evaluates the statements.)
+The hub guardrail (guardrails-template.yaml) must deny none of these calls to an operator, or to
+a policy publisher for ``policy publish``.
 
 The emulated hub stands for the deployed one. Its ledger table is named as the tests name it;
 CloudFormation names the deployed table ``<stack>-LedgerTable-<suffix>`` (the template gives it
@@ -38,7 +40,7 @@ from tests.builders import make_vpc, request_peering
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, POLICY_PARAMETER, REGION, FakeContext, Organization, load_function
 from tests.template.cfn_yaml import HUB_TEMPLATE, ROOT
 from tests.template.helpers import as_list
-from tests.template.test_guardrails import iam_actions
+from tests.template.test_guardrails import OPERATORS, PUBLISHERS, denied, guardrail_stack, iam_actions, policy_of
 
 OPERATOR_POLICY = ROOT / "policy" / "iam" / "operator.json"
 PUBLISHER_POLICY = ROOT / "policy" / "iam" / "policy-publisher.json"
@@ -128,6 +130,19 @@ def recorded(monkeypatch: pytest.MonkeyPatch, enforced: dict[str, Any] | None = 
     with monkeypatch.context() as patched:
         patched.setattr(boto3.session, "Session", RecordingSession)
         yield requests
+
+
+def guardrail_denies(principal: str, requests: list[Request]) -> list[str]:
+    """The requests the hub guardrail (guardrails-template.yaml, with the tests' principals) denies."""
+    scp = policy_of(guardrail_stack())
+    return sorted(
+        {
+            str(r)
+            for r in requests
+            if r.resource is not None
+            and denied(scp, r.action, r.resource, principal, source=r.context.get("events:source", ""))
+        }
+    )
 
 
 def rendered(path: Path) -> dict[str, Any]:
@@ -222,6 +237,7 @@ def test_the_operator_policy_allows_exactly_what_pending_approve_and_reject_call
     assert "withdrawn in" in listing  # the member's request: Organizations and the policy were read
     assert refused(policy, requests) == [], "the operator policy does not allow these calls"
     assert unneeded(policy, requests) == [], "no operator command needs these statements"
+    assert guardrail_denies(OPERATORS[0], requests) == [], "the guardrail keeps operators from these calls"
     assert {r.action for r in requests} >= {
         "cloudformation:DescribeStacks",
         "dynamodb:GetItem",
@@ -282,6 +298,8 @@ def test_the_publisher_policy_allows_exactly_what_policy_publish_calls(
     assert refused(policy, requests) == [], "the publisher policy does not allow these calls"
     assert unneeded(policy, requests) == []
     assert {r.action for r in requests} == {"ssm:GetParameter", "ssm:PutParameter"}
+    assert guardrail_denies(PUBLISHERS[0], requests) == [], "the guardrail keeps publishers from these calls"
+    assert guardrail_denies(OPERATORS[0], requests) != []  # publishing is not an operator's
 
 
 # --- the documents ----------------------------------------------------------------------------
