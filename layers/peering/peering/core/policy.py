@@ -38,7 +38,7 @@ from peering.core.text import escaped, is_hidden
 
 SCHEMA_VERSION = 1
 ACCOUNT_ID = re.compile(r"^\d{12}$")
-ROUTE_TABLE_ID = re.compile(r"^rtb-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+ROUTE_TABLE_ID = re.compile(r"rtb-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
 
 # Strength when several rules match: an explicit deny always wins.
@@ -163,7 +163,7 @@ class AccepterMatch(_MatchesAccounts):
 
 
 def _route_table_id(value: str) -> str:
-    if not ROUTE_TABLE_ID.match(value):
+    if not ROUTE_TABLE_ID.fullmatch(value):
         raise ValueError(f"{value!r} is not a route table id (rtb- and 8 or 17 hexadecimal digits)")
     return value
 
