@@ -1,7 +1,8 @@
 """The approval policy: a versioned YAML/JSON document, validated, evaluated purely.
 
 Semantics (see docs/policy.md):
-- a rule matches when every criterion it names matches (a list matches any of its items);
+- a rule matches when every criterion it names matches (a list matches any of its items, except
+  ``vpcTags``: every tag listed, and ``within``: every block of the VPC in one of the ranges);
 - among matching rules, ``reject`` wins over ``hold``, which wins over ``accept``;
 - no matching rule means ``hold``: nothing unknown is ever accepted (peer phishing).
 """
