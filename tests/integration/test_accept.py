@@ -563,7 +563,11 @@ def test_a_requester_outside_the_organization_never_matches_a_tag_rule(
     state = ledger_state(pcx)
     assert (state["decision"]["S"], state["policyVersion"]["S"]) == ("held", "test-matching")
     assert "no rule of policy test-matching matches" in result["reasons"][0]
-    assert "tagged-outsider" not in str(state)  # no rule matched it, the one naming its account included
+    assert result["reasons"][1] == (
+        "the requester VPC's tags cannot be read in its account (outside the organization), "
+        "so no rule on them matches ('platform-team-vpcs', 'tagged-outsider')"
+    )
+    assert "rule" not in state  # no rule matched it, the one naming its account included
 
 
 def test_ranges_match_every_block_aws_reports_for_the_requester_outside_the_organization(

@@ -1079,6 +1079,10 @@ def test_requester_tags_that_are_unknown_never_match_a_tag_rule() -> None:
 
     assert _decide(tags, _requester_vpc(None)) == "hold"
     assert _decide(tags, None) == "hold"  # nothing known of the requester VPC
+    held = evaluate(policy(rule("r", "accept", tags)), identity(org_id=None), vpc(), ORG_ID, _requester_vpc(None))
+    assert held.reasons[1].startswith("the requester VPC's tags cannot be read in its account")
+    known = evaluate(policy(rule("r", "accept", tags)), identity(), vpc(), ORG_ID, _requester_vpc({}))
+    assert len(known.reasons) == 1  # known and not carried: the usual reason only
     assert (outsider.verdict, outsider.rule) == (Verdict.ACCEPT, "by-account")  # nor a reject by tag
 
 

@@ -493,15 +493,17 @@ def evaluate(
         and _accepter_matches(rule.accepter, accepter_vpc)
     ]
     if not matched:
-        return PolicyDecision(
-            Verdict.HOLD,
-            (
-                f"no rule of policy {policy.version} matches requester {requester.account} "
-                f"({requester.region}) for {accepter_vpc.vpc_id}: held by default",
-            ),
-            None,
-            policy.version,
-        )
+        reasons = [
+            f"no rule of policy {policy.version} matches requester {requester.account} "
+            f"({requester.region}) for {accepter_vpc.vpc_id}: held by default"
+        ]
+        on_tags = [r.name for r in policy.rules if r.requester.vpc_tags is not None]
+        if on_tags and (requester_vpc is None or requester_vpc.tags is None):
+            reasons.append(
+                "the requester VPC's tags cannot be read in its account (outside the organization), "
+                f"so no rule on them matches ({', '.join(repr(n) for n in on_tags)})"
+            )
+        return PolicyDecision(Verdict.HOLD, tuple(reasons), None, policy.version)
     winner = min(matched, key=lambda r: _PRECEDENCE[r.action])  # first of the strongest verdict
     reasons = [f"rule {winner.name!r} says {winner.action.value}"]
     overridden = [r.name for r in matched if r.action != winner.action]
