@@ -572,4 +572,3 @@ def test_tables_by_id_with_unmanaged_routes_plan_nothing_and_find_nothing() -> N
 
     assert plan.route_changes == ()
     assert plan.findings == ()
-
