@@ -32,6 +32,7 @@ from runner.policy_tool import (
     load_cases,
     policy_warnings,
     read_text,
+    rule_changes,
     run_cases,
     table,
 )
@@ -88,6 +89,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
         elif before.rule != after.rule:
             rows.append([case.name, decision_label(before), decision_label(after), "rule only"])
     print(f"{old.version} ({args.old}) -> {new.version} ({args.new}), cases {args.cases}")
+    rules = rule_changes(old, new)
+    if rules:
+        print(table([[change, name, what] for change, name, what in rules], ["rules", "rule", "what changed"]))
+        print()
     if rows:
         print(table(rows, ["case", old.version, new.version, "changes"]))
     changed = sum(1 for row in rows if row[3] == "decision")

@@ -10,6 +10,7 @@ gives the line and column. A case is decided by ``peering.core.policy.evaluate``
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from peering.core.checks import SafetyFindings
 from peering.core.errors import PolicyError
-from peering.core.models import RequesterIdentity, Vpc
+from peering.core.models import RequesterIdentity, RequesterVpc, Vpc
 from peering.core.plan import Decision, Outcome, decide
-from peering.core.policy import PolicyDocument, evaluate, parse_policy
+from peering.core.policy import Network, PolicyDocument, Rule, evaluate, parse_policy
 from peering.core.policy_yaml import load_strict
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -177,8 +178,25 @@ class CaseRequester(_Strict):
     region: str = Field(min_length=1)
     organization: str | None = None  # its organization id; none: outside any organization we know
     ou_path: list[str] = Field(default_factory=list, alias="ouPath")  # root first, direct parent last
+    # The requester VPC's tags as the engine reads them (in its own account); left out: unknown.
+    vpc_tags: dict[str, str] | None = Field(default=None, alias="vpcTags")
+    cidr_blocks: list[Network] = Field(default_factory=list, alias="cidrBlocks")  # IPv4 and IPv6
 
     _account_id = field_validator("account", mode="before")(_account)
+
+    @model_validator(mode="after")
+    def _tags_only_when_readable(self) -> CaseRequester:
+        if self.vpc_tags is not None and self.organization is None:
+            raise ValueError(
+                "vpcTags of a requester outside the organization: the engine never reads (or trusts) "
+                "them, so a rule naming requester tags never matches it; leave vpcTags out, or give "
+                "the requester's organization"
+            )
+        return self
+
+    def vpc(self) -> RequesterVpc:
+        v4, v6 = _by_version(self.cidr_blocks)
+        return RequesterVpc("vpc-case-requester", v4, v6, self.vpc_tags)
 
 
 class CaseAccepter(_Strict):
@@ -186,8 +204,15 @@ class CaseAccepter(_Strict):
     vpc_id: str = Field(alias="vpcId", min_length=1)
     tags: dict[str, str] = Field(default_factory=dict)  # the accepter VPC's tags
     region: str | None = None
+    cidr_blocks: list[Network] = Field(default_factory=list, alias="cidrBlocks")  # IPv4 and IPv6
 
     _account_id = field_validator("account", mode="before")(_account)
+
+
+def _by_version(blocks: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(IPv4 blocks, IPv6 blocks) of a case's ``cidrBlocks``, as EC2 lists them apart."""
+    v4 = tuple(b for b in blocks if ipaddress.ip_network(b).version == 4)
+    return v4, tuple(b for b in blocks if b not in v4)
 
 
 class CaseFacts(_Strict):
@@ -234,8 +259,9 @@ def decide_case(policy: PolicyDocument, case: Case, cases: CasesFile) -> Decisio
     """The decision the accept function would make for this request, on the facts the case states."""
     req, acc = case.requester, case.accepter
     who = RequesterIdentity(req.account, req.region, req.organization, tuple(req.ou_path))
-    vpc = Vpc(acc.account, acc.region or req.region, acc.vpc_id, (), tags=dict(acc.tags))
-    verdict = evaluate(policy, who, vpc, cases.hub_organization)
+    v4, v6 = _by_version(acc.cidr_blocks)
+    vpc = Vpc(acc.account, acc.region or req.region, acc.vpc_id, v4, v6, tags=dict(acc.tags))
+    verdict = evaluate(policy, who, vpc, cases.hub_organization, req.vpc())
     facts = case.checks
     findings = SafetyFindings(
         overlaps=(("the accepter VPC", "the requester VPC"),) if facts.overlap else (),
@@ -292,6 +318,33 @@ def run_cases(policy: PolicyDocument, cases: CasesFile, cases_path: str) -> list
     if problems:
         raise DocumentError(cases_path, problems)
     return [CaseResult(case, decide_case(policy, case, cases)) for case in cases.cases]
+
+
+def _criteria(rule: Rule) -> dict[str, Any]:
+    """What decides a rule's outcome, by dotted field (requester.vpcTags, accepter.within...)."""
+    dumped = rule.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"name", "description"})
+    flat: dict[str, Any] = {}
+    for key, value in dumped.items():
+        if key in ("requester", "accepter"):
+            flat.update({f"{key}.{field}": item for field, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def rule_changes(old: PolicyDocument, new: PolicyDocument) -> list[tuple[str, str, str]]:
+    """(change, rule name, what) for every rule added, removed, or changed in what decides its outcome
+    (its action, a requester or accepter criterion, its routing); a renamed rule is removed + added."""
+    before = {rule.name: rule for rule in old.rules}
+    after = {rule.name: rule for rule in new.rules}
+    changes = [("removed", name, "") for name in before if name not in after]
+    changes += [("added", name, "") for name in after if name not in before]
+    for name in (n for n in after if n in before):
+        was, now = _criteria(before[name]), _criteria(after[name])
+        fields = [key for key in dict.fromkeys([*was, *now]) if was.get(key) != now.get(key)]
+        if fields:
+            changes.append(("changed", name, ", ".join(fields)))
+    return changes
 
 
 def decision_label(decision: Decision) -> str:

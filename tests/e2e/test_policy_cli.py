@@ -426,3 +426,164 @@ def test_publish_of_a_new_parameter_does_not_overwrite_one_created_meanwhile(
         capsys.readouterr().err
     )
     assert published(ssm) == (theirs, 1)
+
+
+# --- route tables by id, requester tags, ranges --------------------------------------------------
+
+NEW_FIELDS_BAD = """schemaVersion: 1
+version: "x"
+routing:
+  routeTables: {select: ids, ids: [rtb-0123456789abcdef0, rtb-nothex]}
+rules:
+  - name: a
+    action: accept
+    requester:
+      organization: self
+      within: [10.0.0.0/8, 10.1.0.1/16]
+      vpcTags: [{key: team, valu: x}]
+    accepter:
+      within: [fd00::/8, nonsense]
+  - name: b
+    action: accept
+    requester: {anyone: true, vpcTags: [{key: team}]}
+"""
+
+
+def test_check_places_each_error_of_the_new_fields_at_its_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "bad.yaml", NEW_FIELDS_BAD)
+
+    assert main(["policy", "check", path]) == 2
+
+    err = capsys.readouterr().err
+    assert f"{path}:4:59: routing.routeTables.ids.1: 'rtb-nothex' is not a route table id" in err
+    assert f"{path}:10:28: rules.0.requester.within.1: '10.1.0.1/16' is not a network" in err
+    assert f"{path}:11:29: rules.0.requester.vpcTags.0.valu: Extra inputs are not permitted" in err
+    assert f"{path}:13:26: rules.0.accepter.within.1: 'nonsense' is not a network" in err
+    assert f"{path}:16:16: rules.1.requester: anyone: true cannot be combined with vpcTags" in err
+
+
+MATCHING_POLICY = """schemaVersion: 1
+version: "m1"
+rules:
+  - name: platform-tagged
+    action: accept
+    requester:
+      organization: self
+      vpcTags: [{key: team, value: platform}]
+      within: [10.0.0.0/8]
+  - name: public-ranges
+    action: reject
+    accepter: {within: [0.0.0.0/0]}
+    requester: {within: [100.64.0.0/10]}
+"""
+
+MATCHING_CASES = """hubOrganization: o-a1b2c3d4e5
+cases:
+  - name: tagged platform VPC in range
+    requester: {account: "222222222222", region: us-east-1, organization: o-a1b2c3d4e5,
+                vpcTags: {team: platform}, cidrBlocks: [10.20.0.0/16, "fd00:1::/56"]}
+    accepter: {account: "123456789012", vpcId: vpc-0a1b2c3d4e5f60718, cidrBlocks: [10.1.0.0/16]}
+    expect: {decision: hold, rule: null}
+  - name: tagged platform VPC, IPv4 only
+    requester: {account: "222222222222", region: us-east-1, organization: o-a1b2c3d4e5,
+                vpcTags: {team: platform}, cidrBlocks: [10.20.0.0/16, 10.21.0.0/16]}
+    accepter: {account: "123456789012", vpcId: vpc-0a1b2c3d4e5f60718}
+    expect: {decision: accept, rule: platform-tagged}
+  - name: a secondary block out of range
+    requester: {account: "222222222222", region: us-east-1, organization: o-a1b2c3d4e5,
+                vpcTags: {team: platform}, cidrBlocks: [10.20.0.0/16, 172.16.0.0/16]}
+    accepter: {account: "123456789012", vpcId: vpc-0a1b2c3d4e5f60718}
+    expect: {decision: hold, rule: null}
+  - name: outsider in range, tags unknown
+    requester: {account: "444444444444", region: us-east-1, cidrBlocks: [10.20.0.0/16]}
+    accepter: {account: "123456789012", vpcId: vpc-0a1b2c3d4e5f60718}
+    expect: {decision: hold, rule: null}
+  - name: shared address space
+    requester: {account: "444444444444", region: us-east-1, cidrBlocks: [100.64.0.0/16]}
+    accepter: {account: "123456789012", vpcId: vpc-0a1b2c3d4e5f60718, cidrBlocks: [10.1.0.0/16]}
+    expect: {decision: reject, rule: public-ranges}
+"""
+
+
+def test_cases_give_the_requester_vpc_tags_and_the_blocks_of_both_vpcs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy, cases = write(tmp_path, "p.yaml", MATCHING_POLICY), write(tmp_path, "c.yaml", MATCHING_CASES)
+
+    assert main(["policy", "test", policy, cases]) == 0
+
+    out = capsys.readouterr().out
+    got = {
+        name: line.removeprefix(f"ok  {name}").split()[:2]
+        for line in out.splitlines()
+        for name in (
+            "tagged platform VPC, IPv4 only",
+            "tagged platform VPC in range",
+            "a secondary block out of range",
+            "outsider in range, tags unknown",
+            "shared address space",
+        )
+        if line.startswith(f"ok  {name} ")
+    }
+    assert got == {
+        "tagged platform VPC, IPv4 only": ["accept", "platform-tagged"],
+        "tagged platform VPC in range": ["hold", "-"],  # its IPv6 block is outside 10/8
+        "a secondary block out of range": ["hold", "-"],
+        "outsider in range, tags unknown": ["hold", "-"],  # tags never read outside the organization
+        "shared address space": ["reject", "public-ranges"],
+    }
+    assert "5 of 5 cases pass" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            (
+                '{account: "444444444444", region: us-east-1, cidrBlocks: [10.20.0.0/16]}',
+                '{account: "444444444444", region: us-east-1, vpcTags: {team: platform}}',
+            ),
+            ":19:16: cases.3.requester: vpcTags of a requester outside the organization",
+        ),
+        (
+            ("cidrBlocks: [100.64.0.0/16]", "cidrBlocks: [100.64.0.1/16]"),
+            ":23:74: cases.4.requester.cidrBlocks.0: '100.64.0.1/16' is not a network",
+        ),
+    ],
+)
+def test_a_case_with_unreadable_tags_or_a_bad_block_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: tuple[str, str], expected: str
+) -> None:
+    assert change[0] in MATCHING_CASES
+    cases = write(tmp_path, "c.yaml", MATCHING_CASES.replace(*change))
+    assert main(["policy", "test", write(tmp_path, "p.yaml", MATCHING_POLICY), cases]) == 2
+    assert f"{cases}{expected}" in capsys.readouterr().err
+
+
+def test_diff_lists_the_rules_that_change_and_the_cases_they_move(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write(tmp_path, "old.yaml", MATCHING_POLICY)
+    new = write(
+        tmp_path,
+        "new.yaml",
+        MATCHING_POLICY.replace('version: "m1"', 'version: "m2"')
+        .replace("within: [10.0.0.0/8]", "within: [10.0.0.0/8, 172.16.0.0/12]")
+        .replace("  - name: public-ranges", "  - name: public-ranges-v2"),
+    )
+
+    assert main(["policy", "diff", old, new, write(tmp_path, "c.yaml", MATCHING_CASES)]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["rules", "rule", "what", "changed"]
+    assert [line.split() for line in out[2:5]] == [
+        ["removed", "public-ranges"],
+        ["added", "public-ranges-v2"],
+        ["changed", "platform-tagged", "requester.within"],
+    ]
+    assert any(
+        line.startswith("a secondary block out of range") and "accept by platform-tagged" in line for line in out
+    )
+    assert "1 of 5 cases change decision, 1 only their rule" in out

@@ -492,3 +492,99 @@ def test_vpcs_read_together_are_still_found_when_one_of_them_is_gone(organizatio
 
     assert list(found) == [kept]
     assert describe_vpcs(aws, HUB_ACCOUNT, REGION, [gone]) == {}
+
+
+# --- matching on the requester VPC's tags and on CIDR ranges ------------------------------------
+
+PLATFORM_TEAM = {"team": "platform"}
+
+
+def _matching_policy(organization: Organization) -> str:
+    return f"""
+schemaVersion: 1
+version: test-matching
+rules:
+  - name: platform-team-vpcs
+    action: accept
+    requester:
+      organization: self
+      vpcTags: [{{key: team, value: platform}}]
+  - name: tagged-outsider
+    action: accept
+    requester:
+      accounts: ["{organization.outsider_account}"]
+      vpcTags: [{{key: team, value: platform}}]
+  - name: outsider-in-range
+    action: accept
+    requester:
+      accounts: ["{organization.outsider_account}"]
+      within: [172.16.0.0/12]
+    accepter:
+      within: [10.1.0.0/16]
+"""
+
+
+def test_requester_vpc_tags_are_read_in_the_requester_account_through_the_member_role(
+    organization: Organization, context: FakeContext
+) -> None:
+    """The tags are on the requester's VPC, in the member account: the event carries none of them."""
+    put_policy(_matching_policy(organization))
+    member = organization.platform_account
+    accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16")  # no opt-in tag: only the requester's tag decides
+    tagged = make_vpc(member, "10.20.0.0/16", tags={**PLATFORM_TEAM, "env": "prod"})
+    other_team = make_vpc(member, "10.21.0.0/16", tags={"team": "payments"})
+    pcx, event = request_peering(member, tagged, HUB_ACCOUNT, accepter)
+    held_pcx, held_event = request_peering(member, other_team, HUB_ACCOUNT, make_vpc(HUB_ACCOUNT, "10.2.0.0/16"))
+
+    accepted, held = run(event, context), run(held_event, context)
+
+    assert (accepted["outcome"], held["outcome"]) == ("accepted", "held"), (accepted, held)
+    assert status(HUB_ACCOUNT, pcx) == status(member, pcx) == "active"
+    assert tags(HUB_ACCOUNT, pcx)["peering-autopilot:rule"] == "platform-team-vpcs"
+    assert ledger_state(pcx)["policyVersion"]["S"] == "test-matching"
+    assert status(HUB_ACCOUNT, held_pcx) == "pending-acceptance"
+    assert ledger_state(held_pcx)["decision"]["S"] == "held"
+
+
+def test_a_requester_outside_the_organization_never_matches_a_tag_rule(
+    organization: Organization, context: FakeContext
+) -> None:
+    """Its VPC carries the tag, and the rule names its account: its tags are not read nor trusted."""
+    put_policy(_matching_policy(organization))
+    outsider = make_vpc(organization.outsider_account, "10.30.0.0/16", tags=PLATFORM_TEAM)
+    pcx, event = request_peering(
+        organization.outsider_account, outsider, HUB_ACCOUNT, make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    )
+
+    result = run(event, context)
+
+    assert result["outcome"] == "held", result
+    assert status(HUB_ACCOUNT, pcx) == "pending-acceptance"
+    state = ledger_state(pcx)
+    assert (state["decision"]["S"], state["policyVersion"]["S"]) == ("held", "test-matching")
+    assert "no rule of policy test-matching matches" in result["reasons"][0]
+    assert result["reasons"][1] == (
+        "the requester VPC's tags cannot be read in its account (outside the organization), "
+        "so no rule on them matches ('platform-team-vpcs', 'tagged-outsider')"
+    )
+    assert "rule" not in state  # no rule matched it, the one naming its account included
+
+
+def test_ranges_match_every_block_aws_reports_for_the_requester_outside_the_organization(
+    organization: Organization, context: FakeContext
+) -> None:
+    """Outside the organization the requester's blocks are the connection's (which AWS verifies):
+    a request whose VPC lies in the range is accepted; one with a secondary block outside is held."""
+    put_policy(_matching_policy(organization))
+    outsider = organization.outsider_account
+    in_range = make_vpc(outsider, "172.16.0.0/16")
+    straddling = make_vpc(outsider, "172.17.0.0/16", extra_cidrs=("192.168.0.0/24",))
+    accepter, second_accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16"), make_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, event = request_peering(outsider, in_range, HUB_ACCOUNT, accepter)
+    held_pcx, held_event = request_peering(outsider, straddling, HUB_ACCOUNT, second_accepter)
+
+    accepted, held = run(event, context), run(held_event, context)
+
+    assert (accepted["outcome"], held["outcome"]) == ("accepted", "held"), (accepted, held)
+    assert tags(HUB_ACCOUNT, pcx)["peering-autopilot:rule"] == "outsider-in-range"
+    assert status(HUB_ACCOUNT, held_pcx) == "pending-acceptance"

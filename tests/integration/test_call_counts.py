@@ -9,12 +9,13 @@ from __future__ import annotations
 import pytest
 
 from tests.builders import make_vpc
-from tests.conftest import FakeContext, Organization, ec2, load_function
+from tests.conftest import FakeContext, Organization, ec2, load_function, put_policy
 from tests.paths import (
     PATHS,
     Path,
     accepted,
     counted,
+    request,
     service_calls,
     sweep_member_role_calls,
     sweep_route_record_writes,
@@ -73,3 +74,37 @@ def _dead_peering_routes(account: str, region: str, vpc_id: str, peer_block: str
             RouteTableId=table["RouteTableId"], DestinationCidrBlock=peer_block, VpcPeeringConnectionId=pcx_id
         )
     client.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+
+
+TAG_AND_RANGE_POLICY = """
+schemaVersion: 1
+version: matching-1
+rules:
+  - name: tagged-requesters
+    action: accept
+    requester: {organization: self, vpcTags: [{key: team, value: platform}], within: [10.0.0.0/8]}
+    accepter: {within: [10.0.0.0/8]}
+  - name: tagged-anywhere
+    action: accept
+    requester: {accounts: ["444444444444"], vpcTags: [{key: team, value: platform}]}
+"""
+
+
+@pytest.mark.parametrize("path", [p for p in PATHS if p.name.startswith("accept one request")], ids=lambda p: p.label)
+def test_rules_on_requester_tags_and_ranges_cost_no_call_more_than_the_floor(
+    organization: Organization, path: Path
+) -> None:
+    """The requester VPC is read anyway, in its own account, for the safety checks: its tags and
+    blocks come with it. Outside the organization nothing is read, and no tag rule matches."""
+    put_policy(TAG_AND_RANGE_POLICY)
+    made = request(organization, path.case)
+    ec2(*made.requester).create_tags(Resources=[made.requester_vpc], Tags=[{"Key": "team", "Value": "platform"}])
+
+    with counted() as calls:
+        result = load_function("accept").lambda_handler(made.event, FakeContext())
+
+    outside = path.case == "requester outside the organization"
+    assert result["outcome"] == ("held" if outside else "accepted"), result
+    assert result["reasons"][0].startswith("no rule" if outside else "rule 'tagged-requesters' says accept"), result
+    assert service_calls(calls, "ec2") == path.floor, dict(calls)
+    assert calls["ec2:DescribeVpcs"] == len({made.requester, made.accepter}) - outside, dict(calls)

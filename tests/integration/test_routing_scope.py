@@ -26,7 +26,15 @@ from tests.conftest import (
     put_policy,
 )
 from tests.faults import Faults
-from tests.integration.test_configure import accept_event, accepted, dns_options, dns_ready_vpc, peer_routes, run
+from tests.integration.test_configure import (
+    accept_event,
+    accepted,
+    dns_options,
+    dns_ready_vpc,
+    main_table,
+    peer_routes,
+    run,
+)
 from tests.integration.test_sweep import run_target
 
 operator = load_function("operator")
@@ -344,3 +352,89 @@ def test_peer_subnets_that_cannot_be_read_fail_only_their_connection(
     assert recorded(remote) == set()
     assert run_target(member, REGION)["done"]["configured"] >= 1  # the retry routes it
     assert routed(member, app, remote) == {"10.40.1.0/24"}
+
+
+# --- route tables by id --------------------------------------------------------------------------
+
+
+def new_table(account: str, vpc_id: str, region: str = REGION) -> str:
+    return str(ec2(account, region).create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"])
+
+
+def routes_by_table(account: str, vpc_id: str, pcx: str, region: str = REGION) -> dict[str, set[str]]:
+    """Every table of the VPC (its main one included) with the destinations it routes to ``pcx``."""
+    tables = ec2(account, region).describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    return {
+        t["RouteTableId"]: {
+            r.get("DestinationCidrBlock", "") for r in t["Routes"] if r.get("VpcPeeringConnectionId") == pcx
+        }
+        for t in tables["RouteTables"]
+    }
+
+
+def test_a_rule_routing_by_table_id_routes_only_the_listed_tables_of_each_side(
+    organization: Organization, context: FakeContext
+) -> None:
+    # Given: a rule listing one table of each side, a table of another VPC of the requester's
+    # account (a peer cannot steer routes there by listing it) and an id that exists nowhere
+    member = organization.platform_account
+    requester = dns_ready_vpc(member, "10.20.0.0/16")
+    accepter = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    bystander = dns_ready_vpc(member, "10.90.0.0/16")
+    requester_app, requester_db = new_table(member, requester), new_table(member, requester)
+    accepter_app = new_table(HUB_ACCOUNT, accepter)
+    bystander_table = new_table(member, bystander)
+    listed = [requester_app, accepter_app, bystander_table, "rtb-0000000000000000f"]
+    policy(organization, "ids-1", platform=f"{{routeTables: {{select: ids, ids: [{', '.join(listed)}]}}}}")
+    pcx = accepted(organization, context, (member, requester), (HUB_ACCOUNT, accepter))
+    organization.notifications()
+
+    # When
+    result = run(accept_event(HUB_ACCOUNT, pcx), context)
+
+    # Then: EC2 holds the routes in the listed tables of each side only
+    assert result["outcome"] == "configured", result
+    requester_tables = routes_by_table(member, requester, pcx)
+    assert requester_tables.pop(requester_app) == {"10.1.0.0/16"}
+    assert requester_tables[requester_db] == set()
+    assert set().union(*requester_tables.values()) == set()  # the main table and the db table
+    accepter_tables = routes_by_table(HUB_ACCOUNT, accepter, pcx)
+    assert accepter_tables.pop(accepter_app) == {"10.20.0.0/16"}
+    assert set().union(*accepter_tables.values()) == set()
+    assert routes_by_table(member, bystander, pcx) == {bystander_table: set(), main_table(member, bystander): set()}
+    assert recorded(pcx) == {(member, REGION, "10.1.0.0/16"), (HUB_ACCOUNT, REGION, "10.20.0.0/16")}
+    assert "routing: rule 'platform-shared' (policy ids-1)" in result["plan"]
+    # and the ids that are in neither VPC are told once, not routed
+    unknown = [r for r in result["reasons"] if r.startswith("route-table-id-unknown")]
+    assert len(unknown) == 2
+    assert any(f"lists {bystander_table}, which is not a route table of" in r for r in unknown)
+    notes = organization.notifications()
+    assert len(notes) == 1
+    assert "rtb-0000000000000000f, which is not a route table of" in notes[0]["message"]
+    assert run(accept_event(HUB_ACCOUNT, pcx), context)["outcome"] == "unchanged"
+    assert organization.notifications() == []  # the same findings are not told twice
+
+
+def test_a_side_none_of_whose_tables_is_listed_gets_no_route_and_is_told(
+    organization: Organization, context: FakeContext
+) -> None:
+    # Given: the document lists only tables of the accepter, cross-account
+    member = organization.platform_account
+    requester = dns_ready_vpc(member, "10.20.0.0/16")
+    accepter = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    accepter_main = main_table(HUB_ACCOUNT, accepter)
+    policy(organization, "ids-2", document=f"{{routeTables: {{select: ids, ids: [{accepter_main}]}}}}")
+    pcx = accepted(organization, context, (member, requester), (HUB_ACCOUNT, accepter))
+    organization.notifications()
+
+    # When
+    result = run(accept_event(HUB_ACCOUNT, pcx), context)
+
+    # Then: the accepter's main table routes the requester; the requester side gets nothing
+    assert result["outcome"] == "configured", result
+    assert routes_by_table(HUB_ACCOUNT, accepter, pcx) == {accepter_main: {"10.20.0.0/16"}}
+    assert set().union(*routes_by_table(member, requester, pcx).values()) == set()
+    assert dns_options(HUB_ACCOUNT, pcx) == (True, True)  # DNS does not depend on the tables
+    notes = organization.notifications()
+    assert len(notes) == 1
+    assert f"route-tables-unlisted: routeTables lists no route table of {requester}" in notes[0]["message"]

@@ -23,7 +23,7 @@ import pytest
 from peering.core.cleanup_plan import GroupReference, SideLeftovers
 from peering.core.models import Connection, ConnectionStatus, Side, Vpc
 from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
-from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions
+from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
 from peering.core.text import escaped
 from peering.map.assets import SCRIPT
 from peering.map.layout import NODE_H, NODE_W, layout
@@ -578,3 +578,18 @@ def test_invisible_and_direction_characters_show_escaped_everywhere() -> None:
 def test_escaped_leaves_printable_text_as_it_is() -> None:
     assert escaped("prod-vpc 10.0.0.0/16 · ünïcode 名前") == "prod-vpc 10.0.0.0/16 · ünïcode 名前"
     assert escaped("a\u202eb\tc") == "a\\u202eb\\u0009c"
+
+
+def test_tables_by_id_that_list_none_of_this_side_are_a_route_gap() -> None:
+    """vpc-a's table is rtb-a: a rule listing only the peer's table leaves this side without routes."""
+    listed_here = RoutingOptions(selection=TableSelection.IDS, table_ids=("rtb-a",), source="rule 'ids'")
+    listed_elsewhere = replace(listed_here, table_ids=("rtb-b",))
+
+    routed, unrouted = rule_fragment(listed_here), rule_fragment(listed_elsewhere)
+
+    assert [(f.kind, f.message) for f in routed.findings] == [("missing-route", "rtb-a: no route 10.1.0.0/16")]
+    assert [f.kind for f in unrouted.findings] == ["route-tables-unlisted"]
+    assert unrouted.requester.routes_complete is False
+    assert "no route table of this VPC is listed" in render(
+        assemble([MapFragment(HUB, REGION, "t", edges=(unrouted,))], NOW)
+    )

@@ -10,6 +10,7 @@ import pytest
 from peering.core.models import (
     DEAD_STATUSES,
     LIVE_STATUSES,
+    AcceptObservation,
     Connection,
     ConnectionStatus,
     RequesterIdentity,
@@ -335,3 +336,17 @@ def test_blocks_still_associating_count_as_in_use() -> None:
         "us-east-1",
     )
     assert vpc.cidr_blocks == ("10.0.0.0/16", "10.5.0.0/16")
+
+
+def test_the_requester_vpc_as_rules_see_it_every_block_reported_and_tags_only_when_read() -> None:
+    conn = connection(requester=side(cidrs=("10.1.0.0/16",), ipv6=("2600:1f18::/56",)))
+    read = vpc("vpc-requester", "222222222222", cidrs=("10.1.0.0/16", "10.9.0.0/16"), tags={"team": "platform"})
+
+    inside = observation(conn, requester_vpc=read).requester_match
+    outside = AcceptObservation(conn, vpc(), None, RequesterIdentity("444444444444", "us-east-1")).requester_match
+
+    # A block still associating is in the VPC, not yet in the connection: both views count.
+    assert (inside.cidr_blocks, inside.ipv6_cidr_blocks) == (("10.1.0.0/16", "10.9.0.0/16"), ("2600:1f18::/56",))
+    assert inside.tags == {"team": "platform"}
+    assert (outside.cidr_blocks, outside.ipv6_cidr_blocks) == (("10.1.0.0/16",), ("2600:1f18::/56",))
+    assert outside.tags is None  # not read in its account: unknown, never "no tags"

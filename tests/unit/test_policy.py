@@ -11,7 +11,7 @@ import yaml
 
 from peering.core.cleanup_plan import CleanupOptions
 from peering.core.errors import PolicyError
-from peering.core.models import LedgerState, RequesterIdentity, Vpc
+from peering.core.models import LedgerState, RequesterIdentity, RequesterVpc, Vpc
 from peering.core.policy import (
     SCHEMA_VERSION,
     PolicyDecision,
@@ -983,3 +983,170 @@ def test_a_yaml_error_quotes_the_document_on_one_line() -> None:
     assert message.startswith("the approval policy is not valid YAML/JSON: ")
     assert "\n" not in message
     assert "\\u000a" in message
+
+
+# --- route tables by id (routeTables.select: ids) ------------------------------------------------
+
+TABLE_A = "rtb-0123456789abcdef0"
+TABLE_B = "rtb-89abcdef"
+
+
+def test_route_tables_by_id_become_the_options_of_the_document_and_of_a_rule() -> None:
+    document = parse_policy(
+        _doc(
+            routing={"routeTables": {"select": "ids", "ids": [TABLE_A, TABLE_B, TABLE_A]}},
+            rules=[_accept_rule("narrow", {"routeTables": {"select": "ids", "ids": [TABLE_B]}}), _accept_rule("plain")],
+        )
+    )
+
+    by_document = document.routing_options(None, RoutingOptions())
+    by_rule = document.routing_options("narrow", RoutingOptions())
+
+    assert (by_document.selection.value, by_document.table_ids) == ("ids", (TABLE_A, TABLE_B))  # each id once
+    assert (by_rule.selection.value, by_rule.table_ids) == ("ids", (TABLE_B,))
+    assert document.routing_options("plain", RoutingOptions()).table_ids == (TABLE_A, TABLE_B)
+
+
+@pytest.mark.parametrize(
+    ("route_tables", "expected"),
+    [
+        ({"select": "ids"}, "routeTables.select 'ids' needs routeTables.ids"),
+        ({"select": "ids", "ids": []}, "routing.routeTables.ids: List should have at least 1 item"),
+        ({"select": "all", "ids": [TABLE_A]}, "routeTables.ids goes with select 'ids' (select is 'all')"),
+        ({"select": "tagged", "tag": {"key": "t"}, "ids": [TABLE_A]}, "routeTables.ids goes with select 'ids'"),
+        (
+            {"select": "ids", "ids": ["rtb-0123456789ABCDEF0"]},
+            "routing.routeTables.ids.0: Value error, 'rtb-0123456789ABCDEF0' is not",
+        ),
+        ({"select": "ids", "ids": [TABLE_A, "subnet-0123456789abcdef0"]}, "routing.routeTables.ids.1:"),
+        ({"select": "ids", "ids": ["rtb-0123"]}, "is not a route table id (rtb- and 8 or 17 hexadecimal digits)"),
+        ({"select": "ids", "ids": [f"{TABLE_A}\n"]}, "is not a route table id"),
+        ({"select": "ids", "ids": [1234]}, "routing.routeTables.ids.0: Input should be a valid string"),
+        ({"select": "ids", "ids": TABLE_A}, "routing.routeTables.ids: Input should be a valid list"),
+    ],
+)
+def test_route_table_ids_are_checked(route_tables: dict[str, object], expected: str) -> None:
+    assert expected in _error(_doc(routing={"routeTables": route_tables}))
+
+
+def test_a_rule_routing_with_a_bad_route_table_id_is_refused_at_that_id() -> None:
+    rule_doc = _accept_rule("r", {"routeTables": {"select": "ids", "ids": [TABLE_A, "rtb-xyz"]}})
+    assert "rules.0.routing.routeTables.ids.1: Value error, 'rtb-xyz' is not a route table id" in _error(
+        _doc(rules=[rule_doc])
+    )
+
+
+# --- matching the requester VPC's tags and either VPC's blocks -----------------------------------
+
+PLATFORM_TAG = {"key": "team", "value": "platform"}
+IN_ORG: dict[str, object] = {"organization": "self"}
+
+
+def _requester_vpc(
+    tags: dict[str, str] | None = None, cidrs: tuple[str, ...] = ("10.1.0.0/16",), ipv6: tuple[str, ...] = ()
+) -> RequesterVpc:
+    return RequesterVpc("vpc-requester", cidrs, ipv6, tags)
+
+
+def _decide(requester: dict[str, object], facts: RequesterVpc | None, accepter: dict[str, object] | None = None) -> str:
+    doc = policy(rule("r", "accept", requester, accepter))
+    got = evaluate(doc, identity(), vpc(cidrs=("10.0.0.0/16",)), ORG_ID, facts)
+    return got.verdict.value
+
+
+def test_requester_vpc_tags_match_when_the_vpc_carries_every_tag_listed() -> None:
+    tags = {**IN_ORG, "vpcTags": [PLATFORM_TAG, {"key": "env"}]}
+
+    assert _decide(tags, _requester_vpc({"team": "platform", "env": ""})) == "accept"
+    assert _decide(tags, _requester_vpc({"team": "platform"})) == "hold"  # env missing: all are needed
+    assert _decide(tags, _requester_vpc({"team": "Platform", "env": "prod"})) == "hold"  # values are exact
+    assert _decide(tags, _requester_vpc({})) == "hold"
+
+
+def test_requester_tags_that_are_unknown_never_match_a_tag_rule() -> None:
+    """A requester outside the organization: its tags were not read in its account (None)."""
+    tags = {**IN_ORG, "vpcTags": [PLATFORM_TAG]}
+    outsider = evaluate(
+        policy(
+            rule("tagged-reject", "reject", {"vpcTags": [PLATFORM_TAG]}),
+            rule("by-account", "accept", {"accounts": [OUTSIDER_ACCOUNT]}),
+        ),
+        identity(account=OUTSIDER_ACCOUNT, org_id=None, ou_path=()),
+        vpc(),
+        ORG_ID,
+        _requester_vpc(None),
+    )
+
+    assert _decide(tags, _requester_vpc(None)) == "hold"
+    assert _decide(tags, None) == "hold"  # nothing known of the requester VPC
+    held = evaluate(policy(rule("r", "accept", tags)), identity(org_id=None), vpc(), ORG_ID, _requester_vpc(None))
+    assert held.reasons[1].startswith("the requester VPC's tags cannot be read in its account")
+    known = evaluate(policy(rule("r", "accept", tags)), identity(), vpc(), ORG_ID, _requester_vpc({}))
+    assert len(known.reasons) == 1  # known and not carried: the usual reason only
+    assert (outsider.verdict, outsider.rule) == (Verdict.ACCEPT, "by-account")  # nor a reject by tag
+
+
+def test_within_matches_when_every_block_lies_in_one_of_the_ranges() -> None:
+    within = {**IN_ORG, "within": ["10.0.0.0/12", "172.16.0.0/12", "fd00::/8"]}
+
+    assert _decide(within, _requester_vpc(cidrs=("10.1.0.0/16",))) == "accept"
+    assert _decide(within, _requester_vpc(cidrs=("10.1.0.0/16", "172.20.0.0/16"), ipv6=("fd12::/56",))) == "accept"
+    assert _decide(within, _requester_vpc(cidrs=("10.1.0.0/16", "10.64.0.0/16"))) == "hold"  # a secondary outside
+    assert _decide(within, _requester_vpc(ipv6=("2600:1f18::/56",))) == "hold"  # an IPv6 block outside
+    assert _decide(within, _requester_vpc(cidrs=("10.0.0.0/8",))) == "hold"  # wider than the range
+    assert _decide(within, _requester_vpc(cidrs=())) == "hold"  # no block known: no match
+    assert _decide(within, None) == "hold"
+
+
+def test_accepter_within_looks_at_the_accepter_vpc_blocks() -> None:
+    doc = policy(rule("r", "accept", IN_ORG, {"within": ["10.0.0.0/16"]}))
+    inside = vpc(cidrs=("10.0.0.0/17", "10.0.128.0/17"))
+    outside = vpc(cidrs=("10.0.0.0/16", "10.9.0.0/16"))
+    with_ipv6 = vpc(cidrs=("10.0.0.0/16",), ipv6=("2600:1f18::/56",))
+
+    assert evaluate(doc, identity(), inside, ORG_ID).verdict is Verdict.ACCEPT
+    assert evaluate(doc, identity(), outside, ORG_ID).verdict is Verdict.HOLD
+    assert evaluate(doc, identity(), with_ipv6, ORG_ID).verdict is Verdict.HOLD  # IPv6 is a block too
+
+
+def test_new_criteria_keep_precedence_a_reject_by_range_beats_an_accept_by_tag() -> None:
+    doc = policy(
+        rule("tagged", "accept", {**IN_ORG, "vpcTags": [PLATFORM_TAG]}),
+        rule("no-public-ranges", "reject", accepter={"within": ["0.0.0.0/0"]}),
+    )
+    got = evaluate(doc, identity(), vpc(cidrs=("10.0.0.0/16",)), ORG_ID, _requester_vpc({"team": "platform"}))
+
+    assert (got.verdict, got.rule) == (Verdict.REJECT, "no-public-ranges")
+    assert got.reasons == ("rule 'no-public-ranges' says reject", "it overrides 'tagged'")
+
+
+@pytest.mark.parametrize(
+    ("requester", "expected"),
+    [
+        (
+            {**IN_ORG, "within": ["10.0.0.1/8"]},
+            "rules.0.requester.within.0: Value error, '10.0.0.1/8' is not a network",
+        ),
+        ({**IN_ORG, "within": ["10.0.0.0/8", "10.0.0.0/33"]}, "rules.0.requester.within.1: Value error, '10.0.0.0/33'"),
+        ({**IN_ORG, "within": "10.0.0.0/8"}, "rules.0.requester.within: Input should be a valid list"),
+        ({**IN_ORG, "vpcTags": {"key": "team"}}, "rules.0.requester.vpcTags: Input should be a valid list"),
+        ({**IN_ORG, "vpcTags": [{"value": "x"}]}, "rules.0.requester.vpcTags.0.key: Field required"),
+        ({**IN_ORG, "vpcTags": [{"key": "team\u202e"}]}, "U+202E"),
+        ({**IN_ORG, "vpcTag": PLATFORM_TAG}, "rules.0.requester.vpcTag: Extra inputs are not permitted"),
+        ({"anyone": True, "vpcTags": [PLATFORM_TAG]}, "anyone: true cannot be combined with vpcTags"),
+        ({"vpcTags": [PLATFORM_TAG]}, "must say who may ask"),  # tags say nothing of who asks
+        ({"within": ["10.0.0.0/8"]}, "must say who may ask"),
+    ],
+)
+def test_requester_tags_and_ranges_are_checked(requester: dict[str, object], expected: str) -> None:
+    assert expected in _error(_doc(rules=[rule("r", "accept", requester)]))
+
+
+def test_anyone_may_still_be_narrowed_by_ranges() -> None:
+    document = parse_policy(_doc(rules=[rule("r", "accept", {"anyone": True, "within": ["10.0.0.0/8"]})]))
+    assert document.rules[0].accepts_anyone  # still warned about: anyone in the world with such a VPC
+
+
+def test_accepter_ranges_are_checked() -> None:
+    got = _error(_doc(rules=[rule("r", "reject", accepter={"within": ["fd00::1/8"]})]))
+    assert "rules.0.accepter.within.0: Value error, 'fd00::1/8' is not a network" in got

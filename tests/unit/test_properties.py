@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peering.core.checks import SafetyFindings, overlapping_blocks, run_safety_checks
-from peering.core.models import AcceptObservation, LedgerState, RequesterIdentity, Vpc
+from peering.core.models import AcceptObservation, LedgerState, RequesterIdentity, RequesterVpc, Vpc
 from peering.core.plan import (
     AcceptConnection,
     CommitDecision,
@@ -283,3 +283,84 @@ def test_replaying_a_hold_with_its_own_record_notifies_nobody(
     again = plan_acceptance(replace(obs, previous=stored), policy, quota=quota)
     assert again.decision.outcome is Outcome.UNCHANGED
     assert again.actions == ()
+
+
+# --- the requester VPC's tags and either VPC's ranges (within) -----------------------------------
+
+ranges = st.lists(s.blocks, min_size=1, max_size=3, unique=True).map(
+    lambda found: [str(ipaddress.ip_network(b)) for b in found]
+)
+
+
+def _split(found: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    v4 = tuple(b for b in found if ipaddress.ip_network(b).version == 4)
+    return v4, tuple(b for b in found if b not in v4)
+
+
+def _inside(block: str, within: list[str]) -> bool:
+    net = ipaddress.ip_network(block)
+    return any(net.version == r.version and net.subnet_of(r) for r in map(ipaddress.ip_network, within))  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranges, s.block_lists, st.booleans())
+def test_within_never_matches_a_vpc_with_any_block_outside_the_ranges(
+    within: list[str], found: list[str], on_requester: bool
+) -> None:
+    v4, v6 = _split(found)
+    who = s.identity()
+    side = "requester" if on_requester else "accepter"
+    requester = {"accounts": [who.account], **({"within": within} if on_requester else {})}
+    accepter = {} if on_requester else {"within": within}
+    doc = s.policy(s.rule("in-range", "accept", requester, accepter))
+    facts = (
+        RequesterVpc("vpc-requester", v4, v6, {}) if on_requester else RequesterVpc("vpc-requester", ("10.9.0.0/16",))
+    )
+    target = s.vpc(cidrs=("10.8.0.0/16",)) if on_requester else s.vpc(cidrs=v4, ipv6=v6)
+
+    got = evaluate(doc, who, target, s.ORG_ID, facts)
+
+    every_block_inside = bool(found) and all(_inside(b, within) for b in found)
+    assert (got.verdict is Verdict.ACCEPT) is every_block_inside, (side, within, found)
+    if any(not _inside(b, within) for b in found):
+        assert got.verdict is Verdict.HOLD
+
+
+@FAST
+@given(st.lists(s.tag_matches, min_size=1, max_size=3), st.none() | s.tag_dicts)
+def test_requester_tags_match_only_when_known_and_every_tag_is_there(
+    wanted: list[dict[str, str]], tags: dict[str, str] | None
+) -> None:
+    who = s.identity()
+    doc = s.policy(s.rule("tagged", "reject", {"vpcTags": wanted}))
+
+    got = evaluate(doc, who, s.vpc(), s.ORG_ID, RequesterVpc("vpc-requester", ("10.1.0.0/16",), (), tags))
+
+    carried = tags is not None and all(
+        w["key"] in tags and w.get("value", tags[w["key"]]) == tags[w["key"]] for w in wanted
+    )
+    assert (got.verdict is Verdict.REJECT) is carried
+    if tags is None:
+        assert got.rule is None  # unknown tags (outside the organization) never match a tag rule
+
+
+@FAST
+@given(request, st.data())
+def test_tags_and_ranges_only_ever_narrow_a_rule(args: Request, data: st.DataObject) -> None:
+    """A rule that does not match without the new criteria does not match with them (and a rule
+    with them matches only when the same rule without them does)."""
+    doc, who, target, hub = args
+    wanted = data.draw(st.lists(s.tag_matches, min_size=1, max_size=2))
+    wide = st.just(["10.0.0.0/8", "2600:1f18::/32"])  # holds every block drawn: narrowed rules often match
+    requester_ranges, accepter_ranges = data.draw(wide | ranges), data.draw(wide | ranges)
+    facts = RequesterVpc("vpc-requester", *_split(data.draw(s.block_lists)), data.draw(st.none() | s.tag_dicts))
+    for plain in doc.rules:
+        requester = {**plain.requester.model_dump(by_alias=True, exclude_none=True), "within": requester_ranges}
+        if not plain.requester.anyone:
+            requester["vpcTags"] = wanted
+        accepter = {**plain.accepter.model_dump(by_alias=True, exclude_none=True), "within": accepter_ranges}
+        narrowed = Rule.model_validate(
+            {"name": plain.name, "action": plain.action, "requester": requester, "accepter": accepter}
+        )
+        if evaluate(_with_rules(doc, [narrowed]), who, target, hub, facts).rule == plain.name:
+            assert evaluate(_with_rules(doc, [plain]), who, target, hub, facts).rule == plain.name

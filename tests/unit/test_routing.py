@@ -487,3 +487,88 @@ def test_subnet_from_api_keeps_ipv6_blocks_in_use_only() -> None:
     )
     assert (subnet.cidr_block, subnet.ipv6_cidr_blocks) == ("10.0.1.0/24", ("2600:1f18::/64",))
     assert Subnet.from_api({"SubnetId": "subnet-2", "VpcId": "vpc-a"}).cidr_block is None
+
+
+# --- route tables by id --------------------------------------------------------------------------
+
+
+def by_ids(*ids: str) -> RoutingOptions:
+    return RoutingOptions(selection=TableSelection.IDS, table_ids=ids)
+
+
+def two_table_sides() -> tuple[SideNetwork, SideNetwork]:
+    local_b = Route("10.1.0.0/16", "local", "local")
+    requester = network("vpc-a", ("10.0.0.0/16",), table("rtb-a1", main=True), table("rtb-a2"))
+    accepter = network(
+        "vpc-b",
+        ("10.1.0.0/16", "10.2.0.0/16"),
+        RouteTable("rtb-b1", "vpc-b", True, (), (local_b,)),
+        RouteTable("rtb-b2", "vpc-b", False, (), (local_b,)),
+    )
+    return requester, accepter
+
+
+def test_tables_by_id_each_side_routes_only_its_own_listed_tables() -> None:
+    requester, accepter = two_table_sides()
+
+    plan = plan_configuration(connection(), requester, accepter, by_ids("rtb-a2", "rtb-b1"))
+
+    assert changes_of(plan) == {
+        ("create", "rtb-a2", "10.1.0.0/16"),
+        ("create", "rtb-a2", "10.2.0.0/16"),
+        ("create", "rtb-b1", "10.0.0.0/16"),
+    }
+    assert plan.findings == ()
+
+
+def test_a_listed_table_of_another_vpc_is_never_selected() -> None:
+    """A peer cannot steer routes into a table by listing it: only the side's own VPC's tables count,
+    even if a table of another VPC were among the side's tables."""
+    requester, _ = two_table_sides()
+    stray = RouteTable("rtb-x1", "vpc-x", False, (), ())
+    with_stray = replace(requester, route_tables=(*requester.route_tables, stray))
+
+    assert [t.route_table_id for t in select_tables(with_stray, by_ids("rtb-x1", "rtb-a1"))] == ["rtb-a1"]
+
+
+def test_a_side_none_of_whose_tables_is_listed_gets_no_route_and_a_finding() -> None:
+    requester, accepter = two_table_sides()
+
+    plan = plan_configuration(connection(), requester, accepter, by_ids("rtb-b2"))
+
+    assert changes_of(plan) == {("create", "rtb-b2", "10.0.0.0/16")}
+    assert [(f.kind, f.key) for f in plan.findings] == [("route-tables-unlisted", f"tables-unlisted:{PCX}:requester")]
+    assert "lists no route table of vpc-a" in plan.findings[0].message
+
+
+def test_a_listed_id_in_neither_vpc_is_a_finding_not_a_route_elsewhere() -> None:
+    requester, accepter = two_table_sides()
+
+    plan = plan_configuration(connection(), requester, accepter, by_ids("rtb-a1", "rtb-b1", "rtb-gone"))
+
+    assert {c.route_table_id for c in plan.route_changes} == {"rtb-a1", "rtb-b1"}
+    assert [(f.kind, f.key) for f in plan.findings] == [("route-table-id-unknown", f"table-id-unknown:{PCX}:rtb-gone")]
+    assert "rtb-gone, which is not a route table of vpc-a or vpc-b" in plan.findings[0].message
+
+
+def test_unknown_ids_are_told_only_when_both_sides_were_read() -> None:
+    """The sweep of one side (or a peer outside the organization) cannot tell a typo from the
+    other side's table: it says nothing of ids it cannot place."""
+    requester, _ = two_table_sides()
+
+    one_side = plan_configuration(
+        connection(cross_account=True), requester, None, by_ids("rtb-a1", "rtb-b1"), scope=frozenset({"requester"})
+    )
+
+    assert changes_of(one_side) == {("create", "rtb-a1", "10.1.0.0/16"), ("create", "rtb-a1", "10.2.0.0/16")}
+    assert one_side.findings == ()
+
+
+def test_tables_by_id_with_unmanaged_routes_plan_nothing_and_find_nothing() -> None:
+    requester, accepter = two_table_sides()
+    unmanaged = replace(by_ids("rtb-gone"), routes=RouteManagement.NONE)
+
+    plan = plan_configuration(connection(), requester, accepter, unmanaged)
+
+    assert plan.route_changes == ()
+    assert plan.findings == ()

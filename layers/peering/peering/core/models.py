@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -167,6 +168,22 @@ class RequesterIdentity:
 
 
 @dataclass(frozen=True)
+class RequesterVpc:
+    """The requester VPC as a rule may match it.
+
+    Its blocks are every block EC2 reports for it (the connection's view, which AWS verifies, and
+    the VPC itself when it was read). Its tags are known only when the VPC was read in the
+    requester's own account (in the organization, or the hub's own): a requester outside the
+    organization reports nothing we can check, so its tags are None and no tag rule matches it.
+    """
+
+    vpc_id: str
+    cidr_blocks: tuple[str, ...] = ()
+    ipv6_cidr_blocks: tuple[str, ...] = ()
+    tags: Mapping[str, str] | None = field(default=None, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Notice:
     """A notification to people: sent through the ledger's outbox, never directly."""
 
@@ -236,3 +253,16 @@ class AcceptObservation:
         if self.requester_vpc is not None:
             return self.requester_vpc.ipv6_cidr_blocks
         return self.connection.requester.ipv6_cidr_blocks
+
+    @property
+    def requester_match(self) -> RequesterVpc:
+        """The requester VPC as the policy's rules see it: all its blocks, its tags when trusted."""
+        side, read = self.connection.requester, self.requester_vpc
+        v4 = (*side.cidr_blocks, *(read.cidr_blocks if read else ()))
+        v6 = (*side.ipv6_cidr_blocks, *(read.ipv6_cidr_blocks if read else ()))
+        return RequesterVpc(
+            side.vpc_id,
+            tuple(dict.fromkeys(v4)),
+            tuple(dict.fromkeys(v6)),
+            dict(read.tags) if read is not None else None,
+        )

@@ -1,7 +1,8 @@
 """The approval policy: a versioned YAML/JSON document, validated, evaluated purely.
 
 Semantics (see docs/policy.md):
-- a rule matches when every criterion it names matches (a list matches any of its items);
+- a rule matches when every criterion it names matches (a list matches any of its items, except
+  ``vpcTags``: every tag listed, and ``within``: every block of the VPC in one of the ranges);
 - among matching rules, ``reject`` wins over ``hold``, which wins over ``accept``;
 - no matching rule means ``hold``: nothing unknown is ever accepted (peer phishing).
 """
@@ -12,6 +13,7 @@ import ipaddress
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
@@ -31,12 +33,13 @@ from peering.core.cleanup_plan import CleanupOptions
 # The verdict types live apart so that planning and the handlers import them without pydantic.
 from peering.core.decision import PolicyDecision, Verdict, unavailable_policy_decision  # noqa: F401 - still offered here
 from peering.core.errors import PolicyError
-from peering.core.models import RequesterIdentity, Vpc
+from peering.core.models import RequesterIdentity, RequesterVpc, Vpc
 from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
 from peering.core.text import escaped, is_hidden
 
 SCHEMA_VERSION = 1
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+ROUTE_TABLE_ID = re.compile(r"rtb-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
 
 # Strength when several rules match: an explicit deny always wins.
@@ -83,10 +86,24 @@ def _quoted_account_ids(value: Any) -> Any:
     return value
 
 
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a network (an IPv4 or IPv6 CIDR block, host bits zero): {exc}") from exc
+    return value
+
+
+#: A CIDR range of ``within``: a network with its host bits zero (10.0.0.0/8, not 10.0.0.1/8).
+Network = Annotated[str, AfterValidator(_network)]
+
+
 class _MatchesAccounts(_Strict):
-    """A match with an ``accounts`` list: quoted 12-digit ids only (YAML reads bare ids as numbers)."""
+    """A match with an ``accounts`` list: quoted 12-digit ids only (YAML reads bare ids as numbers),
+    and ``within``: CIDR ranges that hold every block of the VPC."""
 
     accounts: list[Text] | None = None
+    within: list[Network] | None = None
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -109,6 +126,9 @@ class RequesterMatch(_MatchesAccounts):
     # The deliberate "any account in the world": an accept rule must name who may ask, and this
     # is how it says "anyone" (policy check warns about it).
     anyone: bool | None = Field(default=None, strict=True)  # true only, never "yes" or 1
+    # Tags of the requester VPC, all of them (a tag selector): trusted only when read in the
+    # requester's own account, so never matched for a requester outside the organization.
+    vpc_tags: list[TagMatch] | None = Field(default=None, alias="vpcTags")
 
     @field_validator("anyone")
     @classmethod
@@ -122,7 +142,13 @@ class RequesterMatch(_MatchesAccounts):
         if self.anyone and self.names_who:
             raise ValueError(
                 "anyone: true matches every account: it cannot be combined with accounts, "
-                "organizationalUnits or organization (regions may still narrow it)"
+                "organizationalUnits or organization (regions and within may still narrow it)"
+            )
+        if self.anyone and self.vpc_tags is not None:
+            raise ValueError(
+                "anyone: true cannot be combined with vpcTags: the tags of a requester outside the "
+                "organization are never trusted, so the rule would match only the organization; "
+                "say organization: self instead"
             )
         return self
 
@@ -137,9 +163,31 @@ class AccepterMatch(_MatchesAccounts):
     vpc_tag: TagMatch | None = Field(default=None, alias="vpcTag")
 
 
+def _route_table_id(value: str) -> str:
+    if not ROUTE_TABLE_ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a route table id (rtb- and 8 or 17 hexadecimal digits)")
+    return value
+
+
+#: A route table id as EC2 writes it: refused otherwise, at its own line and column.
+RouteTableId = Annotated[str, AfterValidator(_route_table_id)]
+
+
 class RouteTablesSelection(_Strict):
     select: TableSelection = TableSelection.ALL
     tag: TagMatch | None = None  # required for "tagged" and "subnets"
+    ids: list[RouteTableId] | None = Field(default=None, min_length=1)  # required for "ids", of either side
+
+    @model_validator(mode="after")
+    def _what_the_selection_needs(self) -> RouteTablesSelection:
+        by_tag = (TableSelection.TAGGED, TableSelection.SUBNETS)
+        if self.select in by_tag and self.tag is None:
+            raise ValueError(f"routeTables.select {self.select.value!r} needs routeTables.tag")
+        if self.select is TableSelection.IDS and self.ids is None:
+            raise ValueError("routeTables.select 'ids' needs routeTables.ids (the route tables of either side)")
+        if self.ids is not None and self.select is not TableSelection.IDS:
+            raise ValueError(f"routeTables.ids goes with select 'ids' (select is {self.select.value!r})")
+        return self
 
 
 class RoutingSection(_Strict):
@@ -169,8 +217,6 @@ class RoutingSection(_Strict):
 
     @model_validator(mode="after")
     def _tag_when_needed(self) -> RoutingSection:
-        if self.route_tables.select is not TableSelection.ALL and self.route_tables.tag is None:
-            raise ValueError(f"routeTables.select {self.route_tables.select.value!r} needs routeTables.tag")
         if self.destinations is DestinationScope.SUBNETS and self.destination_tag is None:
             raise ValueError("destinations 'subnets' needs destinationTag (the tag of the subnets to route to)")
         return self
@@ -194,6 +240,7 @@ class RoutingSection(_Strict):
             selection=self.route_tables.select,
             tag_key=tag.key if tag else None,
             tag_value=tag.value if tag else None,
+            table_ids=tuple(dict.fromkeys(self.route_tables.ids or ())),
             dns_resolution=self.dns_resolution,
             destinations=self.destinations,
             destination_tag_key=destination_tag.key if destination_tag else None,
@@ -383,11 +430,35 @@ def parse_policy(text: str | None) -> PolicyDocument:
         raise PolicyError(f"the approval policy is invalid: {problems}") from exc
 
 
-def _requester_matches(match: RequesterMatch, who: RequesterIdentity, hub_org_id: str | None) -> bool:
+def _tagged(tags: Mapping[str, str], wanted: TagMatch) -> bool:
+    return wanted.key in tags and (wanted.value is None or tags[wanted.key] == wanted.value)
+
+
+def _all_within(ranges: list[str], blocks: tuple[str, ...]) -> bool:
+    """Every block lies in one of the ranges; no block known is no match (never vacuously true)."""
+    networks = [ipaddress.ip_network(r) for r in ranges]
+    for block in blocks:
+        net = ipaddress.ip_network(block, strict=False)
+        if not any(net.version == r.version and net.subnet_of(r) for r in networks):  # type: ignore[arg-type]
+            return False
+    return bool(blocks)
+
+
+def _requester_matches(
+    match: RequesterMatch, who: RequesterIdentity, vpc: RequesterVpc | None, hub_org_id: str | None
+) -> bool:
     if match.accounts is not None and who.account not in match.accounts:
         return False
     if match.regions is not None and who.region not in match.regions:
         return False
+    if match.vpc_tags is not None:
+        tags = vpc.tags if vpc is not None else None
+        if tags is None or not all(_tagged(tags, wanted) for wanted in match.vpc_tags):
+            return False  # unknown tags (outside the organization) match no tag criterion
+    if match.within is not None:
+        blocks = (*vpc.cidr_blocks, *vpc.ipv6_cidr_blocks) if vpc is not None else ()
+        if not _all_within(match.within, blocks):
+            return False
     if match.organization is not None:
         wanted = hub_org_id if match.organization == "self" else match.organization
         if wanted is None or who.org_id != wanted:
@@ -401,33 +472,38 @@ def _accepter_matches(match: AccepterMatch, vpc: Vpc) -> bool:
         return False
     if match.vpc_ids is not None and vpc.vpc_id not in match.vpc_ids:
         return False
-    if match.vpc_tag is not None:
-        if match.vpc_tag.key not in vpc.tags:
-            return False
-        if match.vpc_tag.value is not None and vpc.tags[match.vpc_tag.key] != match.vpc_tag.value:
-            return False
-    return True
+    if match.vpc_tag is not None and not _tagged(vpc.tags, match.vpc_tag):
+        return False
+    return match.within is None or _all_within(match.within, (*vpc.cidr_blocks, *vpc.ipv6_cidr_blocks))
 
 
 def evaluate(
-    policy: PolicyDocument, requester: RequesterIdentity, accepter_vpc: Vpc, hub_org_id: str | None
+    policy: PolicyDocument,
+    requester: RequesterIdentity,
+    accepter_vpc: Vpc,
+    hub_org_id: str | None,
+    requester_vpc: RequesterVpc | None = None,
 ) -> PolicyDecision:
-    """Pure: which verdict the policy gives this request, and why."""
+    """Pure: which verdict the policy gives this request, and why. ``requester_vpc`` None: nothing
+    is known of the requester VPC (no ``vpcTags`` or ``within`` criterion matches it)."""
     matched = [
         rule
         for rule in policy.rules
-        if _requester_matches(rule.requester, requester, hub_org_id) and _accepter_matches(rule.accepter, accepter_vpc)
+        if _requester_matches(rule.requester, requester, requester_vpc, hub_org_id)
+        and _accepter_matches(rule.accepter, accepter_vpc)
     ]
     if not matched:
-        return PolicyDecision(
-            Verdict.HOLD,
-            (
-                f"no rule of policy {policy.version} matches requester {requester.account} "
-                f"({requester.region}) for {accepter_vpc.vpc_id}: held by default",
-            ),
-            None,
-            policy.version,
-        )
+        reasons = [
+            f"no rule of policy {policy.version} matches requester {requester.account} "
+            f"({requester.region}) for {accepter_vpc.vpc_id}: held by default"
+        ]
+        on_tags = [r.name for r in policy.rules if r.requester.vpc_tags is not None]
+        if on_tags and (requester_vpc is None or requester_vpc.tags is None):
+            reasons.append(
+                "the requester VPC's tags cannot be read in its account (outside the organization), "
+                f"so no rule on them matches ({', '.join(repr(n) for n in on_tags)})"
+            )
+        return PolicyDecision(Verdict.HOLD, tuple(reasons), None, policy.version)
     winner = min(matched, key=lambda r: _PRECEDENCE[r.action])  # first of the strongest verdict
     reasons = [f"rule {winner.name!r} says {winner.action.value}"]
     overridden = [r.name for r in matched if r.action != winner.action]

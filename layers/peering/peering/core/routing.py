@@ -3,7 +3,8 @@
 Rules (README "Routes and DNS"):
 - destinations: every IPv4 block of the peer VPC (and IPv6 when asked), or only the blocks of the
   peer's subnets carrying a tag ("subnets"), minus excluded blocks; "routes: none" plans no route;
-- route tables: all of the VPC's, those tagged, or those of tagged subnets (main table fallback);
+- route tables: all of the VPC's, those tagged, those of tagged subnets (main table fallback), or
+  those listed by id (each side takes the listed tables of its own VPC, never another's);
 - a route to this connection is success; a blackhole route to another peering connection that EC2
   shows dead (rejected, deleting, deleted, expired, failed) or no longer knows is replaced; any other route
   for the destination is a conflict, reported and left alone: a live target, and a blackhole to
@@ -34,6 +35,7 @@ class TableSelection(StrEnum):
     ALL = "all"
     TAGGED = "tagged"  # route tables carrying the tag
     SUBNETS = "subnets"  # tables of subnets carrying the tag (main table for unassociated subnets)
+    IDS = "ids"  # the listed tables that belong to the side's own VPC
 
 
 class DestinationScope(StrEnum):
@@ -59,6 +61,7 @@ class RoutingOptions:
     selection: TableSelection = TableSelection.ALL
     tag_key: str | None = None
     tag_value: str | None = None
+    table_ids: tuple[str, ...] = ()  # the tables listed for TableSelection.IDS (either side's)
     dns_resolution: bool | None = True  # None: leave each side's option as it is
     routes_per_table: int = DEFAULT_ROUTES_PER_TABLE
     destinations: DestinationScope = DestinationScope.VPC
@@ -138,7 +141,7 @@ class Finding:
     """Something a person should know; reported (ledger, log, metric, notification), never forced."""
 
     #: route-conflict | route-quota-full | dns-prerequisite | side-unmanaged | peer-subnets-unknown |
-    #: destination-tag-unmatched
+    #: destination-tag-unmatched | route-tables-unlisted | route-table-id-unknown
     kind: str
     key: str  # stable identity, so the same finding is notified once
     message: str
@@ -203,6 +206,9 @@ def select_tables(side: SideNetwork, options: RoutingOptions) -> tuple[RouteTabl
     tables = side.route_tables
     if options.selection is TableSelection.ALL:
         return tables
+    if options.selection is TableSelection.IDS:
+        # Only the side's own tables are candidates: a listed id of another VPC selects nothing here.
+        return tuple(t for t in tables if t.route_table_id in options.table_ids and t.vpc_id == side.vpc.vpc_id)
 
     def tagged(tags: dict[str, str]) -> bool:
         return _tagged(tags, options.tag_key, options.tag_value)
@@ -389,6 +395,40 @@ def plan_dns(
 BOTH_SIDES = frozenset({"requester", "accepter"})
 
 
+def unlisted_tables(connection_id: str, role: str, network: SideNetwork, options: RoutingOptions) -> Finding | None:
+    """Route tables by id, and none of this side's VPC is listed: the side gets no route (a list
+    that names only the peer's tables, or a table since replaced), which a person should know."""
+    if options.selection is not TableSelection.IDS or select_tables(network, options):
+        return None
+    return Finding(
+        "route-tables-unlisted",
+        f"tables-unlisted:{connection_id}:{role}",
+        f"routeTables lists no route table of {network.vpc.vpc_id} ({network.account}/{network.region}): "
+        f"the {role} side of {connection_id} gets no route",
+    )
+
+
+def unknown_table_ids(
+    connection_id: str, sides: tuple[SideNetwork | None, SideNetwork | None], options: RoutingOptions
+) -> list[Finding]:
+    """Listed ids that are in neither VPC (a typo, a deleted table, another VPC's table): nothing
+    is routed there. Told only when both sides were read: an id may be a table of a side not read."""
+    networks = [n for n in sides if n is not None]
+    if options.selection is not TableSelection.IDS or len(networks) != len(sides):
+        return []
+    known = {t.route_table_id for n in networks for t in n.route_tables}
+    vpcs = " or ".join(n.vpc.vpc_id for n in networks)
+    return [
+        Finding(
+            "route-table-id-unknown",
+            f"table-id-unknown:{connection_id}:{table_id}",
+            f"routeTables lists {table_id}, which is not a route table of {vpcs}: nothing is routed there",
+        )
+        for table_id in options.table_ids
+        if table_id not in known
+    ]
+
+
 def subnet_destinations(
     connection_id: str, role: str, peer_vpc: str, subnets: tuple[Subnet, ...] | None, options: RoutingOptions
 ) -> tuple[tuple[str, ...], tuple[str, ...]] | Finding:
@@ -478,6 +518,9 @@ def plan_configuration(
                 findings.append(chosen)
                 continue
             peer_blocks = chosen
+        unlisted = unlisted_tables(conn.connection_id, role, network, options)
+        if unlisted is not None:
+            findings.append(unlisted)
         side_changes, side_findings, side_ok, side_unread = plan_side_routes(
             conn.connection_id, network, *peer_blocks, options
         )
@@ -485,6 +528,8 @@ def plan_configuration(
         findings += side_findings
         satisfied += side_ok
         unread += side_unread
+    if options.routes is RouteManagement.MANAGED and scope == BOTH_SIDES:
+        findings += unknown_table_ids(conn.connection_id, (requester, accepter), options)
     dns_changes, dns_findings = plan_dns(
         conn,
         requester if "requester" in scope else None,

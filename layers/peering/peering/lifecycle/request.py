@@ -96,7 +96,13 @@ class RequestLifecycle(EngineContext):
             # Imported here: the policy's models (pydantic) are loaded once a policy was parsed.
             from peering.core.policy import evaluate  # noqa: PLC0415
 
-            decision = evaluate(policy, observation.requester, observation.accepter_vpc, self.directory.hub_org_id())
+            decision = evaluate(
+                policy,
+                observation.requester,
+                observation.accepter_vpc,
+                self.directory.hub_org_id(),
+                observation.requester_match,
+            )
         return plan_acceptance(
             observation,
             decision,

@@ -31,10 +31,18 @@ FINDING_LABELS = {
     "side-unmanaged": "side outside the organization",
     "peer-subnets-unknown": "the peer's subnets cannot be read",
     "destination-tag-unmatched": "no peer subnet carries the destination tag",
+    "route-tables-unlisted": "no route table of this VPC is listed",
 }
 # Findings that leave a side's routes short of what its routing wants.
 _ROUTE_GAPS = frozenset(
-    {"missing-route", "route-conflict", "route-quota-full", "peer-subnets-unknown", "destination-tag-unmatched"}
+    {
+        "missing-route",
+        "route-conflict",
+        "route-quota-full",
+        "peer-subnets-unknown",
+        "destination-tag-unmatched",
+        "route-tables-unlisted",
+    }
 )
 
 
