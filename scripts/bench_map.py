@@ -301,7 +301,8 @@ def at_scale(sizes: tuple[int, ...] = (1_000, 10_000), latency_ms: int = 100, ch
         "scales with the latency. Before: issue 23's figures (the sweep function, the whole page, one GetObject "
         "at a time).",
         "",
-        "| targets | fragments (JSON) | read (GetObject + parse) | build + render | page | drawn / summarized | peak memory (process) | "
+        "| targets | fragments (JSON) | read (GetObject + parse) | build + render | page | drawn / summarized "
+        "| peak memory (process) | "
         "Chromium: open + script | before: read / build / page / memory |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
