@@ -101,6 +101,16 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
             lambda: bench_map.main(((20, 50, 5),) if smoke else ((50, 100, 10), (200, 500, 25))),
         ),
         (
+            "The peering map at 1,000 and 10,000 account+Regions",
+            "The map function's own run (issue 23): every target's fragment read through a stand-in S3 "
+            "client (the latency slept, 32 calls in flight, the file read), the page's cap applied, the page "
+            "rendered and opened by headless Chromium, in a process of its own (its peak memory). Targets: "
+            "at most half of the map function's timeout and memory; the page loadable (a few MB, seconds in "
+            "Chromium). The last column is the same figure before the change, when the sweep function drew "
+            "the whole page, one GetObject at a time, before it queued any target.",
+            lambda: bench_map.at_scale((200,), latency_ms=5, chromium=False) if smoke else bench_map.at_scale(),
+        ),
+        (
             "Cold start",
             "Each handler's import against a bare `import boto3`, whole python3.13 processes in the deployed "
             "layout (layer built by its own Makefile for this machine), paired runs, median of the ratios "

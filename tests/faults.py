@@ -231,6 +231,24 @@ class Faults:
 
         self._register(f"{'after' if after else 'before'}-call.{service}.{operation}", wait)
 
+    def hold(
+        self,
+        service: str,
+        operation: str,
+        until: threading.Event,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Hang each call (whose request dict, with its ``url_path``, matches ``when``) until
+        ``until`` is set: a call that never answers, as a Lambda sees one until its timeout. The
+        test sets it before it ends."""
+
+        def wait(params: dict[str, Any], **_: Any) -> None:
+            if when is None or when(params):
+                self.injected[f"hang {service}:{operation}"] += 1
+                until.wait(timeout=60)
+
+        self._register(f"before-call.{service}.{operation}", wait)
+
     def before(self, service: str, operation: str, meddle: Callable[[], None], times: int = 1) -> None:
         """Run ``meddle`` (another actor's change) just before the engine's call, ``times`` times."""
         left = [times]

@@ -1,26 +1,31 @@
 """Faults during the sweep: one account failing never stops the others, a dry run records every
-change it would make, and a withdrawal interrupted anywhere is finished, notice included.
+change it would make, a withdrawal interrupted anywhere is finished, notice included, and an SNS
+outage never makes the sweep function fan out twice.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from emulation import lifecycle
 from peering.runtime.batch import BatchProcessingError
 from peering.sweep.messages import SweepTarget
-from tests.builders import ledger_items, make_vpc, status
+from tests.builders import ACCEPT_TAG, ledger_items, make_vpc, request_peering, status
 from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, ec2, load_function
 from tests.faults import Faults
 from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc
-from tests.reliability.conftest import invoke, ledger_summary, outbox_items, routes_to
+from tests.reliability.conftest import SCHEDULED, invoke, ledger_summary, outbox_items, routes_to
 
 worker = load_function("worker")
 configure = load_function("configure")
+accept = load_function("accept")
 
 
 def sqs_event(*targets: SweepTarget) -> dict[str, Any]:
@@ -136,3 +141,55 @@ def test_a_withdrawal_interrupted_after_any_change_is_finished_by_the_next_sweep
     assert [note["subject"] for note in notes] == [f"Peering request {stale} withdrawn"] * (
         2 if WITHDRAW_MUTATIONS[n - 1] == "sns:Publish" else 1
     )
+
+
+# --- issue 23: an SNS outage never repeats the fan-out ------------------------------------------------
+
+
+def queued_targets() -> Counter[tuple[str, str]]:
+    """How many sweep messages name each (account, Region), read off the sweep queue."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.get_queue_url(QueueName="sweep")["QueueUrl"]
+    seen: Counter[tuple[str, str]] = Counter()
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            body = json.loads(message["Body"])
+            seen[(body["account"], body["region"])] += 1
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return seen
+
+
+def test_an_sns_outage_during_the_sweep_queues_each_target_once_and_a_later_sweep_notifies(
+    organization: Organization, faults: Faults, sweep_now: Callable[[], dict[str, Any]]
+) -> None:
+    # Given a rejection whose notice is still in the outbox (SNS was down when it was decided)
+    faults.server_error("sns", "Publish", times=None)
+    requester = make_vpc(organization.sandbox_account, "10.30.0.0/16")
+    accepter = make_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    pcx, event = request_peering(organization.sandbox_account, requester, HUB_ACCOUNT, accepter)
+    assert str(invoke(accept, event)).startswith("raised")
+    assert len(outbox_items()) == 1
+
+    # When the schedule fires while SNS is still down, and Lambda retries a failed invocation twice
+    sweep = load_function("sweep")
+    tries = []
+    for _ in range(3):
+        tries.append(invoke(sweep, SCHEDULED))
+        if isinstance(tries[-1], dict):
+            break
+
+    # Then the first try succeeded: each target is queued once, the notice waits in the outbox
+    assert isinstance(tries[0], dict), tries
+    assert (tries[0]["notificationsSent"], len(tries)) == (0, 1)
+    targets = queued_targets()
+    assert set(targets.values()) == {1}
+    assert len(targets) == tries[0]["targets"] >= 3
+    assert len(outbox_items()) == 1
+    assert organization.notifications() == []
+
+    # And once SNS is back, the next sweep delivers it
+    faults.clear()
+    assert sweep_now()["notificationsSent"] == 1
+    assert outbox_items() == []
+    assert len(organization.notifications()) == 1
+    assert any(i["sk"]["S"].startswith("LOG#") and "notified" in str(i) for i in ledger_items(pcx))

@@ -10,6 +10,8 @@ Read from the code (functions/<name>/app.py and the peering package it calls):
 - cleanup: Engine.cleanup_connection (observe_leftovers, apply.CleanupApplier);
 - sweep: sweep.fan_out.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch), and
   policy_change.notify_policy_change (the policy parameter's versions, a notice through the outbox);
+- map (PublishMap=true): the sweep's targets (sweep.fan_out.list_targets), their fragments read
+  and the page written (map.publish.publish_map);
 - worker: sweep.target.converge_in_time, which runs every path above on a snapshot of one
   account+Region (converge_target), withdraws this account's stale requests, and queues a target it
   has no time left to finish again (sweep.messages.hand_back).
@@ -76,11 +78,15 @@ SWEEP = (
 CONSUME_SWEEP_QUEUE = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
 # A target the worker has no time left to finish is sent to the sweep queue again.
 HAND_BACK = frozenset({"sqs:SendMessage"})
-# PublishMap=true: each worker writes its target's map fragment (with its OU's name), the sweep
-# assembles the fragments into the page (peering.map.publish).
+# PublishMap=true: each worker writes its target's map fragment (with its OU's name), the map
+# function lists the sweep's targets as the sweep does and assembles their fragments into the
+# page (peering.map.publish); the sweep never touches the bucket (issue 23).
 WRITE_MAP_FRAGMENT = frozenset({"s3:PutObject", "organizations:DescribeOrganizationalUnit"})
 ASSEMBLE_MAP = frozenset({"s3:GetObject", "s3:PutObject"})
-SWEEP = SWEEP | ASSEMBLE_MAP
+MAP = (
+    frozenset({"sts:GetCallerIdentity", "organizations:DescribeOrganization", "organizations:ListAccounts"})
+    | ASSEMBLE_MAP
+)
 WORKER = (
     ACCEPT
     | CONFIGURE
@@ -99,6 +105,7 @@ FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     "CleanupFunction": CLEANUP,
     "SweepFunction": SWEEP,
     "WorkerFunction": WORKER,
+    "MapFunction": MAP,
 }
 
 # Granted only under a template condition (Fn::If), never unconditionally.

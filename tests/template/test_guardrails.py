@@ -317,7 +317,7 @@ def test_only_publishers_and_deployers_may_change_the_approval_policy(policy: di
 def test_the_functions_keep_what_they_do(policy: dict[str, Any], hub: Stack) -> None:
     arns = stack_arns(hub)
     member_role = f"arn:aws:iam::{MEMBER}:role/{hub.parameters['MemberRoleName']}"
-    assert len(function_roles(hub)) == 6
+    assert len(function_roles(hub)) == 7  # with the map function's (PublishMap=true)
     assert all(_like(FUNCTION_ROLE_PATTERN, role) for role in function_roles(hub))
     for role in function_roles(hub):
         assert not denied(policy, "sts:AssumeRole", member_role, role)

@@ -114,6 +114,7 @@ TRIGGERS: dict[str, list[dict[str, Any]]] = {
     "CleanupFunction": [cloudtrail_pattern("RejectVpcPeeringConnection", "DeleteVpcPeeringConnection")],
     "SweepFunction": [operator_pattern(SWEEP_DETAIL_TYPE), policy_change_pattern()],
     "WorkerFunction": [],  # the sweep queue only
+    "MapFunction": [],  # the schedule only (PublishMap=true)
 }
 
 # Metrics the dashboard must show (namespace PeeringAutopilot), by widget topic.
@@ -335,7 +336,10 @@ def test_every_setting_the_code_reads_is_set(hub_template: dict[str, Any], resou
     assert set(env) >= CONFIG_SETTINGS, f"{name} lacks {sorted(CONFIG_SETTINGS - set(env))}"
     needs_sweep = "fan_out(" in source or "SweepSettings" in source
     hands_back = "converge_in_time" in source  # a target out of time is queued again
-    if needs_sweep:
+    lists_only = "list_targets(" in source and "fan_out(" not in source  # the map function: no queue
+    if lists_only:
+        assert SWEEP_SETTINGS & set(env) == {"SWEEP_REGIONS", "SWEEP_ACCOUNTS"}, f"{name}: the targets only"
+    elif needs_sweep:
         assert set(env) >= SWEEP_SETTINGS, f"{name} lacks {sorted(SWEEP_SETTINGS - set(env))}"
     elif hands_back:
         assert SWEEP_SETTINGS & set(env) == {"SWEEP_QUEUE_URL"}, f"{name} needs the sweep queue only"
@@ -364,7 +368,13 @@ def test_settings_values(hub_template: dict[str, Any], resources: Resources) -> 
         "SWEEP_ACCOUNTS": sweep["SWEEP_ACCOUNTS"],
         "MAP_BUCKET": published,
     }
-    assert sweep["MAP_BUCKET"] == published
+    # The sweep reads no fragment (issue 23); the map function draws the page of the sweep's targets.
+    assert "MAP_BUCKET" not in sweep
+    assert resources["MapFunction"]["Properties"]["Environment"]["Variables"] == {
+        "SWEEP_REGIONS": sweep["SWEEP_REGIONS"],
+        "SWEEP_ACCOUNTS": sweep["SWEEP_ACCOUNTS"],
+        "MAP_BUCKET": {"Ref": "MapBucket"},
+    }
     # Regions: the parameter, or the deployment Region when it is empty.
     assert sweep["SWEEP_REGIONS"] == {
         "Fn::If": ["HasRegions", {"Fn::Join": [",", {"Ref": "Regions"}]}, {"Ref": "AWS::Region"}]
@@ -539,6 +549,10 @@ def test_every_sample_event_reaches_exactly_one_function(resources: Resources, p
     if "errorCode" in event.get("detail", {}):
         assert reached == set(), f"{path.name}: a failed call reaches {sorted(reached)}"
         return
+    if event.get("detail-type") == "Scheduled Event":
+        # The schedule starts the sweep and, with PublishMap=true, the map function beside it.
+        assert reached == {"SweepFunction", "MapFunction"}, path.name
+        return
     assert len(reached) == 1, f"{path.name} reaches {sorted(reached) or 'no function'}"
     if event["source"] == OPERATOR_SOURCE:
         # The same request put by a member account reaches nothing.
@@ -559,8 +573,11 @@ def test_sweep_runs_on_the_schedule_parameter(resources: Resources) -> None:
     # A classic EventBridge schedule: the handler parses "Scheduled Event" from aws.events.
     assert "Input" not in schedule
     assert "ScheduledEvent" in (PACKAGE / "core" / "events.py").read_text()
+    # The map function draws the page on the same schedule, off the sweep's path (issue 23).
+    (map_schedule,) = events_of(resources["MapFunction"], "Schedule", "ScheduleV2").values()
+    assert map_schedule["Schedule"] == {"Ref": "SweepSchedule"}
     for name, function in functions(resources).items():
-        if name != "SweepFunction":
+        if name not in ("SweepFunction", "MapFunction"):
             assert not events_of(function, "Schedule", "ScheduleV2"), name
 
 
@@ -796,10 +813,14 @@ def test_dashboard_shows_the_engine_metrics(hub_template: dict[str, Any], resour
 
 def test_dashboard_shows_every_function_and_dead_letter_queue(resources: Resources) -> None:
     shown = {metric_key(m) for m in dashboard_metrics(resources)}
-    for name in functions(resources):
+    for name, function in functions(resources).items():
+        if "Condition" in function:
+            continue  # the dashboard cannot name a resource that may not exist; its alarms watch it
         for metric in ("Errors", "Throttles"):
             assert ("AWS/Lambda", metric, "FunctionName", f"<{name}>") in shown, f"{name} {metric}"
     for queue in dead_letter_queues(resources):
+        if "Condition" in resources[queue]:
+            continue
         key = ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"<{queue}.QueueName>")
         assert key in shown, queue
 
@@ -886,8 +907,10 @@ def test_functions_get_exactly_what_their_code_calls(resources: Resources, name:
     assert everything - expected == set(), f"{name} is granted more than its code calls"
     assert expected - everything == set(), f"{name} lacks permissions its code needs"
     assert not any("*" in action for action in everything), "no wildcard actions"
-    # Conditional actions are granted only under their condition, and nothing else is conditional.
-    conditional = {a for a in expected if a in ACTION_CONDITIONS}
+    # Conditional actions are granted only under their condition, and nothing else is conditional;
+    # a function that exists only under that condition (the map function) grants them plainly.
+    exists_if = resources[name].get("Condition")
+    conditional = {a for a in expected if a in ACTION_CONDITIONS and ACTION_CONDITIONS[a] != exists_if}
     assert granted(grants, conditional=True) == conditional
     assert not granted(grants, conditional=False) & conditional
     for grant in grants:
@@ -981,7 +1004,8 @@ def test_the_peering_map_is_opt_in_private_and_least_privilege(
     (tls,) = resources["MapBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert tls["Effect"] == "Deny"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    # Who may touch the bucket, and where: the worker writes fragments, the sweep reads them and writes the page.
+    # Who may touch the bucket, and where: the worker writes fragments, the map function reads them
+    # and writes the page; the sweep never touches it (issue 23).
     s3 = {
         name: {
             (a, sub_text(t))
@@ -998,11 +1022,15 @@ def test_the_peering_map_is_opt_in_private_and_least_privilege(
         "ConfigureFunction": set(),
         "CleanupFunction": set(),
         "WorkerFunction": {("s3:PutObject", "${MapBucket.Arn}/fragments/*")},
-        "SweepFunction": {
+        "SweepFunction": set(),
+        "MapFunction": {
             ("s3:GetObject", "${MapBucket.Arn}/fragments/*"),
             ("s3:PutObject", "${MapBucket.Arn}/peering-map.html"),
         },
     }
+    # The map function and everything only it needs exist only with PublishMap=true.
+    for name in ("MapFunction", "MapFunctionRole", "MapDeadLetterQueue", "MapDeadLetterQueuePolicy", "MapLogGroup"):
+        assert resources[name]["Condition"] == "PublishesMap", name
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTION_ACTIONS))
@@ -1090,6 +1118,7 @@ def test_outputs_for_the_member_stack(hub_template: dict[str, Any], resources: R
     outputs = hub_template["Outputs"]
     for name in functions(resources):
         assert outputs[f"{name}RoleArn"]["Value"] == {"Fn::GetAtt": [f"{name}Role", "Arn"]}
+        assert outputs[f"{name}RoleArn"].get("Condition") == resources[name].get("Condition"), name
         assert outputs[f"{name}Name"]["Value"] == {"Ref": name}
     separator, roles = outputs["MemberTrustedRoleArns"]["Value"]["Fn::Join"]
     assert separator == ","

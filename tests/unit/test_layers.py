@@ -172,7 +172,7 @@ def test_the_imports_are_found() -> None:
     imports = engine_imports()
     assert set(FLOORS) == {floor_of(m) for m in imports} - {None}
     assert "peering.core.models" in imports["peering.core.plan"]
-    assert "peering.map.publish" in imports["peering.sweep.fan_out"]  # imported inside a function
+    assert "peering.map.publish" in imports["peering.sweep.target"]  # imported inside a function
     assert "botocore.exceptions" in imports["peering.aws.observe"]
     assert sum(len(t) for t in imports.values()) > 150
 

@@ -34,8 +34,11 @@ from peering.map.model import (
     MapFragment,
     PeeringMap,
     RegionView,
+    Sized,
     assemble,
     build_fragment,
+    fit_page,
+    summarize,
     time_left,
 )
 from peering.map.render import render
@@ -593,3 +596,84 @@ def test_tables_by_id_that_list_none_of_this_side_are_a_route_gap() -> None:
     assert "no route table of this VPC is listed" in render(
         assemble([MapFragment(HUB, REGION, "t", edges=(unrouted,))], NOW)
     )
+
+
+# --- bounds: a fragment too large, a page too large (issue 23) --------------------------------------
+
+
+def place(account: str, *, drift: bool, vpcs: int = 2) -> MapFragment:
+    """An account+Region of ``vpcs`` VPCs in a chain of connections, drifting (no routes) or healthy."""
+    ids = [f"vpc-{account[-3:]}{n}" for n in range(vpcs)]
+    cidrs = [f"10.{int(account[-3:]) % 250}.{n}.0/24" for n in range(vpcs)]
+    conns = [
+        connection(
+            f"pcx-{account[-3:]}{n}", "active", side(account, ids[n], cidrs[n]), side(account, ids[n + 1], cidrs[n + 1])
+        )
+        for n in range(vpcs - 1)
+    ]
+    nets = []
+    for n, vpc in enumerate(ids):
+        routes = (
+            []
+            if drift
+            else [
+                to(c.connection_id, p.cidr_blocks[0])
+                for c in conns
+                for me, p in ((c.requester, c.accepter), (c.accepter, c.requester))
+                if me.vpc_id == vpc
+            ]
+        )
+        nets.append(network(account, vpc, cidrs[n], *routes))
+    return fragment(*conns, networks=nets, account=account)
+
+
+def sized(frag: MapFragment) -> Sized:
+    return Sized(frag, len(json.dumps(frag.to_json())))
+
+
+def test_a_summary_keeps_the_counts_and_the_worst_findings_and_reads_back() -> None:
+    frag = place("100000000001", drift=True, vpcs=4)
+
+    summary = summarize(frag, 123_456, "fragment")
+
+    assert (summary.vpcs, summary.edges) == ((), ())
+    assert summary.summary is not None
+    assert summary.summary.vpcs == 4
+    assert summary.summary.connections == {"drift": 3}
+    assert summary.summary.findings["missing-route"] == 6  # each side of each connection
+    assert [w.kind for w in summary.summary.worst] == ["missing-route"] * 6
+    assert MapFragment.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+
+
+def test_the_page_cap_summarizes_the_quiet_largest_places_first() -> None:
+    quiet_big = sized(place("100000000001", drift=False, vpcs=5))
+    quiet_small = sized(place("100000000002", drift=False, vpcs=2))
+    drifting = sized(place("100000000003", drift=True, vpcs=5))
+    every = [quiet_big, quiet_small, drifting]
+
+    # Room for everything: nothing summarized.
+    assert [f.summary for f in fit_page(every, budget=10**9)] == [None, None, None]
+    # Room for all but the largest quiet one.
+    fitted = fit_page(every, budget=sum(s.size for s in every) - quiet_big.size)
+    assert [f.summary is not None for f in fitted] == [True, False, False]
+    # Room for the drifting one only: both quiet ones go first.
+    fitted = fit_page(every, budget=drifting.size)
+    assert [f.summary is not None for f in fitted] == [True, True, False]
+    assert fitted[0].summary
+    assert fitted[0].summary.reason == "page"
+
+
+def test_a_summarized_place_is_listed_not_drawn_and_the_page_says_so() -> None:
+    drawn = place("100000000001", drift=False)
+    summarized = summarize(place("100000000002", drift=True, vpcs=3), 900_000, "fragment")
+
+    peering_map = assemble([drawn, summarized], NOW, unread=[("100000000009", REGION, "not read in time")])
+    page = render(peering_map)
+
+    assert [f.account for f in peering_map.summarized] == ["100000000002"]
+    assert {v.account for v in peering_map.vpcs} == {"100000000001"}
+    assert "1 account+Regions summarized, not drawn" in page
+    assert '<tr data-account="100000000002"' in page
+    assert "its fragment is over the size cap, 900,000 bytes" in page
+    assert "100000000009/us-east-1 (not read in time)" in page
+    assert page.count('data-kind="missing-route"') == 4

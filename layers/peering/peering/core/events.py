@@ -51,6 +51,7 @@ __all__ = [
     "SweepRequestDetail",
     "SweepRequestEvent",
     "parse_operator_event",
+    "parse_scheduled_event",
     "parse_sweep_event",
 ]
 
@@ -153,6 +154,11 @@ class ScheduledEvent(EventBridgeEvent):
         if envelope["source"] == "aws.scheduler" and fields.data.get("detail") == "{}":
             return cls(**envelope)  # EventBridge Scheduler sends "{}" (a string) when there is no payload
         return cls(**envelope, detail=fields.obj("detail").data)
+
+
+def parse_scheduled_event(event: Any) -> ScheduledEvent:
+    """The schedule's event, and nothing else (the map function's only trigger)."""
+    return _parse(ScheduledEvent, event, ScheduledEvent.read)
 
 
 def parse_sweep_event(event: Any) -> SweepRequestEvent | ScheduledEvent:

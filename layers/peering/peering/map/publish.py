@@ -5,13 +5,19 @@ The deployed hub (PublishMap=true sets MAP_BUCKET):
 - the worker, after converging an account+Region, writes that account+Region's fragment (JSON,
   ``fragments/<account>/<Region>.json``) from a snapshot taken after its changes, the ledger's
   records and the account's name and OU;
-- the sweep function, before it fans out the next sweep, reads the fragment of every target it
-  sweeps and writes the assembled page (``peering-map.html``): the map is at most one sweep
-  interval old, and no run reads more than its own targets' fragments (docs/peering-map.md).
+- the map function, on the sweep's schedule and off its path, reads the fragment of every target
+  the sweep sweeps (READ_THREADS at a time, until its deadline) and writes the assembled page
+  (``peering-map.html``): the map is at most about one sweep interval old, and no run reads more
+  than the sweep's targets' fragments (docs/peering-map.md).
+
+Bounded work: a fragment over MAX_FRAGMENT_BYTES is summarized by its worker (and never loaded by
+the map function), the page draws in full only as many fragments as PAGE_BUDGET_BYTES allows and
+summarizes the others (model/summary.py), and the reading stops in time to render; a page ready
+too late is not written (the previous one stays).
 
 Locally, ``python -m runner map`` and ``make demo`` observe every target directly (``observe_map``)
-and render the same page. A map that cannot be published never fails the sweep: it is logged and
-counted (MapPublishFailures), and the next sweep writes it again.
+and render the same page. A map that cannot be published never touches the sweep: it is logged and
+counted (MapPublishFailures), and the next run writes it again.
 
 Imported lazily, only when a map is wanted: handlers' cold starts do not pay for it.
 """
@@ -21,24 +27,33 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from peering.aws.observe import RegionSnapshot, dns_attributes, observe_region, paginate, read_peer_subnets
+from peering.core.deadline import NEVER, Deadline
+from peering.core.errors import ConfigurationError, OutOfTimeError
 from peering.core.models import ConnectionStatus
 from peering.core.network import DnsAttributes
 from peering.lifecycle.context import EngineContext
 from peering.lifecycle.engine import Engine
 from peering.map.model import (
+    MAX_FRAGMENT_BYTES,
+    PAGE_BUDGET_BYTES,
     AccountInfo,
     DecisionView,
     MapFragment,
     PeeringMap,
     RegionView,
+    Sized,
     assemble,
     build_fragment,
+    fit_page,
+    summarize,
 )
 from peering.map.render import render
 from peering.runtime.observability import MetricUnit, logger, metrics
@@ -46,6 +61,10 @@ from peering.runtime.observability import MetricUnit, logger, metrics
 MAP_KEY = "peering-map.html"
 FRAGMENTS = "fragments/"
 _ABSENT = {"NoSuchKey", "404", "AccessDenied", "403"}  # without s3:ListBucket, a missing key is a 403
+# GetObject calls in flight at once: 10,000 fragments are about 30 s at 100 ms a call, 32 at a time
+# (one after the other, 500-1,500 s: issue 23).
+READ_THREADS = 32
+RENDER_SECONDS = 60.0  # at most, kept from reading for assembling and rendering the page
 
 
 def map_bucket(env: Mapping[str, str] | None = None) -> str | None:
@@ -121,43 +140,117 @@ def observe_map(engine: Engine, targets: Sequence[tuple[str, str]]) -> PeeringMa
     return assemble(fragments, datetime.now(UTC))
 
 
+def _body(fragment: MapFragment) -> bytes:
+    return json.dumps(fragment.to_json(), separators=(",", ":")).encode()
+
+
 def write_fragment(engine: EngineContext, bucket: str, fragment: MapFragment) -> str:
+    """The fragment, or its summary when it is over ``MAX_FRAGMENT_BYTES`` (model/summary.py): a
+    member cannot make the map function read, nor the page draw, megabytes of its own."""
     key = fragment_key(fragment.account, fragment.region)
-    engine.aws.hub("s3").put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=json.dumps(fragment.to_json(), separators=(",", ":")).encode(),
-        ContentType="application/json",
-    )
+    body = _body(fragment)
+    if len(body) > MAX_FRAGMENT_BYTES:
+        logger.warning(
+            "map fragment over the cap: summarized",
+            extra={"account": fragment.account, "region": fragment.region, "bytes": len(body)},
+        )
+        metrics.add_metric(name="MapFragmentsSummarized", unit=MetricUnit.Count, value=1)
+        body = _body(summarize(fragment, len(body), "fragment"))
+    engine.aws.hub("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     return key
 
 
+@dataclass
+class FragmentsRead:
+    found: list[Sized] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # no fragment yet
+    unread: list[tuple[str, str, str]] = field(default_factory=list)  # (account, Region, why)
+
+
+def _read_one(s3: Any, bucket: str, account: str, region: str) -> Sized | str | None:
+    """The fragment; None when there is none; why it was not read when it is over the cap."""
+    try:
+        answer = s3.get_object(Bucket=bucket, Key=fragment_key(account, region))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _ABSENT:
+            return None
+        raise
+    size = int(answer.get("ContentLength", 0))
+    if size > MAX_FRAGMENT_BYTES:  # written before the cap, or not by our worker: never loaded
+        answer["Body"].close()
+        return f"fragment of {size:,} bytes, over the {MAX_FRAGMENT_BYTES:,}-byte cap"
+    body = answer["Body"].read(MAX_FRAGMENT_BYTES + 1)
+    if len(body) > MAX_FRAGMENT_BYTES:
+        return f"fragment over the {MAX_FRAGMENT_BYTES:,}-byte cap"
+    return Sized(MapFragment.from_json(json.loads(body)), len(body))
+
+
 def read_fragments(
-    engine: EngineContext, bucket: str, targets: Sequence[tuple[str, str]]
-) -> tuple[list[MapFragment], list[tuple[str, str]]]:
-    """The fragments of ``targets`` and the targets that have none yet."""
-    s3 = engine.aws.hub("s3")
-    found, missing = [], []
-    for account, region in targets:
-        try:
-            body = s3.get_object(Bucket=bucket, Key=fragment_key(account, region))["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _ABSENT:
-                missing.append((account, region))
+    engine: EngineContext, bucket: str, targets: Sequence[tuple[str, str]], deadline: Deadline = NEVER
+) -> FragmentsRead:
+    """The fragments of ``targets``, READ_THREADS GetObject calls at a time, until ``deadline``:
+    those not read by then are listed as such (the page is written with the rest)."""
+    s3 = engine.aws.hub("s3")  # made once: boto3 clients are safe to share between threads
+    read = FragmentsRead()
+    pool = ThreadPoolExecutor(max_workers=READ_THREADS)
+    pending = {pool.submit(_read_one, s3, bucket, a, r): (a, r) for a, r in targets}
+    left = deadline.seconds_left()
+    try:
+        for future in as_completed(pending, timeout=None if left is None else max(0.0, left - deadline.margin_seconds)):
+            account, region = pending.pop(future)
+            try:
+                result = future.result()
+            except Exception:  # one unreadable fragment (AWS error, bad JSON) leaves the others
+                logger.exception("map fragment not readable", extra={"account": account, "region": region})
+                read.unread.append((account, region, "not readable"))
                 continue
-            raise
-        found.append(MapFragment.from_json(json.loads(body)))
-    return found, missing
+            if result is None:
+                read.missing.append((account, region))
+            elif isinstance(result, str):
+                read.unread.append((account, region, result))
+            else:
+                read.found.append(result)
+    except TimeoutError:
+        read.unread += [(a, r, "not read in time") for a, r in pending.values()]
+        logger.warning("map fragments not read in time", extra={"unread": len(pending)})
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a call still hanging is left to its own timeout
+    return read
 
 
-def write_map(engine: EngineContext, bucket: str, targets: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Assemble the targets' fragments into the page, in the bucket."""
-    fragments, missing = read_fragments(engine, bucket, targets)
-    page = render(assemble(fragments, datetime.now(UTC), missing=missing))
-    engine.aws.hub("s3").put_object(
-        Bucket=bucket, Key=MAP_KEY, Body=page.encode(), ContentType="text/html; charset=utf-8"
-    )
-    return {"key": MAP_KEY, "fragments": len(fragments), "missing": len(missing), "bytes": len(page.encode())}
+def build_map(read: FragmentsRead, budget: int = PAGE_BUDGET_BYTES) -> PeeringMap:
+    """The page's map: every fragment read, summarized where the page's cap needs it."""
+    return assemble(fit_page(read.found, budget), datetime.now(UTC), missing=read.missing, unread=read.unread)
+
+
+def write_map(
+    engine: EngineContext, bucket: str, targets: Sequence[tuple[str, str]], deadline: Deadline = NEVER
+) -> dict[str, Any]:
+    """Assemble the targets' fragments into the page, in the bucket, within ``deadline``: the
+    reading stops with time left to render; past the deadline the previous page is kept."""
+    reading = Deadline(deadline.remaining_ms, deadline.margin_seconds + _render_reserve(deadline))
+    read = read_fragments(engine, bucket, targets, reading)
+    peering_map = build_map(read)
+    page = render(peering_map).encode()
+    figures = {
+        "key": MAP_KEY,
+        "fragments": len(read.found),
+        "summarized": len(peering_map.summarized),
+        "missing": len(read.missing),
+        "unread": len(read.unread),
+        "bytes": len(page),
+    }
+    if deadline.expired():
+        raise OutOfTimeError(f"the page was ready too late ({deadline.seconds_left():.0f} s left): previous kept")
+    engine.aws.hub("s3").put_object(Bucket=bucket, Key=MAP_KEY, Body=page, ContentType="text/html; charset=utf-8")
+    return figures
+
+
+def _render_reserve(deadline: Deadline) -> float:
+    """Time kept from reading for assembling, rendering and writing the page: a quarter of the
+    invocation, at most RENDER_SECONDS."""
+    left = deadline.seconds_left()
+    return RENDER_SECONDS if left is None else min(RENDER_SECONDS, left / 4)
 
 
 def publish_fragment_safely(engine: Engine, account: str, region: str, snapshot: RegionSnapshot | None) -> None:
@@ -172,16 +265,22 @@ def publish_fragment_safely(engine: Engine, account: str, region: str, snapshot:
         metrics.add_metric(name="MapPublishFailures", unit=MetricUnit.Count, value=1)
 
 
-def publish_map_safely(engine: EngineContext, targets: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
-    """The sweep's step, before fanning out: never stops the sweep."""
+def publish_map(engine: EngineContext, targets: Sequence[tuple[str, str]], deadline: Deadline) -> dict[str, Any]:
+    """The map function's run: the page of ``targets`` (the sweep's), or the previous one kept.
+    A failure is logged and counted (MapPublishFailures), and raised: the function's own retries
+    and dead-letter queue see it, and the sweep never does."""
     bucket = map_bucket()
     if bucket is None:
-        return None
+        raise ConfigurationError("MAP_BUCKET is not set")
     try:
-        written = write_map(engine, bucket, targets)
-    except Exception:  # the map is a view: the sweep it precedes matters more
-        logger.exception("the peering map could not be written")
+        written = write_map(engine, bucket, targets, deadline)
+    except Exception:
+        logger.exception("the peering map could not be written: the previous page stays")
         metrics.add_metric(name="MapPublishFailures", unit=MetricUnit.Count, value=1)
-        return None
+        raise
     logger.info("peering map written", extra=written)
+    for name, value in (("MapFragmentsUnread", written["unread"]), ("MapPageBytes", written["bytes"])):
+        metrics.add_metric(
+            name=name, unit=MetricUnit.Count if name != "MapPageBytes" else MetricUnit.Bytes, value=value
+        )
     return written

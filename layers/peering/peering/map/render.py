@@ -30,6 +30,8 @@ from peering.map.layout import NODE_H, NODE_W, EdgePath, Layout, layout
 from peering.map.model import FINDING_LABELS, STATES, EdgeView, PeeringMap, time_left
 
 TITLE = "Peering Autopilot: peering map"
+LISTED_PLACES = 50  # account+Regions named in a header line (not observed, not read), then a count
+SUMMARY_ROWS = 200  # summarized account+Regions listed, worst first
 Shown = TypeVar("Shown")
 
 
@@ -145,6 +147,8 @@ def render(peering_map: PeeringMap, *, now: datetime | None = None) -> str:
         ),
         "</p>",
         _missing(peering_map),
+        _unread(peering_map),
+        _summarized_note(peering_map),
         '<form id="filters">',
         _select("account", "Account", [(a, _account_label(peering_map, a)) for a in accounts]),
         _select("region", "Region", [(r, r) for r in regions]),
@@ -156,6 +160,7 @@ def render(peering_map: PeeringMap, *, now: datetime | None = None) -> str:
         '<aside id="panel"><h2>Details</h2><div id="detail"><p>Click a connection (or a VPC) for its routes, '
         "decision and findings.</p></div>",
         _legend(),
+        _summaries(peering_map),
         '<h2>Connections</h2><table id="connection-list"><thead><tr><th>connection</th><th>state</th>'
         "<th>findings</th></tr></thead><tbody></tbody></table>",
         "</aside></main>",
@@ -166,11 +171,68 @@ def render(peering_map: PeeringMap, *, now: datetime | None = None) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _some(places: list[str]) -> str:
+    """At most LISTED_PLACES of them, and how many more."""
+    shown = ", ".join(places[:LISTED_PLACES])
+    return shown + (f" and {len(places) - LISTED_PLACES:,} more" if len(places) > LISTED_PLACES else "")
+
+
 def _missing(peering_map: PeeringMap) -> str:
     if not peering_map.missing:
         return ""
-    places = ", ".join(f"{a}/{r}" for a, r in peering_map.missing)
+    places = _some([f"{a}/{r}" for a, r in peering_map.missing])
     return f'<p class="missing">not observed yet: {_attr(places)}</p>'
+
+
+def _unread(peering_map: PeeringMap) -> str:
+    if not peering_map.unread:
+        return ""
+    places = _some([f"{a}/{r} ({why})" for a, r, why in peering_map.unread])
+    return f'<p class="missing" id="unread">not on this page, its fragment not read: {_attr(places)}</p>'
+
+
+def _summarized_note(peering_map: PeeringMap) -> str:
+    summarized = peering_map.summarized
+    if not summarized:
+        return ""
+    connections = sum(sum(f.summary.connections.values()) for f in summarized if f.summary)
+    findings = sum(sum(f.summary.findings.values()) for f in summarized if f.summary)
+    return (
+        f'<p class="missing" id="summarized-note">{len(summarized):,} account+Regions summarized, not drawn '
+        f"(too large for the page's size cap): {connections:,} connections, {findings:,} findings, "
+        "counted under Summarized</p>"
+    )
+
+
+def _summaries(peering_map: PeeringMap) -> str:
+    """The summarized account+Regions, the ones with the worst findings first (at most SUMMARY_ROWS)."""
+    if not peering_map.summarized:
+        return ""
+    rows = []
+    for fragment in peering_map.summarized[:SUMMARY_ROWS]:
+        summary = fragment.summary
+        if summary is None:
+            continue
+        health = ", ".join(f"{n} {state}" for state, n in sorted(summary.connections.items()))
+        worst = "".join(
+            f'<li class="finding" data-kind="{_attr(w.kind)}">{_attr(FINDING_LABELS.get(w.kind, w.kind))} '
+            f"({_attr(w.connection_id)}, {_attr(w.side)}): {_attr(w.message)}</li>"
+            for w in summary.worst
+        )
+        why = "its fragment is over the size cap" if summary.reason == "fragment" else "the page's size cap"
+        rows.append(
+            f'<tr data-account="{_attr(fragment.account)}" data-region="{_attr(fragment.region)}">'
+            f"<td>{_attr(_box_title(peering_map, fragment.account, fragment.region))}<br>"
+            f"<small>{_attr(why)}, {summary.size:,} bytes</small></td>"
+            f"<td>{summary.vpcs} VPCs; {_attr(health or 'no connection')}</td>"
+            f"<td>{sum(summary.findings.values())}<ul>{worst}</ul></td></tr>"
+        )
+    more = len(peering_map.summarized) - SUMMARY_ROWS
+    tail = f"<p>and {more:,} more, with fewer findings</p>" if more > 0 else ""
+    return (
+        '<h2>Summarized</h2><table id="summarized"><thead><tr><th>account+Region</th><th>holds</th>'
+        f"<th>findings (worst)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{tail}"
+    )
 
 
 def _select(name: str, label: str, options: list[tuple[str, str]]) -> str:

@@ -9,11 +9,14 @@ target of a message (target.py); a target it has no time left to finish is queue
 settings are messages.py. With no drift, a target
 costs a constant number of paginated describe calls (connections, VPCs, route tables, and
 subnets when the policy selects by subnet), however many connections exist.
+
+Nothing else stands before the targets are queued: the peering map is built by its own function
+on its own schedule (map/publish.py), and a failure to publish the outbox after the fan-out is
+left to the next sweep rather than raised (Lambda's retry would fan out again).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -106,11 +109,6 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
         ready = readiness.before_fan_out(engine, accounts)
         active = [str(a["Id"]) for a in accounts if is_active(a)]
         targets = active_targets(accounts, settings)
-    if trigger.only is None and os.environ.get("MAP_BUCKET"):
-        # PublishMap=true: the page from the fragments the previous sweep's workers wrote.
-        from peering.map.publish import publish_map_safely  # noqa: PLC0415 - only when publishing
-
-        publish_map_safely(engine, targets)
     recheck = ready.per_target if ready else frozenset()
     if trigger.only or len(settings.regions) == 1:
         messages = [
@@ -139,13 +137,23 @@ def fan_out(engine: EngineContext, trigger: SweepTrigger, settings: SweepSetting
     )
     if ready is not None:
         readiness.queue_daily_summary(engine, ready)
-    # The backstop of the outbox: notices whose run died before publishing them (one Query when
-    # there are none). A failure to publish raises, so the sweep itself is retried.
-    flushed = engine.outbox.flush()
     return {
         "sweepId": trigger.sweep_id,
         "targets": len(targets),
         "messages": len(messages),
         "dryRun": trigger.dry_run,
-        "notificationsSent": flushed.sent,
+        "notificationsSent": _flush_outbox(engine),
     }
+
+
+def _flush_outbox(engine: EngineContext) -> int:
+    """The backstop of the outbox: notices whose run died before publishing them (one Query when
+    there are none). The targets are queued by now: a failure to publish (SNS down) is logged,
+    counted and left to the next sweep, never raised, since Lambda's retry of this invocation
+    would queue every target again. The outbox keeps each notice it could not publish."""
+    try:
+        return engine.outbox.flush().sent
+    except Exception:  # any failure: the notices stay in the outbox, claims released
+        logger.exception("the outbox could not be published: left to the next sweep")
+        metrics.add_metric(name="OutboxFlushFailures", unit=MetricUnit.Count, value=1)
+        return 0

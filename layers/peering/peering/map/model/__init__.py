@@ -16,7 +16,8 @@ Only the standard library and the engine's own models: it ships in the layer, im
 (never on a handler's cold start).
 
 The data classes are in ``views``, the fragment of one account+Region and its findings in
-``fragment``, the organization's map joined from fragments in ``assemble``; every public name is
+``fragment``, the organization's map joined from fragments in ``assemble``, the caps on a
+fragment and on the page (a summary instead of the drawing) in ``summary``; every public name is
 importable from ``peering.map.model``, as before the split.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from peering.map.model.assemble import assemble
 from peering.map.model.fragment import RegionView, build_fragment
+from peering.map.model.summary import MAX_FRAGMENT_BYTES, PAGE_BUDGET_BYTES, Sized, fit_page, summarize
 from peering.map.model.views import (
     DRIFT,
     ENDED,
@@ -36,12 +38,14 @@ from peering.map.model.views import (
     DecisionView,
     EdgeView,
     FindingView,
+    FragmentSummary,
     MapFragment,
     PeeringMap,
     RouteView,
     SideView,
     TableView,
     VpcNode,
+    WorstFinding,
     time_left,
 )
 
@@ -51,20 +55,27 @@ __all__ = [
     "FAILED",
     "FINDING_LABELS",
     "HEALTHY",
+    "MAX_FRAGMENT_BYTES",
+    "PAGE_BUDGET_BYTES",
     "STATES",
     "WAITING",
     "AccountInfo",
     "DecisionView",
     "EdgeView",
     "FindingView",
+    "FragmentSummary",
     "MapFragment",
     "PeeringMap",
     "RegionView",
     "RouteView",
     "SideView",
+    "Sized",
     "TableView",
     "VpcNode",
+    "WorstFinding",
     "assemble",
     "build_fragment",
+    "fit_page",
+    "summarize",
     "time_left",
 ]

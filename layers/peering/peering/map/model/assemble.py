@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from peering.map.model.summary import summary_order
 from peering.map.model.views import (
     AccountInfo,
     EdgeView,
@@ -21,12 +22,15 @@ def assemble(
     generated_at: datetime,
     *,
     missing: Sequence[tuple[str, str]] = (),
+    unread: Sequence[tuple[str, str, str]] = (),
 ) -> PeeringMap:
-    """One map from every account+Region's fragment: each connection once, each side as its owner saw it."""
+    """One map from every account+Region's fragment: each connection once, each side as its owner
+    saw it; a summarized fragment (model/summary.py) is counted, not drawn."""
     vpcs: dict[str, VpcNode] = {}
     edges: dict[str, EdgeView] = {}
     accounts: dict[str, AccountInfo] = {}
     places = []
+    summarized = []
     policy_version = ""
     for fragment in sorted(fragments, key=lambda f: f.observed_at):  # the newest view wins
         places.append((fragment.account, fragment.region))
@@ -34,6 +38,9 @@ def assemble(
         for info in fragment.accounts:
             if info.name or info.ou or info.account not in accounts:
                 accounts[info.account] = info
+        if fragment.summary is not None:
+            summarized.append(fragment)
+            continue
         for vpc in fragment.vpcs:
             vpcs[vpc.vpc_id] = vpc
         for edge in fragment.edges:
@@ -60,6 +67,8 @@ def assemble(
         places=tuple(sorted(set(places))),
         missing=tuple(sorted(set(missing))),
         policy_version=policy_version,
+        summarized=tuple(sorted(summarized, key=summary_order)),
+        unread=tuple(sorted(set(unread))),
     )
 
 

@@ -179,8 +179,31 @@ class EdgeView:
 
 
 @dataclass(frozen=True)
+class WorstFinding:
+    connection_id: str
+    kind: str
+    side: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FragmentSummary:
+    """An account+Region too large to draw (model/summary.py): what it holds, counted, and its
+    worst findings. ``reason``: "fragment" (over the fragment's cap, summarized by its worker) or
+    "page" (drawn in full it would take the page over its cap)."""
+
+    vpcs: int
+    connections: dict[str, int]  # by health (healthy, drift, waiting, failed, ended)
+    findings: dict[str, int]  # by kind
+    worst: tuple[WorstFinding, ...]
+    size: int  # bytes of the fragment in full (JSON)
+    reason: str
+
+
+@dataclass(frozen=True)
 class MapFragment:
-    """What one account+Region shows: its VPCs and every connection visible there."""
+    """What one account+Region shows: its VPCs and every connection visible there (or, when it is
+    too large to draw, its summary and neither)."""
 
     account: str
     region: str
@@ -189,6 +212,7 @@ class MapFragment:
     edges: tuple[EdgeView, ...] = ()
     accounts: tuple[AccountInfo, ...] = ()
     policy_version: str = ""
+    summary: FragmentSummary | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,6 +227,7 @@ class MapFragment:
             edges=tuple(_edge(e) for e in data.get("edges", ())),
             accounts=tuple(AccountInfo(**a) for a in data.get("accounts", ())),
             policy_version=str(data.get("policy_version", "")),
+            summary=_summary(data["summary"]) if data.get("summary") else None,
         )
 
 
@@ -215,6 +240,10 @@ class PeeringMap:
     places: tuple[tuple[str, str], ...] = ()  # the account+Regions observed
     missing: tuple[tuple[str, str], ...] = ()  # swept, but no fragment yet
     policy_version: str = ""
+    #: account+Regions counted but not drawn (their fragment carries the summary), worst first
+    summarized: tuple[MapFragment, ...] = ()
+    #: account+Regions whose fragment was not read: (account, Region, why), e.g. not in time
+    unread: tuple[tuple[str, str, str], ...] = ()
 
     def counts(self) -> dict[str, int]:
         out = {name: 0 for name in (HEALTHY, DRIFT, WAITING, FAILED, ENDED)}
@@ -236,6 +265,17 @@ def _side(data: Mapping[str, Any]) -> SideView:
         for t in data.get("tables", ())
     )
     return SideView(**{**data, "tables": tables, "cidrs": tuple(data.get("cidrs", ()))})
+
+
+def _summary(data: Mapping[str, Any]) -> FragmentSummary:
+    return FragmentSummary(
+        vpcs=int(data["vpcs"]),
+        connections={str(k): int(v) for k, v in data.get("connections", {}).items()},
+        findings={str(k): int(v) for k, v in data.get("findings", {}).items()},
+        worst=tuple(WorstFinding(**w) for w in data.get("worst", ())),
+        size=int(data.get("size", 0)),
+        reason=str(data.get("reason", "")),
+    )
 
 
 def _edge(data: Mapping[str, Any]) -> EdgeView:
