@@ -20,6 +20,7 @@ from peering.core.routing import (
     desired_destinations,
     plan_configuration,
     plan_side_routes,
+    route_ref,
     select_tables,
 )
 
@@ -67,7 +68,7 @@ def connection(
 
 
 def test_every_peer_block_goes_to_every_table_by_default() -> None:
-    changes, findings, ok, _ = plan_side_routes(
+    changes, findings, ok, *_ = plan_side_routes(
         PCX, side(table("rtb-1", main=True), table("rtb-2")), ("10.1.0.0/16", "10.2.0.0/16"), (), RoutingOptions()
     )
     assert {(c.kind, c.route_table_id, c.destination) for c in changes} == {
@@ -89,7 +90,7 @@ def test_ipv6_only_when_asked_and_exclusions_apply() -> None:
 
 def test_existing_route_to_this_connection_is_success() -> None:
     existing = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))
-    changes, findings, ok, _ = plan_side_routes(PCX, side(existing), ("10.1.0.0/16",), (), RoutingOptions())
+    changes, findings, ok, *_ = plan_side_routes(PCX, side(existing), ("10.1.0.0/16",), (), RoutingOptions())
     assert changes == []
     assert findings == []
     assert ok == ["rtb-1:10.1.0.0/16"]
@@ -148,7 +149,7 @@ def test_only_a_blackhole_to_a_dead_peering_connection_is_replaced(
     known = {OTHER: status} if kind == "vpc-peering-connection" else {}
     network = side(blackhole, peerings=known)
 
-    changes, findings, ok, unread = plan_side_routes(PCX, network, ("10.1.0.0/16",), (), RoutingOptions())
+    changes, findings, ok, unread, _ = plan_side_routes(PCX, network, ("10.1.0.0/16",), (), RoutingOptions())
 
     assert ok == []
     assert unread == []
@@ -210,11 +211,76 @@ def test_routes_for_blocks_the_peer_no_longer_has_are_removed_only_if_ours() -> 
     tables = table(
         "rtb-1",
         Route("10.1.0.0/16", "vpc-peering-connection", PCX),
-        Route("10.9.0.0/16", "vpc-peering-connection", PCX),  # block gone: remove
-        Route("10.8.0.0/16", "vpc-peering-connection", OTHER),  # someone else's: keep
+        Route("10.9.0.0/16", "vpc-peering-connection", PCX),  # block gone, installed by us: remove
+        Route("10.1.1.0/24", "vpc-peering-connection", PCX),  # made by hand (Terraform): foreign, kept
+        Route("10.8.0.0/16", "vpc-peering-connection", OTHER),  # another connection's: keep
     )
-    changes, *_ = plan_side_routes(PCX, side(tables), ("10.1.0.0/16",), (), RoutingOptions())
+    owned = frozenset({route_ref("rtb-1", "10.1.0.0/16"), route_ref("rtb-1", "10.9.0.0/16")})
+
+    changes, findings, *_, unread = plan_side_routes(
+        PCX, side(tables), ("10.1.0.0/16",), (), RoutingOptions(), owned=owned
+    )
+
     assert [(c.kind, c.destination) for c in changes] == [("delete", "10.9.0.0/16")]
+    assert [(f.kind, f.key) for f in findings] == [("foreign-route", f"foreign:rtb-1:10.1.1.0/24:{PCX}")]
+    assert "did not install" in findings[0].message
+    assert unread is False
+
+
+def test_without_its_route_records_a_plan_removes_nothing_and_asks_for_them() -> None:
+    stale = table("rtb-1", Route("10.9.0.0/16", "vpc-peering-connection", PCX))
+    in_place = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))
+
+    changes, findings, _, _, unread = plan_side_routes(PCX, side(stale), ("10.1.0.0/16",), (), RoutingOptions())
+    steady = plan_side_routes(PCX, side(in_place), ("10.1.0.0/16",), (), RoutingOptions())
+
+    assert [(c.kind, c.destination) for c in changes] == [("create", "10.1.0.0/16")]  # nothing removed
+    assert (findings, unread) == ([], True)
+    assert steady == ([], [], ["rtb-1:10.1.0.0/16"], [], False)  # nothing to remove: no ledger read
+
+
+def test_a_foreign_route_the_routing_wants_is_taken_over_only_when_the_policy_says() -> None:
+    tables = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))  # made by hand
+    conn_side = side(tables)
+    peer = ("10.1.0.0/16",)
+    taking = RoutingOptions(take_over_foreign_routes=True)
+
+    left, left_findings, *_ = plan_side_routes(PCX, conn_side, peer, (), RoutingOptions(), owned=frozenset())
+    unread = plan_side_routes(PCX, conn_side, peer, (), taking)[-1]
+    taken, *_ = plan_side_routes(PCX, conn_side, peer, (), taking, owned=frozenset())
+    already, *_ = plan_side_routes(
+        PCX, conn_side, peer, (), taking, owned=frozenset({route_ref("rtb-1", "10.1.0.0/16")})
+    )
+
+    assert (left, left_findings) == ([], [])  # it does what the routing wants: nothing to say
+    assert unread is True
+    assert [(c.kind, c.route_table_id, c.destination) for c in taken] == [("take-over", "rtb-1", "10.1.0.0/16")]
+    assert "take over route 10.1.0.0/16" in taken[0].describe()
+    assert already == []
+
+
+def test_taking_over_never_removes_a_foreign_route_the_routing_does_not_want() -> None:
+    tables = table(
+        "rtb-1",
+        Route("10.1.0.0/16", "vpc-peering-connection", PCX),
+        Route("10.1.1.0/24", "vpc-peering-connection", PCX),  # narrower, made by hand
+    )
+    options = RoutingOptions(take_over_foreign_routes=True)
+
+    changes, findings, *_ = plan_side_routes(PCX, side(tables), ("10.1.0.0/16",), (), options, owned=frozenset())
+
+    assert [(c.kind, c.destination) for c in changes] == [("take-over", "10.1.0.0/16")]
+    assert [f.key for f in findings] == [f"foreign:rtb-1:10.1.1.0/24:{PCX}"]
+
+
+def test_ownership_compares_blocks_not_spelling() -> None:
+    spelled = table("rtb-1", Route("2600:1f18:0000::/56", "vpc-peering-connection", PCX))
+
+    changes, *_ = plan_side_routes(
+        PCX, side(spelled), (), (), RoutingOptions(ipv6=True), owned=frozenset({route_ref("rtb-1", "2600:1f18::/56")})
+    )
+
+    assert [(c.kind, c.destination) for c in changes] == [("delete", "2600:1f18:0000::/56")]
 
 
 def test_removal_compares_blocks_not_spelling() -> None:
@@ -431,6 +497,8 @@ def test_routes_to_subnets_that_no_longer_qualify_are_removed_only_when_they_tar
         subnets=(Subnet("subnet-a1", "vpc-a", SHARED, "10.0.1.0/24"),),
     )
 
+    installed = ("10.1.1.0/24", "10.1.2.0/24", "10.1.0.0/16")
+
     plan = plan_configuration(
         connection(),
         requester,
@@ -438,6 +506,7 @@ def test_routes_to_subnets_that_no_longer_qualify_are_removed_only_when_they_tar
         BY_SUBNET,
         scope=frozenset({"requester"}),
         peer_subnets={"vpc-b": accepter_subnets},
+        owned=frozenset(route_ref("rtb-a", block) for block in installed),
     )
 
     assert changes_of(plan) == {("delete", "rtb-a", "10.1.2.0/24"), ("delete", "rtb-a", "10.1.0.0/16")}

@@ -13,9 +13,17 @@ from dataclasses import replace
 
 from peering.aws.apply import ActionResult, CleanupApplier
 from peering.aws.observe import is_reachable, observe_leftovers
-from peering.core.cleanup_plan import WITHDRAWN, CleanupOptions, CleanupPlan, cleanup_key, plan_cleanup
+from peering.core.cleanup_plan import (
+    WITHDRAWN,
+    CleanupOptions,
+    CleanupPlan,
+    SideLeftovers,
+    cleanup_key,
+    plan_cleanup,
+)
 from peering.core.errors import PolicyError
 from peering.core.models import Connection, ConnectionStatus, Intent, Notice
+from peering.core.routing import OwnedRoutes
 from peering.lifecycle.context import ConvergeResult, EngineContext, NotInState, places_of
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -103,7 +111,14 @@ class CleanupLifecycle(EngineContext):
             previous=self.ledger.get_state(connection_id),
             status_message=message,
             labels=labels,
+            owned=self.owned_leftovers(connection_id, leftovers),
         )
+
+    def owned_leftovers(self, connection_id: str, leftovers: Sequence[SideLeftovers]) -> OwnedRoutes:
+        """The connection's route records (one query), read only when routes to it are left."""
+        if not any(side.route_tables for side in leftovers):
+            return frozenset()
+        return self.ledger.owned_routes(connection_id)
 
     def cleanup_connection(
         self,
@@ -126,6 +141,7 @@ class CleanupLifecycle(EngineContext):
         results = CleanupApplier(self.aws, self.ledger, dry_run=dry, deadline=self.deadline).apply(plan)
         if not dry:
             self.outbox.flush(connection_id)
+            self.report_findings(connection_id, plan.findings, "cleaning up after")
         if not plan.is_noop:
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
         removed = sum(
@@ -133,6 +149,7 @@ class CleanupLifecycle(EngineContext):
         )
         for name, value in (
             ("RoutesRemoved", removed),
+            ("ForeignRoutes", len(plan.findings)),
             ("StaleSecurityGroupRules", len(plan.stale_references)),
             (
                 "SecurityGroupRulesRevoked",
@@ -149,7 +166,8 @@ class CleanupLifecycle(EngineContext):
         return ConvergeResult(
             connection_id=connection_id,
             outcome="cleaned" if not plan.is_noop else "unchanged",
-            reasons=tuple(f"stale: {r.describe()}" for r in plan.stale_references),
+            reasons=tuple(f"stale: {r.describe()}" for r in plan.stale_references)
+            + tuple(f"{f.kind}: {f.message}" for f in plan.findings),
             dry_run=dry,
             plan=plan.render(),
             actions=results,

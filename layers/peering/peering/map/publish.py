@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from peering.map.model import (
     RegionView,
     assemble,
     build_fragment,
+    route_records_wanted,
 )
 from peering.map.render import render
 from peering.runtime.observability import MetricUnit, logger, metrics
@@ -104,6 +106,9 @@ def observe_fragment(engine: Engine, account: str, region: str, snapshot: Region
         peer_subnets=peer_subnets,
         unread_peers=frozenset(unread),
     )
+    wanted = route_records_wanted(view, engine.routing_options(), routing)
+    if wanted:  # one query per connection whose routes only their owner may remove
+        view = replace(view, owned={c: engine.ledger.owned_routes(c) for c in wanted})
     return build_fragment(
         view,
         records,

@@ -23,7 +23,7 @@ importable from ``peering.map.model``, as before the split.
 from __future__ import annotations
 
 from peering.map.model.assemble import assemble
-from peering.map.model.fragment import RegionView, build_fragment
+from peering.map.model.fragment import RegionView, build_fragment, route_records_wanted
 from peering.map.model.views import (
     DRIFT,
     ENDED,
@@ -66,5 +66,6 @@ __all__ = [
     "VpcNode",
     "assemble",
     "build_fragment",
+    "route_records_wanted",
     "time_left",
 ]
