@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from peering.core.cleanup_plan import CleanupOptions, SideLeftovers, plan_cleanup
 from peering.core.models import Connection, ConnectionStatus, Side, Vpc
 from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
 from peering.core.routing import (
@@ -418,7 +419,8 @@ def test_never_clobbers_a_live_route_and_never_deletes_another_target(
 def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[RouteTable, ...], peer: list[str]) -> None:
     """Idempotence: after the planned changes, a second plan is empty (quota large enough)."""
     options = RoutingOptions(routes_per_table=1000)
-    changes, *_ = plan_side_routes(PCX, side(*tables), tuple(peer), (), options)
+    ours = frozenset(route_ref(t.route_table_id, r.destination) for t in tables for r in t.routes if r.target_id == PCX)
+    changes, *_ = plan_side_routes(PCX, side(*tables), tuple(peer), (), options, owned=ours)
     applied = []
     for t in tables:
         routes = {r.destination: r for r in t.routes}
@@ -430,8 +432,73 @@ def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[Rou
             else:
                 routes[c.destination] = Route(c.destination, "vpc-peering-connection", PCX)
         applied.append(RouteTable(t.route_table_id, t.vpc_id, t.is_main, t.subnet_ids, tuple(routes.values())))
-    again, *_ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options)
+    again, *_ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options, owned=ours)
     assert again == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tables=route_tables(),
+    peer=st.lists(BLOCKS, min_size=1, max_size=4, unique=True),
+    data=st.data(),
+    take_over=st.booleans(),
+    read=st.booleans(),
+)
+def test_no_plan_ever_removes_a_route_outside_the_owned_set(
+    tables: tuple[RouteTable, ...], peer: list[str], data: st.DataObject, take_over: bool, read: bool
+) -> None:
+    """Whatever the tables, the peer's blocks and the records: configure and cleanup remove only
+    recorded routes, take over only unrecorded ones, and report every unrecorded route they would
+    otherwise have removed; without the records they remove nothing and ask for them."""
+    to_pcx = sorted(
+        {route_ref(t.route_table_id, r.destination) for t in tables for r in t.routes if r.target_id == PCX}
+    )
+    recorded = data.draw(st.lists(st.sampled_from(to_pcx), unique=True)) if to_pcx else []
+    stray = data.draw(st.lists(st.tuples(st.sampled_from(["rtb-0", "rtb-9"]), BLOCKS), max_size=2))  # gone since
+    owned = frozenset(recorded) | frozenset(route_ref(t, d) for t, d in stray)
+    options = RoutingOptions(routes_per_table=1000, take_over_foreign_routes=take_over)
+    peer_nets = {ipaddress.ip_network(p) for p in peer}
+
+    changes, findings, _, _, unread = plan_side_routes(
+        PCX, side(*tables), tuple(peer), (), options, owned=owned if read else None
+    )
+    cleanup = plan_cleanup(
+        PCX,
+        "deleted",
+        [SideLeftovers("111111111111", "us-east-1", "vpc-a", tables, ())],
+        options=CleanupOptions(),
+        previous=None,
+        records=tuple(("111111111111", "us-east-1", t, d) for t, d in owned) if read else (),
+    )
+
+    by_id = {t.route_table_id: t for t in tables}
+    for change in [*changes, *cleanup.route_deletions]:
+        ref = route_ref(change.route_table_id, change.destination)
+        if change.kind == "delete":
+            assert read
+            assert ref in owned
+        elif change.kind == "take-over":
+            assert read
+            assert take_over
+            assert ref not in owned
+            existing = by_id[change.route_table_id].route_for(change.destination)
+            assert existing is not None
+            assert existing.target_id == PCX
+    foreign = {f.key for f in findings if f.kind == "foreign-route"}
+    stale_theirs = {
+        f"foreign:{t.route_table_id}:{r.destination}:{PCX}"
+        for t in tables
+        for r in t.routes
+        if r.target_id == PCX
+        and ipaddress.ip_network(r.destination) not in peer_nets
+        and route_ref(t.route_table_id, r.destination) not in owned
+    }
+    assert foreign == (stale_theirs if read else set())
+    stale = any(
+        r.target_id == PCX and ipaddress.ip_network(r.destination) not in peer_nets for t in tables for r in t.routes
+    )
+    in_place = any((route := t.route_for(p)) is not None and route.target_id == PCX for t in tables for p in peer)
+    assert unread == (not read and (stale or (take_over and in_place)))
 
 
 # --- destinations by subnet, unmanaged routes, whose routing -------------------------------------

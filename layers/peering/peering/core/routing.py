@@ -87,9 +87,17 @@ class RoutingOptions:
 OwnedRoutes = frozenset[tuple[str, str]]
 
 
+#: one route record of a connection: (account, Region, route table id, destination)
+RouteRecord = tuple[str, str, str, str]
+
+
 def route_ref(route_table_id: str, destination: str) -> tuple[str, str]:
     """(route table id, destination) as the owned set holds it: one spelling per block."""
     return route_table_id, str(ipaddress.ip_network(destination, strict=False))
+
+
+def owned_of(records: Iterable[RouteRecord]) -> OwnedRoutes:
+    return frozenset(route_ref(table, destination) for _, _, table, destination in records)
 
 
 # --- actions -------------------------------------------------------------------------------

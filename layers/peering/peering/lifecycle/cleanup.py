@@ -22,8 +22,8 @@ from peering.core.cleanup_plan import (
     plan_cleanup,
 )
 from peering.core.errors import PolicyError
-from peering.core.models import Connection, ConnectionStatus, Intent, Notice
-from peering.core.routing import OwnedRoutes
+from peering.core.models import Connection, ConnectionStatus, Intent, LedgerState, Notice
+from peering.core.routing import RouteRecord
 from peering.lifecycle.context import ConvergeResult, EngineContext, NotInState, places_of
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -103,22 +103,26 @@ class CleanupLifecycle(EngineContext):
             for (side_account, side_region), local in by_place.items()
             for side in observe_leftovers(self.aws, connection_id, side_account, side_region, local)
         ]
+        previous = self.ledger.get_state(connection_id)
         return plan_cleanup(
             connection_id,
             status,
             leftovers,
             options=self.cleanup_options(),
-            previous=self.ledger.get_state(connection_id),
+            previous=previous,
             status_message=message,
             labels=labels,
-            owned=self.owned_leftovers(connection_id, leftovers),
+            records=self.records_left(connection_id, leftovers, previous),
         )
 
-    def owned_leftovers(self, connection_id: str, leftovers: Sequence[SideLeftovers]) -> OwnedRoutes:
-        """The connection's route records (one query), read only when routes to it are left."""
-        if not any(side.route_tables for side in leftovers):
-            return frozenset()
-        return self.ledger.owned_routes(connection_id)
+    def records_left(
+        self, connection_id: str, leftovers: Sequence[SideLeftovers], previous: LedgerState | None
+    ) -> tuple[RouteRecord, ...]:
+        """The connection's route records (one query): read when routes to it are left, and once
+        more by the cleanup that closes its record (records of routes already gone are forgotten)."""
+        if not any(side.route_tables for side in leftovers) and previous is not None and previous.closed:
+            return ()
+        return self.ledger.route_records(connection_id)
 
     def cleanup_connection(
         self,

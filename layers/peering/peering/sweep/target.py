@@ -247,7 +247,7 @@ def _dead(run: _Pass, conn: Connection) -> None:
         previous=run.states.get(conn.connection_id),
         status_message=conn.status_message,
         labels=labels_of(conn),
-        owned=run.engine.owned_leftovers(conn.connection_id, leftovers),
+        records=run.engine.records_left(conn.connection_id, leftovers, run.states.get(conn.connection_id)),
     )
     if not cleanup.is_noop:
         _count(run.result, run.engine.apply_cleanup(cleanup, run.dry), "cleaned")

@@ -1,5 +1,5 @@
 """Route records: one item per route the engine made (``sk = "ROUTE#<account>#<Region>#<table>#<destination>"``),
-written before the route is made and deleted before it is removed, so the engine removes only its own:
+written before the route is made and deleted once it is removed, so the engine removes only its own:
 planning is handed ``owned_routes`` and removes no route outside it.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from peering.aws.ledger.table import LedgerTable, now_text
 from peering.core.errors import LedgerBusyError
-from peering.core.routing import OwnedRoutes, route_ref
+from peering.core.routing import OwnedRoutes, RouteRecord, owned_of
 
 # BatchWriteItem takes at most 25 items; what it leaves unprocessed is retried this many times,
 # pausing BATCH_PAUSE seconds, doubled each time, at most BATCH_PAUSE_CAP.
@@ -79,20 +79,28 @@ class RouteRecords(LedgerTable):
         left = sum(len(items) for items in pending.values())
         raise LedgerBusyError(f"{left} route record(s) still unprocessed after {BATCH_ATTEMPTS} attempts")
 
-    def owned_routes(self, connection_id: str) -> OwnedRoutes:
-        """The routes the engine installed for a connection, as planning compares them: one Query
-        (strongly consistent: a record written a moment ago counts), route records only."""
-        refs: set[tuple[str, str]] = set()
+    def route_records(self, connection_id: str) -> tuple[RouteRecord, ...]:
+        """The routes the engine installed for a connection: one Query of its route records
+        (strongly consistent: a record written a moment ago counts)."""
+        records: list[RouteRecord] = []
         paginator = self._ddb().get_paginator("query")
         for page in paginator.paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :route)",
             ExpressionAttributeValues={":pk": {"S": connection_id}, ":route": {"S": "ROUTE#"}},
-            ProjectionExpression="routeTableId, destination",
+            ProjectionExpression="account, #region, routeTableId, destination",
+            ExpressionAttributeNames={"#region": "region"},
             ConsistentRead=True,
         ):
-            refs.update(route_ref(i["routeTableId"]["S"], i["destination"]["S"]) for i in page["Items"])
-        return frozenset(refs)
+            records += [
+                (i["account"]["S"], i["region"]["S"], i["routeTableId"]["S"], i["destination"]["S"])
+                for i in page["Items"]
+            ]
+        return tuple(records)
+
+    def owned_routes(self, connection_id: str) -> OwnedRoutes:
+        """The routes the engine installed for a connection, as planning compares them (one Query)."""
+        return owned_of(self.route_records(connection_id))
 
     def routes(self, connection_id: str) -> list[dict[str, str]]:
         return [
