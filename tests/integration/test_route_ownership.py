@@ -18,6 +18,9 @@ import pytest
 from emulation import lifecycle
 from peering.core.routing import RoutingOptions
 from peering.lifecycle.configure import ConfigureLifecycle
+from peering.lifecycle.engine import Engine
+from peering.map.publish import observe_fragment
+from peering.runtime.config import Settings
 from tests.builders import cloudtrail_event, ledger_state, request_peering
 from tests.conftest import HUB_ACCOUNT, LEDGER_TABLE, REGION, FakeContext, Organization, ec2, load_function
 from tests.integration.test_configure import (
@@ -311,3 +314,33 @@ def test_a_foreign_route_where_the_routing_wants_one_is_taken_over_then_managed(
         (main, "10.2.1.0/24"),
     }
     assert (second, "10.2.0.0/16") not in route_records(pcx)
+
+
+# --- the map's drift view ----------------------------------------------------------------------------
+
+
+def test_the_map_shows_a_hand_made_route_as_foreign_not_as_one_the_sweep_removes(
+    organization: Organization, context: FakeContext
+) -> None:
+    # Given: a configured connection with a narrower route added by hand, and one of the
+    # autopilot's routes for a block the peer gives up (outside any event: the sweep's drift)
+    pcx, a, main, second = configured_with_hand_routes(organization, context)
+    client = ec2(HUB_ACCOUNT)
+    association = next(
+        x["AssociationId"]
+        for x in client.describe_vpcs(VpcIds=[a])["Vpcs"][0]["CidrBlockAssociationSet"]
+        if x["CidrBlock"] == "10.2.0.0/16"
+    )
+    client.disassociate_vpc_cidr_block(AssociationId=association)
+
+    # When: the map observes the account+Region
+    edge = next(
+        e for e in observe_fragment(Engine(Settings.from_env()), HUB_ACCOUNT, REGION).edges if e.connection_id == pcx
+    )
+
+    # Then: the autopilot's 10.2.0.0/16 routes are drift it removes, the hand-made /24 is foreign
+    stale = {f.message for f in edge.findings if f.kind == "stale-route"}
+    foreign = [f.message for f in edge.findings if f.kind == "foreign-route"]
+    assert stale == {f"{main}: 10.2.0.0/16 is not the peer's", f"{second}: 10.2.0.0/16 is not the peer's"}
+    assert len(foreign) == 1
+    assert f"routes 10.2.1.0/24 to {pcx}" in foreign[0]
