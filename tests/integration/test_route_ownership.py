@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from emulation import lifecycle
+from peering.aws.clients import shared_session
 from peering.core.routing import RoutingOptions
 from peering.lifecycle.configure import ConfigureLifecycle
 from peering.lifecycle.engine import Engine
@@ -344,3 +345,42 @@ def test_the_map_shows_a_hand_made_route_as_foreign_not_as_one_the_sweep_removes
     assert stale == {f"{main}: 10.2.0.0/16 is not the peer's", f"{second}: 10.2.0.0/16 is not the peer's"}
     assert len(foreign) == 1
     assert f"routes 10.2.1.0/24 to {pcx}" in foreign[0]
+
+
+# --- what reading the records costs ------------------------------------------------------------------
+
+
+def route_record_queries(action: Callable[[], object]) -> int:
+    """DynamoDB Query calls for route records the functions make while ``action`` runs."""
+    queries = 0
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        nonlocal queries
+        if b"ROUTE#" in params.get("body", b""):
+            queries += 1
+
+    shared_session().events.register("before-call.dynamodb.Query", count)
+    try:
+        action()
+    finally:
+        shared_session().events.unregister("before-call.dynamodb.Query", count)
+    return queries
+
+
+def test_route_records_are_read_only_where_a_route_would_otherwise_be_removed(
+    organization: Organization, context: FakeContext
+) -> None:
+    # Given: two configured connections, one of them with a route added by hand
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    c = dns_ready_vpc(HUB_ACCOUNT, "10.3.0.0/16")
+    plain = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
+    drifted = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, c))
+    for pcx in (plain, drifted):
+        run(accept_event(HUB_ACCOUNT, pcx), context)
+    before = route_record_queries(run_target)
+    by_hand(main_table(HUB_ACCOUNT, c), "10.0.9.0/24", drifted)
+
+    # When / Then: the sweep reads none without drift, then one query for the drifted connection
+    assert before == 0
+    assert route_record_queries(run_target) == 1
