@@ -83,7 +83,7 @@ class RoutingOptions:
 
 
 #: the routes the autopilot installed for one connection (its ledger's route records), as
-#: ``route_ref`` pairs; None where they were not read (planning then removes nothing and asks)
+#: ``route_ref`` pairs; planning takes None where they were not read (it then removes nothing, asks)
 OwnedRoutes = frozenset[tuple[str, str]]
 
 
@@ -368,10 +368,12 @@ def _by_owner(claims: list[RouteChange], owned: OwnedRoutes | None) -> tuple[lis
     foreign: list[Finding] = []
     for claim in claims:
         ours = route_ref(claim.route_table_id, claim.destination) in owned
-        if claim.kind == "delete" and not ours:
+        if claim.kind == "delete" and ours:
+            changes.append(claim)
+        elif claim.kind == "delete":
             why = "the routing does not want it, but only the routes the autopilot installed are removed"
             foreign.append(foreign_route_finding(claim, why))
-        elif (claim.kind == "delete") == ours:  # our route to remove, or theirs to take over
+        elif not ours:  # someone else's route where the routing wants one: recorded as ours
             changes.append(claim)
     return changes, foreign
 
