@@ -106,6 +106,30 @@ def snapshot(server: MotoServer, pcx: str, vpcs: tuple[str, str]) -> tuple[Any, 
 # ------------------------------------------------------------------------------------------------
 
 
+def test_explain_of_a_hand_made_connection_never_plans_to_remove_its_hand_made_route(
+    server: MotoServer, tmp_path: Path
+) -> None:
+    """Issue 22: a connection accepted by hand, with a narrower route added by hand (as a Terraform
+    module would): explain plans the missing routes, never the removal of the /24, and says why."""
+    bootstrapped(server)
+    client(server, "ssm").put_parameter(
+        Name="/peering-autopilot/policy", Value=HUB_INTERNAL, Type="String", Overwrite=True
+    )
+    pcx, a, _, _ = requested(server, tmp_path)
+    ec2 = client(server, "ec2")
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [a]}])["RouteTables"][0]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="10.1.1.0/24", VpcPeeringConnectionId=pcx)
+
+    explained = run_cli("explain", pcx, "--account", HUB, endpoint=server.url)
+
+    assert explained.returncode == 0, explained.stderr
+    assert f"create route 10.1.0.0/16 -> {pcx}" in explained.stdout
+    assert "delete route 10.1.1.0/24" not in explained.stdout
+    assert f"foreign-route: {table} ({HUB}/{REGION}) routes 10.1.1.0/24 to {pcx}" in explained.stdout
+    assert peer_routes(server, a, pcx) == ["10.1.1.0/24"]
+
+
 def test_bootstrap_creates_the_template_resources_once(server: MotoServer) -> None:
     first = run_cli("bootstrap", endpoint=server.url)
     again = run_cli("bootstrap", endpoint=server.url)

@@ -209,9 +209,9 @@ def test_a_delete_delivered_before_the_accept_is_cleaned_once(organization: Orga
 
 CLEANUP_MUTATIONS = [
     "dynamodb:UpdateItem",  # the intent, with the notice listing what is removed
-    "dynamodb:BatchWriteItem",  # both route records forgotten, then the routes
     "ec2:DeleteRoute",
     "ec2:DeleteRoute",
+    "dynamodb:BatchWriteItem",  # both route records forgotten once the routes are gone (issue 22)
     "dynamodb:TransactWriteItems",  # closed + notice queued
     "dynamodb:UpdateItem",  # notice claimed
     "sns:Publish",

@@ -120,8 +120,8 @@ TRIGGERS: dict[str, list[dict[str, Any]]] = {
 # Metrics the dashboard must show (namespace PeeringAutopilot), by widget topic.
 DASHBOARD_METRICS = {
     "decisions": {"RequestsAccepted", "RequestsRejected", "RequestsHeld"},
-    "routes": {"RoutesInstalled", "RoutesReplaced", "RoutesRemoved"},
-    "conflicts": {"RouteConflicts", "RouteTablesFull", "DnsPrerequisiteMissing"},
+    "routes": {"RoutesInstalled", "RoutesReplaced", "RoutesRemoved", "RoutesTakenOver"},
+    "conflicts": {"RouteConflicts", "RouteTablesFull", "ForeignRoutes", "DnsPrerequisiteMissing"},
     "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack"},
     "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid"},
 }

@@ -22,6 +22,7 @@ from peering.sweep.messages import MAX_CONTINUATIONS, SweepSettings, SweepTarget
 from peering.sweep.target import _needs_decision
 
 PCX = "pcx-0a1b2c3d4e5f60718"
+INSTALLED = (("111111111111", "us-east-1", "rtb-1", "10.1.0.0/16"),)  # the route records of PCX
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 
@@ -76,10 +77,59 @@ def test_only_routes_to_the_dead_connection_are_deleted() -> None:
         ],
         options=CleanupOptions(),
         previous=None,
+        records=INSTALLED,
     )
     assert [(c.kind, c.destination) for c in plan.route_deletions] == [("delete", "10.1.0.0/16")]
     assert plan.close_record
     assert plan.notify is not None
+
+
+def test_only_the_routes_the_autopilot_installed_are_deleted_the_others_reported() -> None:
+    plan = plan_cleanup(
+        PCX,
+        "deleted",
+        [
+            leftovers(
+                Route("10.1.0.0/16", "vpc-peering-connection", PCX, "blackhole"),  # ours
+                Route("10.1.1.0/24", "vpc-peering-connection", PCX, "blackhole"),  # made by hand
+            )
+        ],
+        options=CleanupOptions(),
+        previous=None,
+        records=INSTALLED,
+    )
+    unread = plan_cleanup(
+        PCX,
+        "deleted",
+        [leftovers(Route("10.1.0.0/16", "vpc-peering-connection", PCX))],
+        options=CleanupOptions(),
+        previous=None,
+    )
+
+    assert [c.destination for c in plan.route_deletions] == ["10.1.0.0/16"]
+    assert [(f.kind, f.key) for f in plan.findings] == [("foreign-route", f"foreign:rtb-1:10.1.1.0/24:{PCX}")]
+    assert "10.1.1.0/24" in plan.render()
+    assert "did not install" in plan.render()
+    assert unread.route_deletions == ()  # no records given: nothing is the autopilot's
+
+
+def test_records_of_routes_already_gone_are_forgotten_only_where_the_sides_were_read() -> None:
+    gone = ("111111111111", "us-east-1", "rtb-2", "10.1.0.0/16")  # removed by a run killed before forgetting it
+    elsewhere = ("222222222222", "eu-west-1", "rtb-9", "10.0.0.0/16")  # a side this run could not read
+    records = (*INSTALLED, gone, elsewhere)
+
+    plan = plan_cleanup(
+        PCX,
+        "deleted",
+        [leftovers(Route("10.1.0.0/16", "vpc-peering-connection", PCX, "blackhole"))],
+        options=CleanupOptions(),
+        previous=None,
+        records=records,
+    )
+
+    assert [c.route_table_id for c in plan.route_deletions] == ["rtb-1"]
+    assert plan.stale_records == (gone,)
+    assert "forget 1 route record(s) of routes already gone" in plan.render()
 
 
 def test_references_are_revoked_only_when_the_policy_says() -> None:
@@ -130,6 +180,7 @@ def test_the_intent_of_an_interrupted_cleanup_brings_its_notice_to_the_retry() -
         [leftovers(Route("10.1.0.0/16", "vpc-peering-connection", PCX, "blackhole"))],
         options=CleanupOptions(),
         previous=None,
+        records=INSTALLED,
     )
     assert first.notify is not None
     assert first.intent == Intent(cleanup_key("deleted"), first.notify)

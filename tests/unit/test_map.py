@@ -23,7 +23,7 @@ import pytest
 from peering.core.cleanup_plan import GroupReference, SideLeftovers
 from peering.core.models import Connection, ConnectionStatus, Side, Vpc
 from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
-from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
+from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection, route_ref
 from peering.core.text import escaped
 from peering.map.assets import SCRIPT
 from peering.map.layout import NODE_H, NODE_W, layout
@@ -38,6 +38,7 @@ from peering.map.model import (
     assemble,
     build_fragment,
     fit_page,
+    route_records_wanted,
     summarize,
     time_left,
 )
@@ -140,6 +141,7 @@ def test_a_route_to_another_target_is_a_conflict_and_a_block_gone_a_stale_route(
             network(HUB, "vpc-a", "10.0.0.0/16", Route("10.1.0.0/16", "transit-gateway", "tgw-1")),
             network(HUB, "vpc-b", "10.1.0.0/16", to("pcx-c", "10.0.0.0/16"), to("pcx-c", "10.9.0.0/16")),
         ],
+        owned={"pcx-c": frozenset({route_ref("rtb-b", "10.0.0.0/16"), route_ref("rtb-b", "10.9.0.0/16")})},
     )
 
     assert kinds(frag, "pcx-c") == {"route-conflict", "stale-route"}
@@ -150,6 +152,22 @@ def test_a_route_to_another_target_is_a_conflict_and_a_block_gone_a_stale_route(
         for r in t.routes
     }
     assert verdicts == {"10.1.0.0/16": "conflict", "10.0.0.0/16": "ok", "10.9.0.0/16": "stale"}
+
+
+def test_a_route_the_autopilot_did_not_install_is_foreign_not_stale_and_its_records_are_asked_for() -> None:
+    a, b = side(HUB, "vpc-a", "10.0.0.0/16"), side(HUB, "vpc-b", "10.1.0.0/16")
+    pcx = connection("pcx-c", "active", a, b)
+    networks = [
+        network(HUB, "vpc-a", "10.0.0.0/16", to("pcx-c", "10.1.0.0/16")),
+        network(HUB, "vpc-b", "10.1.0.0/16", to("pcx-c", "10.0.0.0/16"), to("pcx-c", "10.0.1.0/24")),  # by hand
+    ]
+    view = RegionView(HUB, REGION, (pcx,), {n.vpc.vpc_id: n for n in networks})
+    installed = {"pcx-c": frozenset({route_ref("rtb-a", "10.1.0.0/16"), route_ref("rtb-b", "10.0.0.0/16")})}
+
+    frag = fragment(pcx, networks=networks, owned=installed)
+
+    assert route_records_wanted(view, OPTIONS) == ("pcx-c",)
+    assert kinds(frag, "pcx-c") == {"foreign-route"}
 
 
 # --- a connection's own routing (its accepting rule's), as the sweep plans it ------------------

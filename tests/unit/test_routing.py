@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from peering.core.cleanup_plan import CleanupOptions, SideLeftovers, plan_cleanup
 from peering.core.models import Connection, ConnectionStatus, Side, Vpc
 from peering.core.network import DnsAttributes, Route, RouteTable, SideNetwork, Subnet
 from peering.core.routing import (
@@ -20,6 +21,7 @@ from peering.core.routing import (
     desired_destinations,
     plan_configuration,
     plan_side_routes,
+    route_ref,
     select_tables,
 )
 
@@ -67,7 +69,7 @@ def connection(
 
 
 def test_every_peer_block_goes_to_every_table_by_default() -> None:
-    changes, findings, ok, _ = plan_side_routes(
+    changes, findings, ok, *_ = plan_side_routes(
         PCX, side(table("rtb-1", main=True), table("rtb-2")), ("10.1.0.0/16", "10.2.0.0/16"), (), RoutingOptions()
     )
     assert {(c.kind, c.route_table_id, c.destination) for c in changes} == {
@@ -89,7 +91,7 @@ def test_ipv6_only_when_asked_and_exclusions_apply() -> None:
 
 def test_existing_route_to_this_connection_is_success() -> None:
     existing = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))
-    changes, findings, ok, _ = plan_side_routes(PCX, side(existing), ("10.1.0.0/16",), (), RoutingOptions())
+    changes, findings, ok, *_ = plan_side_routes(PCX, side(existing), ("10.1.0.0/16",), (), RoutingOptions())
     assert changes == []
     assert findings == []
     assert ok == ["rtb-1:10.1.0.0/16"]
@@ -148,7 +150,7 @@ def test_only_a_blackhole_to_a_dead_peering_connection_is_replaced(
     known = {OTHER: status} if kind == "vpc-peering-connection" else {}
     network = side(blackhole, peerings=known)
 
-    changes, findings, ok, unread = plan_side_routes(PCX, network, ("10.1.0.0/16",), (), RoutingOptions())
+    changes, findings, ok, unread, _ = plan_side_routes(PCX, network, ("10.1.0.0/16",), (), RoutingOptions())
 
     assert ok == []
     assert unread == []
@@ -210,11 +212,76 @@ def test_routes_for_blocks_the_peer_no_longer_has_are_removed_only_if_ours() -> 
     tables = table(
         "rtb-1",
         Route("10.1.0.0/16", "vpc-peering-connection", PCX),
-        Route("10.9.0.0/16", "vpc-peering-connection", PCX),  # block gone: remove
-        Route("10.8.0.0/16", "vpc-peering-connection", OTHER),  # someone else's: keep
+        Route("10.9.0.0/16", "vpc-peering-connection", PCX),  # block gone, installed by us: remove
+        Route("10.1.1.0/24", "vpc-peering-connection", PCX),  # made by hand (Terraform): foreign, kept
+        Route("10.8.0.0/16", "vpc-peering-connection", OTHER),  # another connection's: keep
     )
-    changes, *_ = plan_side_routes(PCX, side(tables), ("10.1.0.0/16",), (), RoutingOptions())
+    owned = frozenset({route_ref("rtb-1", "10.1.0.0/16"), route_ref("rtb-1", "10.9.0.0/16")})
+
+    changes, findings, *_, unread = plan_side_routes(
+        PCX, side(tables), ("10.1.0.0/16",), (), RoutingOptions(), owned=owned
+    )
+
     assert [(c.kind, c.destination) for c in changes] == [("delete", "10.9.0.0/16")]
+    assert [(f.kind, f.key) for f in findings] == [("foreign-route", f"foreign:rtb-1:10.1.1.0/24:{PCX}")]
+    assert "did not install" in findings[0].message
+    assert unread is False
+
+
+def test_without_its_route_records_a_plan_removes_nothing_and_asks_for_them() -> None:
+    stale = table("rtb-1", Route("10.9.0.0/16", "vpc-peering-connection", PCX))
+    in_place = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))
+
+    changes, findings, _, _, unread = plan_side_routes(PCX, side(stale), ("10.1.0.0/16",), (), RoutingOptions())
+    steady = plan_side_routes(PCX, side(in_place), ("10.1.0.0/16",), (), RoutingOptions())
+
+    assert [(c.kind, c.destination) for c in changes] == [("create", "10.1.0.0/16")]  # nothing removed
+    assert (findings, unread) == ([], True)
+    assert steady == ([], [], ["rtb-1:10.1.0.0/16"], [], False)  # nothing to remove: no ledger read
+
+
+def test_a_foreign_route_the_routing_wants_is_taken_over_only_when_the_policy_says() -> None:
+    tables = table("rtb-1", Route("10.1.0.0/16", "vpc-peering-connection", PCX))  # made by hand
+    conn_side = side(tables)
+    peer = ("10.1.0.0/16",)
+    taking = RoutingOptions(take_over_foreign_routes=True)
+
+    left, left_findings, *_ = plan_side_routes(PCX, conn_side, peer, (), RoutingOptions(), owned=frozenset())
+    unread = plan_side_routes(PCX, conn_side, peer, (), taking)[-1]
+    taken, *_ = plan_side_routes(PCX, conn_side, peer, (), taking, owned=frozenset())
+    already, *_ = plan_side_routes(
+        PCX, conn_side, peer, (), taking, owned=frozenset({route_ref("rtb-1", "10.1.0.0/16")})
+    )
+
+    assert (left, left_findings) == ([], [])  # it does what the routing wants: nothing to say
+    assert unread is True
+    assert [(c.kind, c.route_table_id, c.destination) for c in taken] == [("take-over", "rtb-1", "10.1.0.0/16")]
+    assert "take over route 10.1.0.0/16" in taken[0].describe()
+    assert already == []
+
+
+def test_taking_over_never_removes_a_foreign_route_the_routing_does_not_want() -> None:
+    tables = table(
+        "rtb-1",
+        Route("10.1.0.0/16", "vpc-peering-connection", PCX),
+        Route("10.1.1.0/24", "vpc-peering-connection", PCX),  # narrower, made by hand
+    )
+    options = RoutingOptions(take_over_foreign_routes=True)
+
+    changes, findings, *_ = plan_side_routes(PCX, side(tables), ("10.1.0.0/16",), (), options, owned=frozenset())
+
+    assert [(c.kind, c.destination) for c in changes] == [("take-over", "10.1.0.0/16")]
+    assert [f.key for f in findings] == [f"foreign:rtb-1:10.1.1.0/24:{PCX}"]
+
+
+def test_ownership_compares_blocks_not_spelling() -> None:
+    spelled = table("rtb-1", Route("2600:1f18:0000::/56", "vpc-peering-connection", PCX))
+
+    changes, *_ = plan_side_routes(
+        PCX, side(spelled), (), (), RoutingOptions(ipv6=True), owned=frozenset({route_ref("rtb-1", "2600:1f18::/56")})
+    )
+
+    assert [(c.kind, c.destination) for c in changes] == [("delete", "2600:1f18:0000::/56")]
 
 
 def test_removal_compares_blocks_not_spelling() -> None:
@@ -352,7 +419,8 @@ def test_never_clobbers_a_live_route_and_never_deletes_another_target(
 def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[RouteTable, ...], peer: list[str]) -> None:
     """Idempotence: after the planned changes, a second plan is empty (quota large enough)."""
     options = RoutingOptions(routes_per_table=1000)
-    changes, *_ = plan_side_routes(PCX, side(*tables), tuple(peer), (), options)
+    ours = frozenset(route_ref(t.route_table_id, r.destination) for t in tables for r in t.routes if r.target_id == PCX)
+    changes, *_ = plan_side_routes(PCX, side(*tables), tuple(peer), (), options, owned=ours)
     applied = []
     for t in tables:
         routes = {r.destination: r for r in t.routes}
@@ -364,8 +432,73 @@ def test_applying_the_plan_then_planning_again_changes_nothing(tables: tuple[Rou
             else:
                 routes[c.destination] = Route(c.destination, "vpc-peering-connection", PCX)
         applied.append(RouteTable(t.route_table_id, t.vpc_id, t.is_main, t.subnet_ids, tuple(routes.values())))
-    again, *_ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options)
+    again, *_ = plan_side_routes(PCX, side(*applied), tuple(peer), (), options, owned=ours)
     assert again == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tables=route_tables(),
+    peer=st.lists(BLOCKS, min_size=1, max_size=4, unique=True),
+    data=st.data(),
+    take_over=st.booleans(),
+    read=st.booleans(),
+)
+def test_no_plan_ever_removes_a_route_outside_the_owned_set(
+    tables: tuple[RouteTable, ...], peer: list[str], data: st.DataObject, take_over: bool, read: bool
+) -> None:
+    """Whatever the tables, the peer's blocks and the records: configure and cleanup remove only
+    recorded routes, take over only unrecorded ones, and report every unrecorded route they would
+    otherwise have removed; without the records they remove nothing and ask for them."""
+    to_pcx = sorted(
+        {route_ref(t.route_table_id, r.destination) for t in tables for r in t.routes if r.target_id == PCX}
+    )
+    recorded = data.draw(st.lists(st.sampled_from(to_pcx), unique=True)) if to_pcx else []
+    stray = data.draw(st.lists(st.tuples(st.sampled_from(["rtb-0", "rtb-9"]), BLOCKS), max_size=2))  # gone since
+    owned = frozenset(recorded) | frozenset(route_ref(t, d) for t, d in stray)
+    options = RoutingOptions(routes_per_table=1000, take_over_foreign_routes=take_over)
+    peer_nets = {ipaddress.ip_network(p) for p in peer}
+
+    changes, findings, _, _, unread = plan_side_routes(
+        PCX, side(*tables), tuple(peer), (), options, owned=owned if read else None
+    )
+    cleanup = plan_cleanup(
+        PCX,
+        "deleted",
+        [SideLeftovers("111111111111", "us-east-1", "vpc-a", tables, ())],
+        options=CleanupOptions(),
+        previous=None,
+        records=tuple(("111111111111", "us-east-1", t, d) for t, d in owned) if read else (),
+    )
+
+    by_id = {t.route_table_id: t for t in tables}
+    for change in [*changes, *cleanup.route_deletions]:
+        ref = route_ref(change.route_table_id, change.destination)
+        if change.kind == "delete":
+            assert read
+            assert ref in owned
+        elif change.kind == "take-over":
+            assert read
+            assert take_over
+            assert ref not in owned
+            existing = by_id[change.route_table_id].route_for(change.destination)
+            assert existing is not None
+            assert existing.target_id == PCX
+    foreign = {f.key for f in findings if f.kind == "foreign-route"}
+    stale_theirs = {
+        f"foreign:{t.route_table_id}:{r.destination}:{PCX}"
+        for t in tables
+        for r in t.routes
+        if r.target_id == PCX
+        and ipaddress.ip_network(r.destination) not in peer_nets
+        and route_ref(t.route_table_id, r.destination) not in owned
+    }
+    assert foreign == (stale_theirs if read else set())
+    stale = any(
+        r.target_id == PCX and ipaddress.ip_network(r.destination) not in peer_nets for t in tables for r in t.routes
+    )
+    in_place = any((route := t.route_for(p)) is not None and route.target_id == PCX for t in tables for p in peer)
+    assert unread == (not read and (stale or (take_over and in_place)))
 
 
 # --- destinations by subnet, unmanaged routes, whose routing -------------------------------------
@@ -431,6 +564,8 @@ def test_routes_to_subnets_that_no_longer_qualify_are_removed_only_when_they_tar
         subnets=(Subnet("subnet-a1", "vpc-a", SHARED, "10.0.1.0/24"),),
     )
 
+    installed = ("10.1.1.0/24", "10.1.2.0/24", "10.1.0.0/16")
+
     plan = plan_configuration(
         connection(),
         requester,
@@ -438,6 +573,7 @@ def test_routes_to_subnets_that_no_longer_qualify_are_removed_only_when_they_tar
         BY_SUBNET,
         scope=frozenset({"requester"}),
         peer_subnets={"vpc-b": accepter_subnets},
+        owned=frozenset(route_ref("rtb-a", block) for block in installed),
     )
 
     assert changes_of(plan) == {("delete", "rtb-a", "10.1.2.0/24"), ("delete", "rtb-a", "10.1.0.0/16")}

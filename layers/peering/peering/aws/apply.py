@@ -135,11 +135,13 @@ class ConfigureApplier:
         return results
 
     def change_routes(self, changes: Sequence[RouteChange]) -> list[str]:
-        """Change routes, ROUTES_PER_WRITE at a time, each batch's records written first (the intent).
+        """Change routes, ROUTES_PER_WRITE at a time: a batch's records of routes to make (or take
+        over) are written first (the intent), the records of routes removed are forgotten after.
 
         A record for a route that a crash kept from being created is completed by the retry; the
         records of routes not made (a conflict, a full table, an error, no time left) are
-        withdrawn. So after any retry the ledger's routes are the routes in EC2, never fewer.
+        withdrawn. A route is forgotten only once it is gone, so a crash never turns one of ours
+        into a route without a record (which would then be left alone as someone else's).
         """
         if self._dry_run:
             return ["dry-run"] * len(changes)
@@ -150,29 +152,34 @@ class ConfigureApplier:
 
     def _change_batch(self, batch: Sequence[RouteChange]) -> list[str]:
         self._deadline.check("recording routes")
-        self._ledger.write_routes(
-            record=[_route_key(c) for c in batch if c.kind != "delete"],
-            forget=[_route_key(c) for c in batch if c.kind == "delete"],
-        )
+        self._ledger.write_routes(record=[_route_key(c) for c in batch if c.kind != "delete"])
         statuses: list[str] = []
         try:
             for change in batch:
                 self._deadline.check(f"starting {change.describe()}")
                 statuses.append(self._change(change))
         except Exception:
-            # The change that failed and those never started: their records must not claim them
-            # (a delete's record is already gone; the retry forgets it again before deleting).
-            self._withdraw(batch[len(statuses) :])
+            # The change that failed and those never started: a route not made loses its record, a
+            # route not removed keeps it (it is still ours: the retry removes it).
+            self._settle(batch[: len(statuses)], statuses, unfinished=batch[len(statuses) :])
             raise
-        self._withdraw([c for c, status in zip(batch, statuses, strict=True) if status not in _MADE])
+        self._settle(batch, statuses)
         return statuses
 
-    def _withdraw(self, changes: Sequence[RouteChange]) -> None:
-        unmade = [_route_key(c) for c in changes if c.kind != "delete"]
-        if unmade:
-            self._ledger.write_routes(forget=unmade)
+    def _settle(
+        self, changes: Sequence[RouteChange], statuses: Sequence[str], unfinished: Sequence[RouteChange] = ()
+    ) -> None:
+        """Forget the records of the routes removed and of the routes not made: one write."""
+        done = list(zip(changes, statuses, strict=True))
+        removed = [_route_key(c) for c, status in done if c.kind == "delete" and status in _MADE]
+        unmade = [_route_key(c) for c, status in done if c.kind != "delete" and status not in _MADE]
+        unmade += [_route_key(c) for c in unfinished if c.kind != "delete"]
+        if removed or unmade:
+            self._ledger.write_routes(forget=removed + unmade)
 
     def _change(self, change: RouteChange) -> str:
+        if change.kind == "take-over":
+            return "done"  # someone else's route, recorded as ours: nothing to change in EC2
         ec2 = self._aws.client("ec2", change.account, change.region)
         target = {"RouteTableId": change.route_table_id, **_destination_param(change.destination)}
         try:
@@ -277,6 +284,8 @@ class CleanupApplier:
             # Before any change: an interrupted cleanup is finished by the retry, notice included.
             open_record = self._ledger.begin(plan.connection_id, plan.intent)
         statuses = self._routes.change_routes(plan.route_deletions)
+        if plan.stale_records and not self._dry_run:
+            self._ledger.write_routes(forget=[(plan.connection_id, *record) for record in plan.stale_records])
         results = [ActionResult(c.describe(), status) for c, status in zip(plan.route_deletions, statuses, strict=True)]
         results += [ActionResult(f"revoke {r.describe()}", self._revoke(r)) for r in plan.revocations]
         if plan.close_record:

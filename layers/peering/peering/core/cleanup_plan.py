@@ -2,7 +2,9 @@
 
 A dead connection (rejected, deleted, expired, failed) keeps its routes as blackholes (they count
 against the route-table quota) and security-group rules that reference the peer's groups become
-stale. Routes targeting it are deleted; rules are reported, and revoked only when the policy says.
+stale. Routes targeting it that the autopilot installed (its route records) are deleted; any other
+route to it is someone else's, left alone and reported once as a foreign route; rules are
+reported, and revoked only when the policy says.
 The lifecycle that observes a dead connection and applies this plan is lifecycle/cleanup.py.
 """
 
@@ -14,7 +16,15 @@ from typing import Any
 
 from peering.core.models import Connection, ConnectionStatus, Intent, LedgerState, Notice
 from peering.core.network import RouteTable
-from peering.core.routing import RouteChange
+from peering.core.routing import (
+    Finding,
+    OwnedRoutes,
+    RouteChange,
+    RouteRecord,
+    foreign_route_finding,
+    owned_of,
+    route_ref,
+)
 
 WITHDRAWN = "withdrawn"  # the ledger's status for a request the sweep withdrew (deleted by us)
 
@@ -75,6 +85,10 @@ class CleanupPlan:
     close_record: bool = False
     notify: Notice | None = None
     labels: tuple[str | None, str | None] = (None, None)  # "account/Region/VPC" of each side, for the record
+    findings: tuple[Finding, ...] = ()  # routes to it the autopilot did not install: left alone
+    #: route records of routes already gone, on the sides read (a run killed between removing a
+    #: route and forgetting its record): forgotten, so the records stay the routes in EC2
+    stale_records: tuple[RouteRecord, ...] = ()
 
     @property
     def intent(self) -> Intent:
@@ -83,7 +97,7 @@ class CleanupPlan:
 
     @property
     def is_noop(self) -> bool:
-        return not (self.route_deletions or self.revocations or self.close_record or self.notify)
+        return not (self.route_deletions or self.revocations or self.close_record or self.notify or self.stale_records)
 
     def render(self) -> str:
         lines = [f"{self.connection_id}: cleanup after {self.status}"]
@@ -91,6 +105,9 @@ class CleanupPlan:
         lines += [f"  - revoke {r.describe()}" for r in self.revocations]
         reported = [r for r in self.stale_references if r not in self.revocations]
         lines += [f"  ! stale: {r.describe()} (reported, not revoked)" for r in reported]
+        lines += [f"  ! {f.kind}: {f.message}" for f in self.findings]
+        if self.stale_records:
+            lines.append(f"  - forget {len(self.stale_records)} route record(s) of routes already gone")
         if self.close_record:
             lines.append(f"  - close the ledger record as {self.status}")
         if self.notify:
@@ -118,9 +135,11 @@ def plan_cleanup(
     previous: LedgerState | None,
     status_message: str = "",
     labels: tuple[str | None, str | None] = (None, None),
+    records: tuple[RouteRecord, ...] = (),
 ) -> CleanupPlan:
-    """Pure: remove the dead connection's routes, handle stale rules, close the record once."""
-    deletions = tuple(
+    """Pure: remove the dead connection's routes the autopilot installed (``records``: its route
+    records), report the others, handle stale rules, close the record once."""
+    targeting = tuple(
         dict.fromkeys(  # a table listed by both sides (same account and Region) is cleaned once
             RouteChange("delete", side.account, side.region, table.route_table_id, route.destination, connection_id)
             for side in sides
@@ -129,6 +148,10 @@ def plan_cleanup(
             if route.target_id == connection_id
         )
     )
+    deletions, foreign = owned_deletions(targeting, owned_of(records))
+    places = {(side.account, side.region) for side in sides}
+    left = {(c.account, c.region, route_ref(c.route_table_id, c.destination)) for c in targeting}
+    stale = tuple(r for r in records if (r[0], r[1]) in places and (r[0], r[1], route_ref(r[2], r[3])) not in left)
     references = tuple(ref for side in sides for ref in side.references)
     revocations = references if options.revoke_stale_security_group_rules else ()
     begun = previous.intent if previous is not None else None
@@ -162,7 +185,22 @@ def plan_cleanup(
         close_record=close,
         notify=notify,
         labels=labels,
+        findings=foreign,
+        stale_records=stale,
     )
+
+
+def owned_deletions(
+    deletions: tuple[RouteChange, ...], owned: OwnedRoutes
+) -> tuple[tuple[RouteChange, ...], tuple[Finding, ...]]:
+    """The deletions of routes the autopilot installed, and a foreign-route finding for each other."""
+    mine = tuple(c for c in deletions if route_ref(c.route_table_id, c.destination) in owned)
+    foreign = tuple(
+        foreign_route_finding(c, "only the routes the autopilot installed are removed when a connection dies")
+        for c in deletions
+        if c not in mine
+    )
+    return mine, foreign
 
 
 def references_to(

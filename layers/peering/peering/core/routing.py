@@ -12,7 +12,10 @@ Rules (README "Routes and DNS"):
   target may come back) or to a peering connection still pending or active; a full table is
   reported, others go on;
 - routes to this connection for blocks the peer no longer has (or subnets that no longer qualify)
-  are removed (only those);
+  are removed (only those), and only when the autopilot installed them (its ledger's route records,
+  ``owned``): any other route to the connection is someone else's, left alone and reported once as
+  a foreign route; with ``take_over_foreign_routes`` a foreign route the routing wants (same table,
+  same destination) is recorded as the autopilot's and managed from then on;
 - DNS: each side sets its own AllowDnsResolutionFromRemoteVpc, only when both VPCs resolve DNS.
 
 The lifecycle that observes the sides and applies this plan is configure.py.
@@ -70,6 +73,7 @@ class RoutingOptions:
     routes: RouteManagement = RouteManagement.MANAGED
     #: where these options come from (the policy document, an accept rule), said in the plan
     source: str = ""
+    take_over_foreign_routes: bool = False
 
     @property
     def reads_subnets(self) -> bool:
@@ -81,12 +85,30 @@ class RoutingOptions:
         return tuple(s for s in subnets if _tagged(s.tags, self.destination_tag_key, self.destination_tag_value))
 
 
+#: the routes the autopilot installed for one connection (its ledger's route records), as
+#: ``route_ref`` pairs; planning takes None where they were not read (it then removes nothing, asks)
+OwnedRoutes = frozenset[tuple[str, str]]
+
+
+#: one route record of a connection: (account, Region, route table id, destination)
+RouteRecord = tuple[str, str, str, str]
+
+
+def route_ref(route_table_id: str, destination: str) -> tuple[str, str]:
+    """(route table id, destination) as the owned set holds it: one spelling per block."""
+    return route_table_id, str(ipaddress.ip_network(destination, strict=False))
+
+
+def owned_of(records: Iterable[RouteRecord]) -> OwnedRoutes:
+    return frozenset(route_ref(table, destination) for _, _, table, destination in records)
+
+
 # --- actions -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RouteChange:
-    kind: str  # create | replace | delete
+    kind: str  # create | replace | delete | take-over (record a foreign route as ours: no EC2 call)
     account: str
     region: str
     route_table_id: str
@@ -98,6 +120,8 @@ class RouteChange:
         where = f"{self.route_table_id} ({self.account}/{self.region})"
         if self.kind == "delete":
             return f"delete route {self.destination} -> {self.connection_id} from {where}"
+        if self.kind == "take-over":
+            return f"take over route {self.destination} -> {self.connection_id} in {where} (made outside the autopilot)"
         if self.kind == "replace":
             return (
                 f"replace blackhole route {self.destination} -> {self.previous_target} "
@@ -141,10 +165,22 @@ class Finding:
     """Something a person should know; reported (ledger, log, metric, notification), never forced."""
 
     #: route-conflict | route-quota-full | dns-prerequisite | side-unmanaged | peer-subnets-unknown |
-    #: destination-tag-unmatched | route-tables-unlisted | route-table-id-unknown
+    #: destination-tag-unmatched | route-tables-unlisted | route-table-id-unknown |
+    #: foreign-route
     kind: str
     key: str  # stable identity, so the same finding is notified once
     message: str
+
+
+def foreign_route_finding(route: RouteChange, why: str) -> Finding:
+    """A route to a connection that the autopilot did not install (no route record): left alone."""
+    where = f"{route.route_table_id} ({route.account}/{route.region})"
+    return Finding(
+        "foreign-route",
+        f"foreign:{route.route_table_id}:{route.destination}:{route.connection_id}",
+        f"{where} routes {route.destination} to {route.connection_id}, a route the autopilot did not install: "
+        f"left alone ({why})",
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +195,10 @@ class ConfigurePlan:
     #: route is planned and whose status the sides do not hold: left alone in this plan; the engine
     #: reads them (SideNetwork.peerings) and plans again
     unread_peerings: tuple[tuple[str, str, str], ...] = ()
+    #: a route to the connection that only its owner may remove or take over stands here and the
+    #: route records were not read (``owned`` None): left alone in this plan; the engine reads
+    #: them (one ledger query) and plans again
+    unread_route_records: bool = False
 
     @property
     def is_noop(self) -> bool:
@@ -234,9 +274,12 @@ def plan_side_routes(
     peer_v4: tuple[str, ...],
     peer_v6: tuple[str, ...],
     options: RoutingOptions,
-) -> tuple[list[RouteChange], list[Finding], list[str], list[tuple[str, str, str]]]:
+    *,
+    owned: OwnedRoutes | None = None,
+) -> tuple[list[RouteChange], list[Finding], list[str], list[tuple[str, str, str]], bool]:
     """Routes of one side: (changes, findings, routes already in place, peerings to read: see
-    ConfigurePlan.unread_peerings)."""
+    ConfigurePlan.unread_peerings, route records to read: see ConfigurePlan.unread_route_records)."""
+    claims: list[RouteChange] = []  # deletions and take-overs: only the owner's say decides them
     changes: list[RouteChange] = []
     findings: list[Finding] = []
     satisfied: list[str] = []
@@ -265,6 +308,17 @@ def plan_side_routes(
                 )
             elif existing.target_id == connection_id:
                 satisfied.append(f"{table.route_table_id}:{destination}")
+                if options.take_over_foreign_routes:
+                    claims.append(
+                        RouteChange(
+                            "take-over",
+                            side.account,
+                            side.region,
+                            table.route_table_id,
+                            existing.destination,
+                            connection_id,
+                        )
+                    )
             else:
                 kept = _blackhole_kept(existing, side) if existing.is_blackhole else ""
                 if kept is None:
@@ -297,12 +351,38 @@ def plan_side_routes(
         for route in table.routes:
             gone = ipaddress.ip_network(route.destination, strict=False) not in peer_blocks
             if route.target_id == connection_id and gone:
-                changes.append(
+                claims.append(
                     RouteChange(
                         "delete", side.account, side.region, table.route_table_id, route.destination, connection_id
                     )
                 )
-    return changes, findings, satisfied, list(dict.fromkeys(unread))
+    owner_changes, foreign = _by_owner(claims, owned)
+    return (
+        changes + owner_changes,
+        findings + foreign,
+        satisfied,
+        list(dict.fromkeys(unread)),
+        owned is None and bool(claims),
+    )
+
+
+def _by_owner(claims: list[RouteChange], owned: OwnedRoutes | None) -> tuple[list[RouteChange], list[Finding]]:
+    """Deletions of routes the autopilot installed (others: a foreign-route finding each, left
+    alone) and take-overs of routes it did not; none of either while ``owned`` was not read."""
+    if owned is None:
+        return [], []
+    changes: list[RouteChange] = []
+    foreign: list[Finding] = []
+    for claim in claims:
+        ours = route_ref(claim.route_table_id, claim.destination) in owned
+        if claim.kind == "delete" and ours:
+            changes.append(claim)
+        elif claim.kind == "delete":
+            why = "the routing does not want it, but only the routes the autopilot installed are removed"
+            foreign.append(foreign_route_finding(claim, why))
+        elif not ours:  # someone else's route where the routing wants one: recorded as ours
+            changes.append(claim)
+    return changes, foreign
 
 
 def _blackhole_kept(route: Route, side: SideNetwork) -> str | None:
@@ -462,13 +542,17 @@ def plan_configuration(
     scope: frozenset[str] = BOTH_SIDES,
     *,
     peer_subnets: Mapping[str, tuple[Subnet, ...]] | None = None,
+    owned: OwnedRoutes | None = None,
 ) -> ConfigurePlan:
     """Pure: routes on both sides and DNS options for an active connection.
 
     ``scope`` limits the plan to the sides this run is responsible for (the sweep of one
     account+Region converges only the sides that live there; the peer's sweep does the rest).
     ``peer_subnets``: subnets, by VPC id, of peers not observed here (destinations by subnet).
+    ``owned``: the routes the autopilot installed for the connection (its route records), the
+    only ones it removes; None when not read (``ConfigurePlan.unread_route_records`` says if needed).
     """
+    unread_records = False
     changes: list[RouteChange] = []
     findings: list[Finding] = []
     satisfied: list[str] = []
@@ -521,9 +605,10 @@ def plan_configuration(
         unlisted = unlisted_tables(conn.connection_id, role, network, options)
         if unlisted is not None:
             findings.append(unlisted)
-        side_changes, side_findings, side_ok, side_unread = plan_side_routes(
-            conn.connection_id, network, *peer_blocks, options
+        side_changes, side_findings, side_ok, side_unread, side_records = plan_side_routes(
+            conn.connection_id, network, *peer_blocks, options, owned=owned
         )
+        unread_records = unread_records or side_records
         changes += side_changes
         findings += side_findings
         satisfied += side_ok
@@ -544,4 +629,5 @@ def plan_configuration(
         satisfied=tuple(satisfied),
         routing=options.source,
         unread_peerings=tuple(dict.fromkeys(unread)),
+        unread_route_records=unread_records,
     )

@@ -13,9 +13,17 @@ from dataclasses import replace
 
 from peering.aws.apply import ActionResult, CleanupApplier
 from peering.aws.observe import is_reachable, observe_leftovers
-from peering.core.cleanup_plan import WITHDRAWN, CleanupOptions, CleanupPlan, cleanup_key, plan_cleanup
+from peering.core.cleanup_plan import (
+    WITHDRAWN,
+    CleanupOptions,
+    CleanupPlan,
+    SideLeftovers,
+    cleanup_key,
+    plan_cleanup,
+)
 from peering.core.errors import PolicyError
-from peering.core.models import Connection, ConnectionStatus, Intent, Notice
+from peering.core.models import Connection, ConnectionStatus, Intent, LedgerState, Notice
+from peering.core.routing import RouteRecord
 from peering.lifecycle.context import ConvergeResult, EngineContext, NotInState, places_of
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -95,15 +103,26 @@ class CleanupLifecycle(EngineContext):
             for (side_account, side_region), local in by_place.items()
             for side in observe_leftovers(self.aws, connection_id, side_account, side_region, local)
         ]
+        previous = self.ledger.get_state(connection_id)
         return plan_cleanup(
             connection_id,
             status,
             leftovers,
             options=self.cleanup_options(),
-            previous=self.ledger.get_state(connection_id),
+            previous=previous,
             status_message=message,
             labels=labels,
+            records=self.records_left(connection_id, leftovers, previous),
         )
+
+    def records_left(
+        self, connection_id: str, leftovers: Sequence[SideLeftovers], previous: LedgerState | None
+    ) -> tuple[RouteRecord, ...]:
+        """The connection's route records (one query): read when routes to it are left, and once
+        more by the cleanup that closes its record (records of routes already gone are forgotten)."""
+        if not any(side.route_tables for side in leftovers) and previous is not None and previous.closed:
+            return ()
+        return self.ledger.route_records(connection_id)
 
     def cleanup_connection(
         self,
@@ -126,6 +145,7 @@ class CleanupLifecycle(EngineContext):
         results = CleanupApplier(self.aws, self.ledger, dry_run=dry, deadline=self.deadline).apply(plan)
         if not dry:
             self.outbox.flush(connection_id)
+            self.report_findings(connection_id, plan.findings, "cleaning up after")
         if not plan.is_noop:
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
         removed = sum(
@@ -133,6 +153,7 @@ class CleanupLifecycle(EngineContext):
         )
         for name, value in (
             ("RoutesRemoved", removed),
+            ("ForeignRoutes", len(plan.findings)),
             ("StaleSecurityGroupRules", len(plan.stale_references)),
             (
                 "SecurityGroupRulesRevoked",
@@ -149,7 +170,8 @@ class CleanupLifecycle(EngineContext):
         return ConvergeResult(
             connection_id=connection_id,
             outcome="cleaned" if not plan.is_noop else "unchanged",
-            reasons=tuple(f"stale: {r.describe()}" for r in plan.stale_references),
+            reasons=tuple(f"stale: {r.describe()}" for r in plan.stale_references)
+            + tuple(f"{f.kind}: {f.message}" for f in plan.findings),
             dry_run=dry,
             plan=plan.render(),
             actions=results,

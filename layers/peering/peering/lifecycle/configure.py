@@ -22,12 +22,13 @@ from peering.aws.observe import (
     with_peering_statuses,
 )
 from peering.core.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
-from peering.core.models import Connection, ConnectionStatus, LedgerState, Notice
+from peering.core.models import Connection, ConnectionStatus, LedgerState
 from peering.core.network import SideNetwork, Subnet
 from peering.core.routing import (
     BOTH_SIDES,
     ConfigurePlan,
     Finding,
+    OwnedRoutes,
     RouteChange,
     RouteManagement,
     RoutingOptions,
@@ -103,11 +104,15 @@ class ConfigureLifecycle(EngineContext):
             self.aws, conn, self.directory, with_subnets=options.reads_subnets, with_vpcs=with_vpcs
         )
         plan = self.plan_sides(conn, sides, options)
-        if plan.unread_peerings:
+        if plan.unread_peerings or plan.unread_route_records:
             # Blackhole routes to other connections stand where routes are planned: whether they
-            # may be replaced depends on those connections' status (read only now, when it matters).
-            sides = with_peering_statuses(self.aws, sides, plan.unread_peerings)
-            plan = self.plan_sides(conn, sides, options)
+            # may be replaced depends on those connections' status; routes to this one that the
+            # routing does not want (or would take over) may be removed only if ours: both read
+            # only now, when they matter.
+            if plan.unread_peerings:
+                sides = with_peering_statuses(self.aws, sides, plan.unread_peerings)
+            owned = self.ledger.owned_routes(conn.connection_id) if plan.unread_route_records else None
+            plan = self.plan_sides(conn, sides, options, owned=owned)
         return plan
 
     def plan_sides(
@@ -118,11 +123,13 @@ class ConfigureLifecycle(EngineContext):
         scope: frozenset[str] = BOTH_SIDES,
         *,
         peer_subnets: Mapping[str, tuple[Subnet, ...]] | None = None,
+        owned: OwnedRoutes | None = None,
     ) -> ConfigurePlan:
         """Plan on the (requester, accepter) sides observed. The VPCs' DNS attributes are not read
-        here: they matter only if AWS refuses to enable resolution (apply.ConfigureApplier)."""
+        here: they matter only if AWS refuses to enable resolution (apply.ConfigureApplier).
+        ``owned``: the connection's route records, when read (routing.plan_configuration)."""
         requester, accepter = sides
-        return plan_configuration(conn, requester, accepter, options, scope, peer_subnets=peer_subnets)
+        return plan_configuration(conn, requester, accepter, options, scope, peer_subnets=peer_subnets, owned=owned)
 
     def converge_connection(
         self,
@@ -213,34 +220,17 @@ class ConfigureLifecycle(EngineContext):
         ]
         return [ActionResult(c.describe(), done) for c, done in zip(undo, applier.change_routes(undo), strict=True)]
 
-    def report_findings(self, connection_id: str, findings: list[Finding]) -> None:
-        """Notify each finding once: recorded and queued in one conditional transaction."""
-        if not findings:
-            return
-        seen = self.ledger.findings_seen(connection_id)
-        new = list({f.key: f for f in findings if f.key not in seen}.values())
-        if new:
-            lines = "\n".join(f"- {f.kind}: {f.message}" for f in new)
-            notice = Notice(
-                f"Peering {connection_id}: {len(new)} item(s) need attention"[:100],
-                f"While configuring routes and DNS for {connection_id}:\n{lines}\n\n"
-                "Nothing was forced: fix the cause (or adjust the policy), then send a "
-                "'Converge Peering Connection' operator event or wait for the sweep.\n",
-            )
-            if self.ledger.record_findings(connection_id, [(f.kind, f.key, f.message) for f in new], notice):
-                for finding in new:
-                    logger.warning("finding", extra={"kind": finding.kind, "detail": finding.message})
-        self.outbox.flush(connection_id)
-
 
 def _count_configuration(results: list[ActionResult], findings: list[Finding]) -> None:
     counts = {
         "RoutesInstalled": sum(1 for r in results if r.action.startswith("create route") and r.status == "done"),
         "RoutesReplaced": sum(1 for r in results if r.action.startswith("replace") and r.status == "done"),
         "RoutesRemoved": sum(1 for r in results if r.action.startswith("delete route") and r.status == "done"),
+        "RoutesTakenOver": sum(1 for r in results if r.action.startswith("take over route") and r.status == "done"),
         "DnsOptionsSet": sum(1 for r in results if r.action.startswith("set AllowDns") and r.status == "done"),
         "RouteConflicts": sum(1 for f in findings if f.kind == "route-conflict"),
         "RouteTablesFull": sum(1 for f in findings if f.kind == "route-quota-full"),
+        "ForeignRoutes": sum(1 for f in findings if f.kind == "foreign-route"),
         "DnsPrerequisiteMissing": sum(1 for f in findings if f.kind == "dns-prerequisite"),
     }
     for name, value in counts.items():

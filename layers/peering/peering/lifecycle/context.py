@@ -22,7 +22,8 @@ from peering.aws.outbox import Outbox
 from peering.aws.policy_store import load_policy
 from peering.core.deadline import NEVER, Deadline
 from peering.core.errors import OutsideOrganizationError, PolicyError, UnknownConnectionError
-from peering.core.models import Connection
+from peering.core.models import Connection, Notice
+from peering.core.routing import Finding
 from peering.runtime.config import Settings
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -136,6 +137,28 @@ class EngineContext:
         return ConvergeResult(
             connection_id, "not-found", ("no place named by the event or the ledger shows it",), dry, ""
         )
+
+    def report_findings(
+        self, connection_id: str, findings: Sequence[Finding], doing: str = "configuring routes and DNS for"
+    ) -> None:
+        """Notify each finding once: recorded and queued in one conditional transaction. Configure,
+        cleanup and the sweep report through here (``doing`` says which, in the notice)."""
+        if not findings:
+            return
+        seen = self.ledger.findings_seen(connection_id)
+        new = list({f.key: f for f in findings if f.key not in seen}.values())
+        if new:
+            lines = "\n".join(f"- {f.kind}: {f.message}" for f in new)
+            notice = Notice(
+                f"Peering {connection_id}: {len(new)} item(s) need attention"[:100],
+                f"While {doing} {connection_id}:\n{lines}\n\n"
+                "Nothing was forced: fix the cause (or adjust the policy), then send a "
+                "'Converge Peering Connection' operator event or wait for the sweep.\n",
+            )
+            if self.ledger.record_findings(connection_id, [(f.kind, f.key, f.message) for f in new], notice):
+                for finding in new:
+                    logger.warning("finding", extra={"kind": finding.kind, "detail": finding.message})
+        self.outbox.flush(connection_id)
 
     def converge_planned(
         self,

@@ -28,7 +28,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +53,7 @@ from peering.map.model import (
     assemble,
     build_fragment,
     fit_page,
+    route_records_wanted,
     summarize,
 )
 from peering.map.render import render
@@ -123,6 +124,9 @@ def observe_fragment(engine: Engine, account: str, region: str, snapshot: Region
         peer_subnets=peer_subnets,
         unread_peers=frozenset(unread),
     )
+    wanted = route_records_wanted(view, engine.routing_options(), routing)
+    if wanted:  # one query per connection whose routes only their owner may remove
+        view = replace(view, owned={c: engine.ledger.owned_routes(c) for c in wanted})
     return build_fragment(
         view,
         records,

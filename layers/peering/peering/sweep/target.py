@@ -4,8 +4,8 @@ observe (one snapshot, a constant number of paginated describes: observe.observe
 each connection, the lifecycle its status calls for, planned on the snapshot and applied by the
 engine: a pending request decided again (request.py) or withdrawn when stale
 (lifecycle/cleanup.py), an active one's local sides configured (configure.py), a dead one's
-leftovers cleaned (lifecycle/cleanup.py); then blackhole routes to connections AWS no longer
-shows are removed. fan_out.py fans the targets out.
+leftovers cleaned (lifecycle/cleanup.py); then blackhole routes the autopilot installed to
+connections AWS no longer shows are removed. fan_out.py fans the targets out.
 
 A run watches the invocation's time (deadline.py): before each connection and each route it stops
 once less than the safety margin is left, and ``converge_in_time`` hands the target back to the
@@ -23,11 +23,11 @@ from typing import Any
 
 from peering.aws.apply import ConfigureApplier
 from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_peer_subnets
-from peering.core.cleanup_plan import CleanupOptions, is_stale_request, plan_cleanup
+from peering.core.cleanup_plan import CleanupOptions, is_stale_request, owned_deletions, plan_cleanup
 from peering.core.deadline import Deadline
 from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
 from peering.core.models import Connection, ConnectionStatus, LedgerState
-from peering.core.network import Subnet
+from peering.core.network import PEERING_TARGET, Subnet
 from peering.core.reminders import due_reminder, is_held
 from peering.core.routing import RouteChange, RoutingOptions
 from peering.lifecycle.cleanup import labels_of
@@ -213,9 +213,14 @@ def _active(run: _Pass, conn: Connection) -> None:
         raise NotReadyError(f"the subnets of {', '.join(sorted(unread))} could not be read")
     requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
     accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
-    plan = run.engine.plan_sides(
-        conn, (requester, accepter), run.routing(conn), scope=roles, peer_subnets=run.peer_subnets
-    )
+    options = run.routing(conn)
+    plan = run.engine.plan_sides(conn, (requester, accepter), options, scope=roles, peer_subnets=run.peer_subnets)
+    if plan.unread_route_records:
+        # A route to it the routing does not want (or would take over): removed only if ours.
+        owned = run.engine.ledger.owned_routes(conn.connection_id)
+        plan = run.engine.plan_sides(
+            conn, (requester, accepter), options, scope=roles, peer_subnets=run.peer_subnets, owned=owned
+        )
     if not plan.is_noop:
         _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
     elif plan.findings and not run.dry:
@@ -233,30 +238,48 @@ def _dead(run: _Pass, conn: Connection) -> None:
         run.groups = paginate(
             run.engine.aws, target.account, target.region, "describe_security_groups", "SecurityGroups"
         )
+    leftovers = run.snapshot.leftovers(conn, run.groups)
     cleanup = plan_cleanup(
         conn.connection_id,
         conn.status.value,
-        run.snapshot.leftovers(conn, run.groups),
+        leftovers,
         options=run.cleanup_options,
         previous=run.states.get(conn.connection_id),
         status_message=conn.status_message,
         labels=labels_of(conn),
+        records=run.engine.records_left(conn.connection_id, leftovers, run.states.get(conn.connection_id)),
     )
     if not cleanup.is_noop:
         _count(run.result, run.engine.apply_cleanup(cleanup, run.dry), "cleaned")
+    elif cleanup.findings and not run.dry:
+        run.engine.report_findings(conn.connection_id, list(cleanup.findings), "cleaning up after")
 
 
 def _remove_orphan_blackholes(engine: Engine, snapshot: RegionSnapshot, result: SweepResult, dry: bool) -> None:
-    """Blackhole routes to connections AWS no longer shows at all (gone after 2 h / 2 days)."""
+    """Blackhole routes to connections AWS no longer shows at all (gone after 2 h / 2 days): those
+    the autopilot installed (one query of route records per such connection) are removed, the
+    others reported once as foreign routes and left alone."""
     visible = {c.connection_id for c in snapshot.connections}
-    changes = [
-        RouteChange(
-            "delete", snapshot.account, snapshot.region, table.route_table_id, route.destination, route.target_id
-        )
-        for table in snapshot.route_tables
-        for route in table.routes
-        if route.target_kind == "vpc-peering-connection" and route.is_blackhole and route.target_id not in visible
-    ]
+    by_connection: dict[str, list[RouteChange]] = {}
+    for table in snapshot.route_tables:
+        for route in table.routes:
+            if route.target_kind == PEERING_TARGET and route.is_blackhole and route.target_id not in visible:
+                by_connection.setdefault(route.target_id, []).append(
+                    RouteChange(
+                        "delete",
+                        snapshot.account,
+                        snapshot.region,
+                        table.route_table_id,
+                        route.destination,
+                        route.target_id,
+                    )
+                )
+    changes: list[RouteChange] = []
+    for connection_id, candidates in by_connection.items():
+        mine, foreign = owned_deletions(tuple(candidates), engine.ledger.owned_routes(connection_id))
+        changes += mine
+        if foreign and not dry:
+            engine.report_findings(connection_id, list(foreign), "sweeping the routes left to")
     if not changes:
         return
     applier = ConfigureApplier(engine.aws, engine.ledger, dry_run=dry, deadline=engine.deadline)

@@ -1,5 +1,6 @@
 """Route records: one item per route the engine made (``sk = "ROUTE#<account>#<Region>#<table>#<destination>"``),
-written before the route is made and deleted before it is removed, so the engine removes only its own.
+written before the route is made and deleted once it is removed, so the engine removes only its own:
+planning is handed ``owned_routes`` and removes no route outside it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from peering.aws.ledger.table import LedgerTable, now_text
 from peering.core.errors import LedgerBusyError
+from peering.core.routing import OwnedRoutes, RouteRecord, owned_of
 
 # BatchWriteItem takes at most 25 items; what it leaves unprocessed is retried this many times,
 # pausing BATCH_PAUSE seconds, doubled each time, at most BATCH_PAUSE_CAP.
@@ -76,6 +78,29 @@ class RouteRecords(LedgerTable):
             pause(min(BATCH_PAUSE_CAP, BATCH_PAUSE * 2**attempt))
         left = sum(len(items) for items in pending.values())
         raise LedgerBusyError(f"{left} route record(s) still unprocessed after {BATCH_ATTEMPTS} attempts")
+
+    def route_records(self, connection_id: str) -> tuple[RouteRecord, ...]:
+        """The routes the engine installed for a connection: one Query of its route records
+        (strongly consistent: a record written a moment ago counts)."""
+        records: list[RouteRecord] = []
+        paginator = self._ddb().get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :route)",
+            ExpressionAttributeValues={":pk": {"S": connection_id}, ":route": {"S": "ROUTE#"}},
+            ProjectionExpression="account, #region, routeTableId, destination",
+            ExpressionAttributeNames={"#region": "region"},
+            ConsistentRead=True,
+        ):
+            records += [
+                (i["account"]["S"], i["region"]["S"], i["routeTableId"]["S"], i["destination"]["S"])
+                for i in page["Items"]
+            ]
+        return tuple(records)
+
+    def owned_routes(self, connection_id: str) -> OwnedRoutes:
+        """The routes the engine installed for a connection, as planning compares them (one Query)."""
+        return owned_of(self.route_records(connection_id))
 
     def routes(self, connection_id: str) -> list[dict[str, str]]:
         return [

@@ -24,7 +24,7 @@ importable from ``peering.map.model``, as before the split.
 from __future__ import annotations
 
 from peering.map.model.assemble import assemble
-from peering.map.model.fragment import RegionView, build_fragment
+from peering.map.model.fragment import RegionView, build_fragment, route_records_wanted
 from peering.map.model.summary import MAX_FRAGMENT_BYTES, PAGE_BUDGET_BYTES, Sized, fit_page, summarize
 from peering.map.model.views import (
     DRIFT,
@@ -76,6 +76,7 @@ __all__ = [
     "assemble",
     "build_fragment",
     "fit_page",
+    "route_records_wanted",
     "summarize",
     "time_left",
 ]

@@ -11,7 +11,14 @@ from datetime import datetime
 from peering.core.cleanup_plan import SideLeftovers
 from peering.core.models import Connection, ConnectionStatus, Side
 from peering.core.network import DnsAttributes, RouteTable, SideNetwork, Subnet
-from peering.core.routing import ConfigurePlan, RouteManagement, RoutingOptions, plan_configuration
+from peering.core.routing import (
+    ConfigurePlan,
+    OwnedRoutes,
+    RouteManagement,
+    RoutingOptions,
+    plan_configuration,
+    route_ref,
+)
 from peering.map.model.views import (
     _ROUTE_GAPS,
     AccountInfo,
@@ -39,6 +46,36 @@ class RegionView:
     #: subnets of peers in other accounts+Regions (destinations by subnet: observe.read_peer_subnets)
     peer_subnets: Mapping[str, tuple[Subnet, ...]] = field(default_factory=dict)
     unread_peers: frozenset[str] = frozenset()  # peer VPCs whose subnets could not be read this time
+    #: route records (the routes the autopilot installed) of the connections that need them, by id
+    #: (``route_records_wanted``): the only routes the sweep would remove
+    owned: Mapping[str, OwnedRoutes] = field(default_factory=dict)
+
+
+def route_records_wanted(
+    view: RegionView, options: RoutingOptions, routing: Mapping[str, RoutingOptions] | None = None
+) -> tuple[str, ...]:
+    """The connections whose route records the fragment needs (read as the sweep reads them): an
+    active one whose plan meets a route only its owner may remove or take over, a dead one with
+    routes left to it."""
+    wanted = []
+    for conn in view.connections:
+        if conn.status.is_dead:
+            left = view.leftovers.get(conn.connection_id, ())
+            if any(side.route_tables for side in left):
+                wanted.append(conn.connection_id)
+            continue
+        if conn.status is not ConnectionStatus.ACTIVE or view.unread_peers & {
+            conn.requester.vpc_id,
+            conn.accepter.vpc_id,
+        }:
+            continue
+        conn_options = (routing or {}).get(conn.connection_id, options)
+        roles = [
+            role for role, info in (("requester", conn.requester), ("accepter", conn.accepter)) if _here(view, info)
+        ]
+        if any(_plan_side(view, conn, role, conn_options).unread_route_records for role in roles):
+            wanted.append(conn.connection_id)
+    return tuple(wanted)
 
 
 def build_fragment(
@@ -109,7 +146,9 @@ def _edge_of(
                 tables=_related_tables(network.route_tables, conn.connection_id, {}),
                 dns=info.allow_dns_resolution_from_remote,
             )
-            side_findings = _dead_side_findings(role, conn, view.leftovers.get(conn.connection_id, ()), info)
+            side_findings = _dead_side_findings(
+                role, conn, view.leftovers.get(conn.connection_id, ()), info, view.owned.get(conn.connection_id)
+            )
         sides[role] = side
         findings += side_findings
     return EdgeView(
@@ -135,7 +174,15 @@ def _plan_side(view: RegionView, conn: Connection, role: str, options: RoutingOp
     local = replace(network, dns=dns) if dns is not None else network
     other = view.networks[peer.vpc_id] if _here(view, peer) else None
     requester, accepter = (local, other) if role == "requester" else (other, local)
-    return plan_configuration(conn, requester, accepter, options, frozenset({role}), peer_subnets=view.peer_subnets)
+    return plan_configuration(
+        conn,
+        requester,
+        accepter,
+        options,
+        frozenset({role}),
+        peer_subnets=view.peer_subnets,
+        owned=view.owned.get(conn.connection_id),
+    )
 
 
 def _active_side(
@@ -169,7 +216,16 @@ def _active_side(
         table, destination = entry.split(":", 1)
         judged(table, destination)
     for change in plan.route_changes:
-        if change.kind == "delete":
+        if change.kind == "take-over":
+            findings.append(
+                FindingView(
+                    "take-over-route",
+                    role,
+                    f"{change.route_table_id}: {change.destination} (made outside the autopilot)",
+                )
+            )
+            judged(change.route_table_id, change.destination)
+        elif change.kind == "delete":
             findings.append(
                 FindingView("stale-route", role, f"{change.route_table_id}: {change.destination} is not the peer's")
             )
@@ -258,9 +314,10 @@ def _related_tables(
 
 
 def _dead_side_findings(
-    role: str, conn: Connection, leftovers: Sequence[SideLeftovers], info: Side
+    role: str, conn: Connection, leftovers: Sequence[SideLeftovers], info: Side, owned: OwnedRoutes | None = None
 ) -> list[FindingView]:
-    """A dead connection's leftovers on this side (what the cleanup removes or reports)."""
+    """A dead connection's leftovers on this side (what the cleanup removes or reports: a route
+    the autopilot did not install is foreign, left alone; without ``owned``, all are leftovers)."""
     if not conn.status.is_dead:
         return []
     findings = []
@@ -271,7 +328,8 @@ def _dead_side_findings(
             for route in table.routes:
                 if route.target_id == conn.connection_id:
                     where = f"{table.route_table_id}: {route.destination} ({route.state})"
-                    findings.append(FindingView("leftover-route", role, where))
+                    foreign = owned is not None and route_ref(table.route_table_id, route.destination) not in owned
+                    findings.append(FindingView("foreign-route" if foreign else "leftover-route", role, where))
         for reference in left.references:
             findings.append(FindingView("stale-sg-reference", role, reference.describe()))
     return findings

@@ -27,6 +27,8 @@ FINDING_LABELS = {
     "dns-off": "DNS resolution not enabled",
     "dns-prerequisite": "DNS prerequisites missing",
     "leftover-route": "route left to a dead connection",
+    "foreign-route": "route the autopilot did not install (left alone)",
+    "take-over-route": "route made outside the autopilot, to be taken over",
     "stale-sg-reference": "stale security-group reference",
     "side-unmanaged": "side outside the organization",
     "peer-subnets-unknown": "the peer's subnets cannot be read",
