@@ -121,7 +121,7 @@ DASHBOARD_METRICS = {
     "decisions": {"RequestsAccepted", "RequestsRejected", "RequestsHeld"},
     "routes": {"RoutesInstalled", "RoutesReplaced", "RoutesRemoved"},
     "conflicts": {"RouteConflicts", "RouteTablesFull", "DnsPrerequisiteMissing"},
-    "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack"},
+    "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack", "HandedOn"},
     "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid"},
 }
 
