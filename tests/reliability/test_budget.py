@@ -26,7 +26,7 @@ from tests.budget import (
     with_budget,
 )
 from tests.builders import ACCEPT_TAG, cloudtrail_event, make_vpc, request_peering
-from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, emitted_metrics, load_function
+from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, ec2, emitted_metrics, load_function
 from tests.reliability.conftest import ledger_summary, routes_to
 
 configure = load_function("configure")
@@ -106,6 +106,54 @@ def test_cleanup_removes_a_thousand_routes_across_invocations_and_notifies_once(
     assert emitted_metrics(capsys.readouterr().out)["HandedOn"] == len(runs.seconds) - 1
 
 
+def test_a_cidr_change_reconverges_every_connection_across_invocations(
+    organization: Organization, continuations: Continuations
+) -> None:
+    # Given a VPC peered with 3 VPCs of 60 route tables each, all configured, and 20 s invocations
+    changed = make_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
+    hub = ec2(HUB_ACCOUNT)
+    connections = []
+    for n in range(3):
+        peer = make_vpc(HUB_ACCOUNT, f"10.{20 + n}.0.0/16")
+        for _ in range(60 - 1):
+            hub.create_route_table(VpcId=peer)
+        pcx, request_event = request_peering(HUB_ACCOUNT, peer, HUB_ACCOUNT, changed)
+        assert accept.lambda_handler(request_event, FakeContext())["outcome"] == "accepted"
+        assert configure.lambda_handler(accept_event(pcx), FakeContext())["outcome"] == "configured"
+        connections.append(pcx)
+    # When the VPC gets a new block: 180 routes to add, about 30 s of EC2's bucket
+    hub.associate_vpc_cidr_block(VpcId=changed, CidrBlock="10.9.0.0/16")
+    event = cloudtrail_event(
+        "AssociateVpcCidrBlock",
+        account=HUB_ACCOUNT,
+        region=REGION,
+        request_parameters={"vpcId": changed, "cidrBlock": "10.9.0.0/16"},
+        response_elements={"vpcId": changed},
+    )
+    runs = with_budget(configure, event, continuations, timeout=20)
+
+    # Then every connection has the block in every table, across invocations none past its time
+    assert len(runs.seconds) >= 2, runs.seconds
+    assert max(runs.seconds) <= 20, runs.seconds
+    for pcx in connections:
+        assert sum(1 for _, destination, _ in routes_to(HUB_ACCOUNT, pcx) if destination == "10.9.0.0/16") == 60
+    assert runs.bucket
+    assert runs.bucket.sent["CreateRoute"] - runs.bucket.throttled["CreateRoute"] == 180  # each route once
+    last = runs.answers[-1]
+    assert last
+    assert [c["connectionId"] for c in last["connections"]] == connections
+
+
+def accept_event(pcx: str) -> dict[str, Any]:
+    return cloudtrail_event(
+        "AcceptVpcPeeringConnection",
+        account=HUB_ACCOUNT,
+        region=REGION,
+        request_parameters={"vpcPeeringConnectionId": pcx},
+        response_elements={"_return": True},
+    )
+
+
 def test_an_event_still_unfinished_after_the_last_continuation_fails(
     organization: Organization, continuations: Continuations
 ) -> None:
@@ -127,16 +175,8 @@ def test_a_continuation_is_handled_as_the_event_it_carries(
     accepter_vpc = make_vpc(HUB_ACCOUNT, "10.1.0.0/16", tags=ACCEPT_TAG)
     pcx, request_event = request_peering(HUB_ACCOUNT, requester_vpc, HUB_ACCOUNT, accepter_vpc)
     assert accept.lambda_handler(request_event, FakeContext())["outcome"] == "accepted"
-    event = cloudtrail_event(
-        "AcceptVpcPeeringConnection",
-        account=HUB_ACCOUNT,
-        region=REGION,
-        request_parameters={"vpcPeeringConnectionId": pcx},
-        response_elements={"_return": True},
-    )
-
     # When configure receives it
-    answer = configure.lambda_handler({"continuation": 3, "event": event}, FakeContext())
+    answer = configure.lambda_handler({"continuation": 3, "event": accept_event(pcx)}, FakeContext())
 
     # Then the connection is configured as for the event itself, and nothing more is handed on
     assert answer["outcome"] == "configured", answer
