@@ -15,7 +15,12 @@ from typing import Any
 import boto3
 import pytest
 
+from peering.aws.clients import AwsClients
+from peering.aws.continuation import invoke_later
 from peering.core.events import MAX_CONTINUATIONS
+from peering.runtime.config import Settings
+from runner.cfn import Stack
+from runner.world import ApiRecorder, World
 from tests.budget import (
     CONFLICT,
     TIMEOUT_SECONDS,
@@ -204,3 +209,23 @@ def test_a_malformed_continuation_is_refused_and_changes_nothing(
         assert answer["error"] == "invalid_event"
     assert continuations.payloads == []
     assert boto3.client("dynamodb", region_name=REGION).scan(TableName="peering-autopilot-ledger")["Items"] == []
+
+
+def test_the_local_world_runs_what_a_function_hands_on(organization: Organization) -> None:
+    # Given the local runner's world of the hub stack, watching a session's Lambda calls
+    stack = Stack.load(account=HUB_ACCOUNT, region=REGION)
+    session = boto3.session.Session(region_name=REGION)
+    world = World(stack, ApiRecorder(lambda _: HUB_ACCOUNT), sqs=session.client("sqs"))
+    world.mappings = []  # no sweep queue here
+    world.run_hand_ons(session)
+    configure_function = world.functions["ConfigureFunction"]
+    arn = f"arn:aws:lambda:{REGION}:{HUB_ACCOUNT}:function:{configure_function.function_name}"
+
+    # When a function hands an event on to the configure function
+    invoke_later(AwsClients(Settings.from_env(), session), arn, {"continuation": 1, "event": {"not": "an event"}})
+    world.run()
+
+    # Then the world runs it, as Lambda would: the configure function refuses what it carries
+    (ran,) = world.invocations
+    assert ran.function == "ConfigureFunction"
+    assert ran.result["error"] == "invalid_event", ran.result
