@@ -23,6 +23,8 @@ from typing import Any
 import botocore.retries.bucket
 from botocore.awsrequest import AWSResponse
 
+# Where a throttled request is sent instead: no moto backend answers it (as in tests/faults.py).
+NOWHERE = "https://throttled.invalid/"
 CAPACITY = 50
 REFILL_PER_SECOND = 5.0
 MUTATING = frozenset(
@@ -149,6 +151,9 @@ def ec2_throttled(events: Any, clock: SimulatedClock, latency: float = 0.05) -> 
         clock.sleep(latency)
         operation = event_name.rsplit(".", 1)[-1]
         if operation in MUTATING and not bucket.take(operation):
+            # Every before-send handler runs, moto's too: sent nowhere, the call reaches no backend
+            # (a throttled call changes nothing in AWS), and this answer is the one botocore reads.
+            request.url = NOWHERE
             return _throttled(request)
         return None
 
@@ -157,7 +162,7 @@ def ec2_throttled(events: Any, clock: SimulatedClock, latency: float = 0.05) -> 
     time.sleep = clock.sleep  # type: ignore[assignment]
     botocore.retries.bucket.Clock = _Clock  # type: ignore[misc,assignment]
     botocore.retries.bucket.TokenBucket.__init__ = bucket_on_the_clock  # type: ignore[method-assign]
-    events.register("before-send.ec2", gate)
+    events.register_first("before-send.ec2", gate)
     try:
         yield bucket
     finally:

@@ -144,8 +144,8 @@ def without_budget(
             raise TimedOut(f"Task timed out after {timeout:.2f} seconds")
 
     with ec2_throttled(shared_session().events, clock) as runs.bucket:
-        # Before the throttle's hook: a call Lambda's kill kept from being sent is not counted.
-        shared_session().events.register_first("before-send.ec2", killed_at_the_timeout)
+        # At the start of an EC2 call, before the throttle counts it: a call never made is not counted.
+        shared_session().events.register("before-call.ec2", killed_at_the_timeout)
         try:
             for _ in range(1 + LAMBDA_RETRIES):
                 started = clock.now
@@ -158,7 +158,7 @@ def without_budget(
                 if answer is not None:
                     break
         finally:
-            shared_session().events.unregister("before-send.ec2", killed_at_the_timeout)
+            shared_session().events.unregister("before-call.ec2", killed_at_the_timeout)
     return runs
 
 
