@@ -8,7 +8,10 @@
   (``runner.routing.deliver``), and every rule of the stack that matches it runs its target
   functions (``runner.invoke``), whose own API calls are recorded and delivered in turn;
 - SQS event source mappings of the stack (the sweep queue -> worker) are polled like Lambda
-  does: batches of BatchSize, partial batch failures left on the queue.
+  does: batches of BatchSize, partial batch failures left on the queue;
+- an asynchronous Invoke of one of the stack's functions (configure or cleanup handing an event
+  on to their next invocation when out of time) is answered 202 and run in turn
+  (``World.run_hand_ons``).
 
 It talks to whatever endpoint boto3 is configured for; the demo points it at the moto server.
 """
@@ -22,6 +25,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+from botocore.awsrequest import AWSResponse
 
 from emulation.cloudtrail import api_call_event, is_read_only
 from runner.cfn import Stack
@@ -157,6 +162,8 @@ class World:
         self.functions: dict[str, FunctionSpec] = functions(stack)
         self.mappings: list[QueueMapping] = [m for m in queue_mappings(stack) if m.enabled]
         self.pending: deque[tuple[dict[str, Any], str | None, str]] = deque()
+        #: asynchronous invocations the functions made of the stack's functions, not run yet
+        self.handed_on: deque[tuple[FunctionSpec, Any]] = deque()
         self.delivered: list[Delivered] = []
         self.invocations: list[Invocation] = []
         self.max_deliveries = max_deliveries
@@ -191,12 +198,37 @@ class World:
         """PutEvents on a hub bus (operator events), or a schedule firing (cause SCHEDULE)."""
         self.pending.append((event, bus, cause))
 
+    def run_hand_ons(self, session: Any) -> None:
+        """Lambda's part when a function invokes one of the stack's functions asynchronously through
+        ``session`` (configure and cleanup handing their event on): answered 202, run by ``run``."""
+        session.events.register("before-parameter-build.lambda.Invoke", self._invoke_params)
+        session.events.register("before-call.lambda.Invoke", self._hand_on)
+
+    def _invoke_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["runner.invoke"] = dict(params)
+
+    def _hand_on(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        params = context.get("runner.invoke") or {}
+        name = str(params.get("FunctionName", "")).split(":")
+        named = name[6] if len(name) >= 7 else name[0]  # an ARN or a bare name
+        spec = next((f for f in self.functions.values() if f.function_name == named), None)
+        if spec is None or params.get("InvocationType") != "Event":
+            return None  # not the stack's asynchronous invocation: the endpoint answers it
+        self.handed_on.append((spec, json.loads(params.get("Payload") or b"{}")))
+        return AWSResponse("", 202, {}, None), {"StatusCode": 202}  # type: ignore[arg-type]
+
     # -- running ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Deliver everything pending (and everything it causes), then poll the queue mappings."""
+        """Deliver everything pending (and everything it causes, handed-on invocations too), then
+        poll the queue mappings."""
         while True:
-            while self.pending:
+            while self.pending or self.handed_on:
+                if not self.pending:  # a hand-on: at most 20 per event (core.events.MAX_CONTINUATIONS)
+                    spec, payload = self.handed_on.popleft()
+                    self._invoke(spec, payload)
+                    self.emit_calls(self.recorder.drain(), cause=spec.logical_id)
+                    continue
                 if len(self.delivered) >= self.max_deliveries:
                     raise RuntimeError(f"more than {self.max_deliveries} deliveries: an event loop?")
                 event, bus, cause = self.pending.popleft()

@@ -1,7 +1,9 @@
 """Cleanup function: a connection was rejected or deleted -> remove what it left behind.
 
 Triggered by RejectVpcPeeringConnection and DeleteVpcPeeringConnection on either side. Both
-sides are cleaned, each in its owner's account and Region; the ledger record is closed.
+sides are cleaned, each in its owner's account and Region; the ledger record is closed. Within
+the invocation's time: what is left is handed to the function's next invocation (a continuation
+of the same event), and the record is closed, with its notice, by the run that finishes.
 """
 
 from typing import Any
@@ -28,4 +30,4 @@ def clean_up(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, clean_up)
+    return handle(event, clean_up, context=context)

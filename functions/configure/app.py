@@ -1,7 +1,9 @@
 """Configure function: a connection is (or may be) active -> routes on both sides, DNS options.
 
 Triggered by AcceptVpcPeeringConnection, by Associate/DisassociateVpcCidrBlock (blocks added or
-removed later are followed), and by the operator event "Converge Peering Connection".
+removed later are followed), and by the operator event "Converge Peering Connection". Within the
+invocation's time: routes it cannot make in time are left to the function's next invocation (a
+continuation of the same event), which sees the routes already made and adds the rest.
 """
 
 from typing import Any
@@ -46,4 +48,4 @@ def _operator_converge(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, configure)
+    return handle(event, configure, context=context)

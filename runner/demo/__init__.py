@@ -203,6 +203,7 @@ def _play(server: MotoServer, say: Callable[[str], None], log: Any) -> list[Chec
         sessions[account] = _member_session(hub_session, account)
         recorder.attach(sessions[account])
     world = World(stack, recorder, sqs=sqs, log=log)
+    world.run_hand_ons(shared_session())  # configure and cleanup handing an event on, out of time
     demo = Demo(
         out=say,
         stack=stack,

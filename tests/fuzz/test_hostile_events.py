@@ -2,8 +2,9 @@
 
 Every example starts from a sample event of events/ (or an SQS batch for the worker) and mutates
 it: wrong types, missing and extra fields, wrong and oversized ids, foreign sources and detail
-types, spoofed accounts and Regions, real ids in the wrong place, Unicode and control characters.
-For each one it asserts:
+types, spoofed accounts and Regions, real ids in the wrong place, Unicode and control characters;
+one in ten is then wrapped as a continuation (an event function handing its event on to its next
+invocation), well formed or with a hostile count or field. For each one it asserts:
 
 - the handler returns (no unhandled exception, and no retry: a raise is a Lambda retry, and a
   retry caused by the event's own content only fills the dead-letter queue);
@@ -32,7 +33,7 @@ from hypothesis import strategies as st
 
 from peering.aws.clients import shared_session
 from peering.core.errors import PeeringError
-from peering.core.events import parse_operator_event, parse_sweep_event
+from peering.core.events import MAX_CONTINUATIONS, continuation_of, parse_operator_event, parse_sweep_event
 from peering.core.policy_events import parse_put_parameter
 from peering.runtime.observability import logger
 from tests.builders import ACCEPT_TAG, make_vpc, request_peering, sqs_event
@@ -234,7 +235,12 @@ def sqs_batch(data: st.DataObject, world: World) -> dict[str, Any]:
 
 
 def authorized_operator_event(event: Any) -> bool:
-    """An operator event the hub account may put on the peering bus: it is allowed to change things."""
+    """An operator event the hub account may put on the peering bus (or configure's continuation
+    of one): it is allowed to change things."""
+    try:
+        event, _ = continuation_of(event)
+    except PeeringError:
+        return False
     if not isinstance(event, dict) or event.get("source") != "peering-autopilot.operator":
         return False
     for parse in (parse_operator_event, parse_sweep_event):
@@ -295,6 +301,12 @@ def test_hostile_events_change_nothing_and_are_never_retried(
             event = spoof(event, data, world)
         if strategy in ("mutate", "both"):
             event = mutate(event, data, [*world.vpcs, world.active, world.held, *world.accounts])
+        if data.draw(st.integers(0, 9), label="continued") == 0:
+            # Handed on as a continuation (configure, cleanup read it), well formed or not.
+            run = data.draw(st.one_of(st.integers(-1, MAX_CONTINUATIONS + 1), hostile_values(world.accounts)))
+            event = {"continuation": run, "event": event}
+            if data.draw(st.booleans(), label="extra field"):
+                event["extra"] = data.draw(hostile_values(world.accounts))
 
     world.writes.clear()
     world.examples += 1

@@ -8,6 +8,7 @@ Read from the code (functions/<name>/app.py and the peering package it calls):
   apply.ConfigureApplier: route records in batches, DNS attributes after a refusal), and the
   operator converge (ledger location);
 - cleanup: Engine.cleanup_connection (observe_leftovers, apply.CleanupApplier);
+- configure and cleanup, out of time: their own next invocation (lifecycle.handler, aws.continuation);
 - sweep: sweep.fan_out.parse_sweep_trigger + fan_out (Organizations accounts, SQS batch), and
   policy_change.notify_policy_change (the policy parameter's versions, a notice through the outbox);
 - map (PublishMap=true): the sweep's targets (sweep.fan_out.list_targets), their fragments read
@@ -57,9 +58,13 @@ READ_POLICY = frozenset({"ssm:GetParameter"})
 # PutItem/UpdateItem), and a published notice is deleted from the outbox.
 ENGINE = IDENTIFY | LEDGER_READ_WRITE | LEDGER_UPDATE | NOTIFY | READ_POLICY
 
+# Configure and cleanup hand what they cannot finish in time to their own next invocation
+# (lifecycle/handler.py, aws/continuation.py): each may invoke itself, and nothing else.
+CONTINUE = frozenset({"lambda:InvokeFunction"})
+
 ACCEPT = READ_REQUEST | DECIDE | ENGINE
-CONFIGURE = READ_NETWORK | CONFIGURE_NETWORK | RECORD_ROUTES | ENGINE
-CLEANUP = READ_LEFTOVERS | {"ec2:DeleteRoute"} | REVOKE | RECORD_ROUTES | ENGINE
+CONFIGURE = READ_NETWORK | CONFIGURE_NETWORK | RECORD_ROUTES | ENGINE | CONTINUE
+CLEANUP = READ_LEFTOVERS | {"ec2:DeleteRoute"} | REVOKE | RECORD_ROUTES | ENGINE | CONTINUE
 # The sweep publishes what the outbox still holds: query, claim, delete, record "notified".
 FLUSH_OUTBOX = frozenset({"dynamodb:Query", "dynamodb:PutItem"}) | LEDGER_UPDATE | NOTIFY
 SWEEP = (
@@ -89,8 +94,8 @@ MAP = (
 )
 WORKER = (
     ACCEPT
-    | CONFIGURE
-    | CLEANUP
+    | (CONFIGURE - CONTINUE)  # the worker hands a target back to its queue instead
+    | (CLEANUP - CONTINUE)
     | WITHDRAW
     | {"dynamodb:BatchGetItem"}
     | CONSUME_SWEEP_QUEUE
@@ -162,6 +167,7 @@ CODE_EVIDENCE: dict[str, str | None] = {
     "dynamodb:DeleteItem": "delete_item(",
     "sns:Publish": ".publish(",
     "ssm:GetParameter": "SSMProvider(",  # SSMProvider.get() calls GetParameter
+    "lambda:InvokeFunction": ".invoke(",  # an event function's continuation (aws/continuation.py)
     "sqs:SendMessage": ".send_message",  # SendMessageBatch (the sweep), SendMessage (a worker's hand-back)
     "kms:GenerateDataKey": None,  # sns:Publish to the KMS-encrypted topic
     "kms:Decrypt": None,  # idem

@@ -98,7 +98,14 @@ def function_role(resources: Resources, name: str) -> dict[str, Any]:
 
 
 def function_grants(resources: Resources, name: str) -> list[Grant]:
-    return role_grants(function_role(resources, name))
+    """The role's inline policies and the policies attached to it as resources of their own (a
+    grant on the function itself, which the role cannot name without a circular reference)."""
+    attached = [
+        body["Properties"]["PolicyDocument"]
+        for body in of_type(resources, "AWS::IAM::RolePolicy").values()
+        if body["Properties"]["RoleName"] == {"Ref": f"{name}Role"}
+    ]
+    return role_grants(function_role(resources, name)) + policy_grants(attached)
 
 
 def role_grants(role: dict[str, Any]) -> list[Grant]:

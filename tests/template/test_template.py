@@ -122,7 +122,7 @@ DASHBOARD_METRICS = {
     "decisions": {"RequestsAccepted", "RequestsRejected", "RequestsHeld"},
     "routes": {"RoutesInstalled", "RoutesReplaced", "RoutesRemoved", "RoutesTakenOver"},
     "conflicts": {"RouteConflicts", "RouteTablesFull", "ForeignRoutes", "DnsPrerequisiteMissing"},
-    "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack"},
+    "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack", "HandedOn"},
     "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid"},
 }
 
@@ -130,7 +130,11 @@ DASHBOARD_METRICS = {
 # Operations authorized as another action. TransactWriteItems has no action of its own: each item
 # is authorized as its PutItem/UpdateItem/DeleteItem (DynamoDB guide, "Using IAM with DynamoDB
 # transactions"); the ledger's transactions always update the STATE item.
-IAM_ACTION_OF = {"sqs:SendMessageBatch": "sqs:SendMessage", "dynamodb:TransactWriteItems": "dynamodb:UpdateItem"}
+IAM_ACTION_OF = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "dynamodb:TransactWriteItems": "dynamodb:UpdateItem",
+    "lambda:Invoke": "lambda:InvokeFunction",
+}
 
 
 # ---------------------------------------------------------------- helpers
@@ -1082,6 +1086,10 @@ def assert_scoped(grant: Grant, name: str, queue: str) -> None:  # noqa: PLR0912
         assert [sub_text(t) for t in targets] == [
             f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{group}}}:*"
         ], name
+    elif service == "lambda":
+        # Configure and cleanup continue themselves: each its own function, nothing else.
+        assert actions == {"lambda:InvokeFunction"}, name
+        assert [getatt(t) for t in targets] == [(name, "Arn")], name
     elif service == "sqs":
         queues = {getatt(t) for t in targets}
         if actions == {"sqs:SendMessage"}:

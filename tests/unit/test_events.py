@@ -32,6 +32,7 @@ from peering.core.events import (
     APPROVE_DETAIL_TYPE,
     CONVERGE_DETAIL_TYPE,
     DECISION_DETAIL_TYPES,
+    MAX_CONTINUATIONS,
     OPERATOR_SOURCE,
     REGION,
     REJECT_DETAIL_TYPE,
@@ -39,6 +40,8 @@ from peering.core.events import (
     SWEEP_DETAIL_TYPE,
     ScheduledEvent,
     SweepRequestEvent,
+    continuation_of,
+    continued_event,
     parse_operator_event,
     parse_sweep_event,
 )
@@ -971,3 +974,38 @@ def test_a_record_from_another_partition_or_a_new_geography_parses(region: str) 
     parsed = parse_api_call(event, CREATE)
 
     assert parsed.detail.aws_region == region
+
+
+# --- continuations -----------------------------------------------------------------------------------
+
+
+def test_an_event_that_is_not_a_continuation_is_handled_as_it_is() -> None:
+    event = load("AcceptVpcPeeringConnection__same-account.json")
+
+    assert continuation_of(event) == (event, 0)
+    assert continuation_of("not even an object") == ("not even an object", 0)
+
+
+def test_a_continuation_gives_back_its_event_and_how_many_runs_came_before() -> None:
+    event = load("AcceptVpcPeeringConnection__same-account.json")
+
+    assert continuation_of(continued_event(event, 1)) == (event, 1)
+    assert continuation_of(continued_event(event, MAX_CONTINUATIONS)) == (event, MAX_CONTINUATIONS)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"continuation": 0, "event": {}},
+        {"continuation": MAX_CONTINUATIONS + 1, "event": {}},
+        {"continuation": True, "event": {}},  # a bool is an int to Python, not a count
+        {"continuation": 1.0, "event": {}},
+        {"continuation": 1},
+        {"continuation": 1, "event": "{}"},
+        {"continuation": 1, "event": {"continuation": 1, "event": {}}},  # never nested
+        {"continuation": 1, "event": {}, "account": "123456789012"},
+    ],
+)
+def test_anything_else_claiming_to_be_a_continuation_is_refused(payload: dict[str, Any]) -> None:
+    with pytest.raises(InvalidEventError, match="not a continuation"):
+        continuation_of(payload)

@@ -123,6 +123,8 @@ class ConfigureApplier:
         self.late_findings: list[Finding] = []
         #: the connection's status as an options change after the routes showed it (None: not seen)
         self.status_after_routes: ConnectionStatus | None = None
+        #: routes this applier created or replaced (kept when it stops part-way, out of time)
+        self.added: list[RouteChange] = []
 
     def apply(self, plan: ConfigurePlan) -> list[ActionResult]:
         statuses = self.change_routes(plan.route_changes)
@@ -158,6 +160,8 @@ class ConfigureApplier:
             for change in batch:
                 self._deadline.check(f"starting {change.describe()}")
                 statuses.append(self._change(change))
+                if change.kind != "delete" and statuses[-1] == "done":
+                    self.added.append(change)
         except Exception:
             # The change that failed and those never started: a route not made loses its record, a
             # route not removed keeps it (it is still ours: the retry removes it).

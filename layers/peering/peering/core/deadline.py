@@ -1,11 +1,14 @@
 """How long a run may keep starting work: the invocation's time left, less a safety margin.
 
-The worker converges whole account+Regions. EC2's mutating calls share a token bucket (50 tokens,
-5 more each second), so a target missing hundreds of routes takes minutes and a batch of such
-targets would outrun the worker's timeout. The engine asks the deadline before each target, each
-connection and each route; once less than the margin is left it stops (``OutOfTimeError``) at a
-point where the ledger and EC2 agree, and the worker hands the rest to another invocation.
-Event functions run without a deadline (``NEVER``): their work is a handful of calls.
+EC2's mutating calls share a token bucket (50 tokens, 5 more each second), so a target missing
+hundreds of routes takes minutes: a batch of such targets would outrun the worker's timeout, and
+one connection between a VPC of 200 route tables and a peer of 5 blocks (1,000 routes) outruns
+configure's and cleanup's. The engine asks the deadline before each target, each connection and
+each batch of route records and route; once less than the margin is left it stops
+(``OutOfTimeError``) at a point where the ledger and EC2 agree, and the rest goes to another
+invocation: the worker hands its target back to the queue, configure and cleanup hand their event
+on to their own next invocation (lifecycle/handler.py). The engine used without a Lambda context
+(the accept and operator functions' few calls, a local command) has no deadline (``NEVER``).
 """
 
 from __future__ import annotations

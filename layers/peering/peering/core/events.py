@@ -39,6 +39,7 @@ __all__ = [
     "APPROVE_DETAIL_TYPE",
     "CONVERGE_DETAIL_TYPE",
     "DECISION_DETAIL_TYPES",
+    "MAX_CONTINUATIONS",
     "OPERATOR_DETAIL_TYPES",
     "OPERATOR_SOURCE",
     "REGION",
@@ -50,6 +51,8 @@ __all__ = [
     "ScheduledEvent",
     "SweepRequestDetail",
     "SweepRequestEvent",
+    "continuation_of",
+    "continued_event",
     "parse_operator_event",
     "parse_scheduled_event",
     "parse_sweep_event",
@@ -165,3 +168,41 @@ def parse_sweep_event(event: Any) -> SweepRequestEvent | ScheduledEvent:
     if isinstance(event, dict) and event.get("source") == OPERATOR_SOURCE:
         return _parse(SweepRequestEvent, event, SweepRequestEvent.read)
     return _parse(ScheduledEvent, event, ScheduledEvent.read)
+
+
+# --- continuations: an event function's own re-invocation -------------------------------------------
+
+# An event handled across invocations (configure, cleanup: lifecycle/handler.py) continues at most
+# this many times in a row; then it fails, and Lambda's retries and dead-letter queue take over.
+MAX_CONTINUATIONS = 20
+_CONTINUATION_FIELDS = frozenset({"continuation", "event"})
+
+
+def continued_event(event: dict[str, Any], run: int) -> dict[str, Any]:
+    """The payload that hands ``event`` on to run number ``run`` (1 for the first continuation)."""
+    return {"continuation": run, "event": event}
+
+
+def continuation_of(event: Any) -> tuple[Any, int]:
+    """The event to handle and how many runs came before this one (0: not a continuation).
+
+    A continuation is a hint like any event: it only names the original event again, which is
+    parsed and checked as if delivered anew, and the engine re-reads EC2 before it acts. Anything
+    that claims to be one but is not exactly ``{"continuation": 1..20, "event": {...}}`` (an
+    original event, never itself a continuation) is refused.
+    """
+    if not isinstance(event, dict) or "continuation" not in event:
+        return event, 0
+    run, original = event.get("continuation"), event.get("event")
+    if (
+        set(event) != _CONTINUATION_FIELDS
+        or type(run) is not int
+        or not 0 < run <= MAX_CONTINUATIONS
+        or not isinstance(original, dict)
+        or "continuation" in original
+    ):
+        raise InvalidEventError(
+            f"not a continuation: expected {{continuation: 1..{MAX_CONTINUATIONS}, event: {{...}}}}, "
+            f"got fields {sorted(map(str, event))[:5]}"
+        )
+    return original, run

@@ -21,8 +21,14 @@ from peering.aws.observe import (
     observe_connection_sides,
     with_peering_statuses,
 )
-from peering.core.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
-from peering.core.models import Connection, ConnectionStatus, LedgerState
+from peering.core.errors import (
+    NotReadyError,
+    OutOfTimeError,
+    OutsideOrganizationError,
+    PolicyError,
+    UnknownConnectionError,
+)
+from peering.core.models import Connection, ConnectionStatus, LedgerState, Notice
 from peering.core.network import SideNetwork, Subnet
 from peering.core.routing import (
     BOTH_SIDES,
@@ -156,7 +162,12 @@ class ConfigureLifecycle(EngineContext):
         active = [c for c in touching if c.status is ConnectionStatus.ACTIVE]
         logger.info("re-converging the VPC's active connections", extra={"vpc_id": vpc_id, "count": len(active)})
         dry = self.is_dry_run(dry_run)
-        return [self.apply_configuration(self._plan_active(c, with_vpcs=True), dry) for c in active]
+        results = []
+        for conn in active:
+            # Out of time: the next invocation lists them again; those done are then unchanged.
+            self.deadline.check(f"configuring {conn.connection_id}")
+            results.append(self.apply_configuration(self._plan_active(conn, with_vpcs=True), dry))
+        return results
 
     def apply_configuration(self, plan: ConfigurePlan, dry: bool, *, recheck: bool = True) -> ConvergeResult:
         """Apply a configure plan, record it, report new findings once, count what changed.
@@ -167,9 +178,15 @@ class ConfigureLifecycle(EngineContext):
         connection_id = plan.connection_id
         logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
         applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry, deadline=self.deadline)
-        results = applier.apply(plan)
+        try:
+            results = applier.apply(plan)
+        except OutOfTimeError:
+            # Stopped part-way (the rest is handed on): the routes added so far are checked too.
+            if recheck and not dry:
+                self._undo_if_died(plan, applier)
+            raise
         if recheck and not dry:
-            results += self._undo_if_died(plan, results, applier)
+            results += self._undo_if_died(plan, applier)
         findings = list(plan.findings) + applier.late_findings
         if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
@@ -189,20 +206,15 @@ class ConfigureLifecycle(EngineContext):
             actions=results,
         )
 
-    def _undo_if_died(
-        self, plan: ConfigurePlan, results: list[ActionResult], applier: ConfigureApplier
-    ) -> list[ActionResult]:
+    def _undo_if_died(self, plan: ConfigurePlan, applier: ConfigureApplier) -> list[ActionResult]:
         """Routes just added to a connection that died meanwhile would stay as blackholes.
 
         The cleanup of a Delete that overtook this run saw none of them; so once routes were
         added, the connection must be seen alive afterwards: an options change made after the
-        routes shows it, otherwise it is read again. If it is dead, remove what this run added.
+        routes shows it, otherwise it is read again. If it is dead, remove what this run added
+        (within the invocation's time: what is left then, the sweep removes as a dead connection's).
         """
-        added = [
-            change
-            for change, result in zip(plan.route_changes, results, strict=False)
-            if change.kind in ("create", "replace") and result.status == "done"
-        ]
+        added = list(applier.added)
         if not added:
             return []
         status = applier.status_after_routes
