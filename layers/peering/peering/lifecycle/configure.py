@@ -28,7 +28,7 @@ from peering.core.errors import (
     PolicyError,
     UnknownConnectionError,
 )
-from peering.core.models import Connection, ConnectionStatus, LedgerState, Notice
+from peering.core.models import Connection, ConnectionStatus, LedgerState
 from peering.core.network import SideNetwork, Subnet
 from peering.core.routing import (
     BOTH_SIDES,
