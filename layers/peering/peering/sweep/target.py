@@ -7,6 +7,9 @@ engine: a pending request decided again (request.py) or withdrawn when stale
 leftovers cleaned (lifecycle/cleanup.py); then blackhole routes to connections AWS no longer
 shows are removed. fan_out.py fans the targets out.
 
+The active connections' changes are applied together once every connection is planned, so their
+route records are batched across connections (25 to a write, as apply.py writes them).
+
 A run watches the invocation's time (deadline.py): before each connection and each route it stops
 once less than the safety margin is left, and ``converge_in_time`` hands the target back to the
 queue; the next run reads a new snapshot and carries on where this one stopped.
@@ -29,7 +32,7 @@ from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteEr
 from peering.core.models import Connection, ConnectionStatus, LedgerState
 from peering.core.network import Subnet
 from peering.core.reminders import due_reminder, is_held
-from peering.core.routing import RouteChange, RoutingOptions
+from peering.core.routing import ConfigurePlan, RouteChange, RoutingOptions
 from peering.lifecycle.cleanup import labels_of
 from peering.lifecycle.context import ConvergeResult
 from peering.lifecycle.engine import Engine
@@ -88,6 +91,8 @@ class _Pass:
     peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
     #: peer VPCs whose subnets could not be read this run: their connections are retried
     unread_peers: set[str] = field(default_factory=set)
+    #: the active connections' plans with changes, applied together once every connection is seen
+    planned: list[ConfigurePlan] = field(default_factory=list)
 
     def routing(self, conn: Connection) -> RoutingOptions:
         """The connection's routing: its accepting rule's, else the document's."""
@@ -141,6 +146,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
         except Exception:  # isolate one connection; the target is retried below
             logger.exception("could not converge a connection", extra={"connection_id": conn.connection_id})
             failed.append(conn.connection_id)
+    failed += _configure_planned(run)
     _remove_orphan_blackholes(engine, snapshot, run.result, dry)
     _publish(run.result)
     if os.environ.get("MAP_BUCKET"):  # PublishMap=true: this account+Region's part of the peering map
@@ -217,9 +223,27 @@ def _active(run: _Pass, conn: Connection) -> None:
         conn, (requester, accepter), run.routing(conn), scope=roles, peer_subnets=run.peer_subnets
     )
     if not plan.is_noop:
-        _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
+        run.planned.append(plan)  # applied with the others' (_configure_planned)
     elif plan.findings and not run.dry:
         run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _configure_planned(run: _Pass) -> list[str]:
+    """Every active connection's changes in one pass, so that their route records are written 25 to
+    a request whichever connection each belongs to (not one request per connection). Returns the
+    connections that failed; the others are converged."""
+    if not run.planned:
+        return []
+    failed: list[str] = []
+    for plan, outcome in zip(run.planned, run.engine.apply_configurations(run.planned, run.dry), strict=True):
+        if isinstance(outcome, Exception):
+            logger.error(
+                "could not converge a connection", extra={"connection_id": plan.connection_id}, exc_info=outcome
+            )
+            failed.append(plan.connection_id)
+        else:
+            _count(run.result, outcome, "configured")
+    return failed
 
 
 def _read_peer_subnets(run: _Pass) -> None:
