@@ -166,34 +166,12 @@ class ConfigureLifecycle(EngineContext):
         findings = list(plan.findings) + applier.late_findings.get(connection_id, [])
         if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
-        return self._configured(plan, results, findings, dry)
+        return self.conclude_configuration(plan, results, findings, dry)
 
-    def apply_configurations(self, plans: Sequence[ConfigurePlan], dry: bool) -> list[ConvergeResult | Exception]:
-        """A sweep's plans (one account+Region's connections), applied together: the route records
-        of all of them batched (apply.ConfigureApplier.apply_all), then their configure history in
-        batches too, then each one's findings. No re-read after the routes (the sweep is the
-        backstop, ``apply_configuration``'s ``recheck``). A connection that failed gets its error
-        back, in the order of ``plans``; the others are converged."""
-        for plan in plans:
-            logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
-        applier = ConfigureApplier(self.aws, self.ledger, dry_run=dry, deadline=self.deadline)
-        by_connection = applier.apply_all(plans)
-        outcomes = [by_connection[p.connection_id] for p in plans]
-        applied = [(p, o) for p, o in zip(plans, outcomes, strict=True) if not isinstance(o, Exception)]
-        self.ledger.record_configurations([(p.connection_id, p.render().splitlines()) for p, _ in applied], dry_run=dry)
-        answers: list[ConvergeResult | Exception] = []
-        for plan, outcome in zip(plans, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                answers.append(outcome)
-                continue
-            findings = list(plan.findings) + applier.late_findings.get(plan.connection_id, [])
-            answers.append(self._configured(plan, outcome, findings, dry))
-        return answers
-
-    def _configured(
+    def conclude_configuration(
         self, plan: ConfigurePlan, results: list[ActionResult], findings: list[Finding], dry: bool
     ) -> ConvergeResult:
-        """Findings notified once, metrics counted, the result: what follows applying a plan."""
+        """What follows applying a plan: its findings notified once, metrics counted, the result."""
         connection_id = plan.connection_id
         if not dry:
             self.report_findings(connection_id, findings)

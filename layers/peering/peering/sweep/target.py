@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from peering.aws.apply import ConfigureApplier
+from peering.aws.apply import ActionResult, ConfigureApplier
 from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_peer_subnets
 from peering.core.cleanup_plan import CleanupOptions, is_stale_request, plan_cleanup
 from peering.core.deadline import Deadline
@@ -229,20 +229,31 @@ def _active(run: _Pass, conn: Connection) -> None:
 
 
 def _configure_planned(run: _Pass) -> list[str]:
-    """Every active connection's changes in one pass, so that their route records are written 25 to
-    a request whichever connection each belongs to (not one request per connection). Returns the
-    connections that failed; the others are converged."""
+    """Every active connection's changes in one pass (ConfigureApplier.apply_all), so that their route
+    records are written 25 to a request whichever connection each belongs to, and so is their
+    configure history; then each one's findings and counts. No re-read after the routes: the sweep
+    is the backstop (configure's ``recheck``). Returns the connections that failed."""
     if not run.planned:
         return []
+    engine, dry = run.engine, run.dry
+    for plan in run.planned:
+        logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
+    applier = ConfigureApplier(engine.aws, engine.ledger, dry_run=dry, deadline=engine.deadline)
+    applied: list[tuple[ConfigurePlan, list[ActionResult]]] = []
     failed: list[str] = []
-    for plan, outcome in zip(run.planned, run.engine.apply_configurations(run.planned, run.dry), strict=True):
+    outcomes = applier.apply_all(run.planned)
+    for plan in run.planned:
+        outcome = outcomes[plan.connection_id]
         if isinstance(outcome, Exception):
-            logger.error(
-                "could not converge a connection", extra={"connection_id": plan.connection_id}, exc_info=outcome
-            )
+            extra = {"connection_id": plan.connection_id}
+            logger.error("could not converge a connection", extra=extra, exc_info=outcome)
             failed.append(plan.connection_id)
         else:
-            _count(run.result, outcome, "configured")
+            applied.append((plan, outcome))
+    engine.ledger.record_configurations([(p.connection_id, p.render().splitlines()) for p, _ in applied], dry_run=dry)
+    for plan, results in applied:
+        findings = list(plan.findings) + applier.late_findings.get(plan.connection_id, [])
+        _count(run.result, engine.conclude_configuration(plan, results, findings, dry), "configured")
     return failed
 
 
