@@ -228,7 +228,7 @@ class ConfigureApplier:
             if current == change.connection_id:
                 return "already-done"
             self._late(
-                change,
+                change.connection_id,
                 Finding(
                     "route-conflict",
                     f"conflict:{change.route_table_id}:{change.destination}:{current}",
@@ -238,7 +238,7 @@ class ConfigureApplier:
             return "conflict"
         if code == "RouteLimitExceeded":
             self._late(
-                change,
+                change.connection_id,
                 Finding(
                     "route-quota-full",
                     f"quota:{change.route_table_id}:{change.destination}",
@@ -248,8 +248,8 @@ class ConfigureApplier:
             return "quota-full"
         raise exc  # an AWS error: its record is withdrawn, the retry records it again
 
-    def _late(self, change: RouteChange, finding: Finding) -> None:
-        self.late_findings.setdefault(change.connection_id, []).append(finding)
+    def _late(self, connection_id: str, finding: Finding) -> None:
+        self.late_findings.setdefault(connection_id, []).append(finding)
 
     def _current_target(self, change: RouteChange) -> str | None:
         ec2 = self._aws.client("ec2", change.account, change.region)
@@ -296,9 +296,7 @@ class ConfigureApplier:
         if not lacking:
             raise exc
         for role in change.roles:
-            self.late_findings.setdefault(change.connection_id, []).append(
-                dns_prerequisite_finding(change.connection_id, role, lacking)
-            )
+            self._late(change.connection_id, dns_prerequisite_finding(change.connection_id, role, lacking))
         return "not-ready"
 
 
