@@ -4,7 +4,8 @@ Sections, each a module of its own (run one alone with ``python scripts/bench_<n
 calls per event and function against the hand-computed floor (bench_paths), the sweep per
 account+Region (bench_sweep), the sweep of a whole organization (bench_scale) and at 10,000
 account+Regions under a latency model (bench_orgscale), drift repair under
-EC2's token bucket (bench_throttle), cold start per handler (bench_coldstart), and Cloud Custodian
+EC2's token bucket (bench_throttle), a flood of member events under a reserved concurrency
+(bench_flood), cold start per handler (bench_coldstart), and Cloud Custodian
 side by side (bench_c7n). AWS calls are the main cost and do not depend on the machine; times do.
 """
 
@@ -48,6 +49,7 @@ def _machine() -> str:
 def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
     import bench_c7n  # noqa: PLC0415 - each section imports its own world when it runs
     import bench_coldstart  # noqa: PLC0415
+    import bench_flood  # noqa: PLC0415
     import bench_map  # noqa: PLC0415
     import bench_orgscale  # noqa: PLC0415
     import bench_paths  # noqa: PLC0415
@@ -91,6 +93,13 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
             f"enforced in front of moto, {bench_throttle.LATENCY * 1000:.0f} ms per call, on a simulated clock. "
             "Target: sustained rate >= 0.9 of the refill rate, no failure.",
             lambda: bench_throttle.main(*((5, 10) if smoke else (20, 15))),
+        ),
+        (
+            "A flood of member events",
+            "N configure events at once against the function's reserved concurrency, Lambda's asynchronous "
+            "invocation emulated on a simulated clock (runner/lambda_async.py), 2 s an invocation, events kept "
+            "an hour. Target: 1,000 events under a reservation of 5 run, at most 5 at once, none dead-lettered.",
+            lambda: bench_flood.main((1_000,), (5,)) if smoke else bench_flood.main(),
         ),
         (
             "The peering map of a large organization",
