@@ -11,7 +11,11 @@
   does: batches of BatchSize, partial batch failures left on the queue;
 - an asynchronous Invoke of one of the stack's functions (configure or cleanup handing an event
   on to their next invocation when out of time) is answered 202 and run in turn
-  (``World.run_hand_ons``).
+  (``World.run_hand_ons``);
+- with ``invoke_asynchronously``, a rule's function runs as Lambda runs an asynchronous
+  invocation (``runner.lambda_async``): queued, within its reserved concurrency, throttled events
+  retried with backoff, failed ones retried, the rest sent to the on-failure destination, on a
+  simulated clock. Without it each function runs once, as soon as its event arrives.
 
 It talks to whatever endpoint boto3 is configured for; the demo points it at the moto server.
 """
@@ -31,6 +35,7 @@ from botocore.awsrequest import AWSResponse
 from emulation.cloudtrail import api_call_event, is_read_only
 from runner.cfn import Stack
 from runner.invoke import Invocation, invoke
+from runner.lambda_async import AsyncLambda, async_configs
 from runner.model import FunctionSpec, QueueMapping, RuleSpec, functions, queue_mappings, rules
 from runner.routing import deliver, matching_rules
 
@@ -82,6 +87,12 @@ class ApiRecorder:
         events.register("before-parameter-build.ec2", self._params)
         events.register("before-send.ec2", self._sent)
         events.register("after-call.ec2", self._done)
+
+    def detach(self, session: Any) -> None:
+        events = session.events
+        events.unregister("before-parameter-build.ec2", self._params)
+        events.unregister("before-send.ec2", self._sent)
+        events.unregister("after-call.ec2", self._done)
 
     def _params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["emulation.params"] = dict(params)
@@ -173,6 +184,21 @@ class World:
         self.after_invocation: list[Callable[[RuleSpec | QueueMapping, dict[str, Any], Invocation], None]] = []
         #: called with (cause, {eventName: count}) for events no rule matches
         self.dropped_hooks: list[Callable[[str, Counter[str]], None]] = []
+        #: Lambda's asynchronous invocation, once ``invoke_asynchronously`` turned it on
+        self.lambda_async: AsyncLambda | None = None
+
+    def invoke_asynchronously(self, duration: Callable[[Invocation], float] | None = None) -> AsyncLambda:
+        """From now on, rules invoke their functions as Lambda's asynchronous invocation does, within
+        each function's reserved concurrency, on a simulated clock (``duration``: the simulated
+        seconds an invocation takes; its real time by default)."""
+        self.lambda_async = AsyncLambda(
+            async_configs(self.stack),
+            self._run_queued,
+            self._send_to_destination,
+            duration=duration or (lambda invocation: invocation.duration_ms / 1000),
+            function_arn=lambda function: str(self.stack.get_att(function, "Arn")),
+        )
+        return self.lambda_async
 
     # -- putting events ---------------------------------------------------------------------
 
@@ -233,6 +259,8 @@ class World:
                     raise RuntimeError(f"more than {self.max_deliveries} deliveries: an event loop?")
                 event, bus, cause = self.pending.popleft()
                 self._deliver(event, bus, cause)
+            if self.lambda_async is not None and self.lambda_async.step():
+                continue  # one queued invocation at a time: what it causes is delivered first
             if not self._poll_queues():
                 break
 
@@ -249,11 +277,29 @@ class World:
             listener(item)
         for rule in matched:
             for function in rule.functions:
+                if self.lambda_async is not None:
+                    self.lambda_async.submit(function, event, (item, rule))
+                    continue
                 invocation = self._invoke(self.functions[function], event)
                 item.invocations.append((rule, invocation))
                 for hook in self.after_invocation:
                     hook(rule, event, invocation)
                 self.emit_calls(self.recorder.drain(), cause=function)
+
+    def _run_queued(self, function: str, event: dict[str, Any], context: Any) -> Invocation:
+        """One asynchronous invocation whose turn came (``lambda_async``), with what it causes."""
+        item, rule = context
+        invocation = self._invoke(self.functions[function], event)
+        item.invocations.append((rule, invocation))
+        for hook in self.after_invocation:
+            hook(rule, event, invocation)
+        self.emit_calls(self.recorder.drain(), cause=function)
+        return invocation
+
+    def _send_to_destination(self, arn: str, record: dict[str, Any]) -> None:
+        """An on-failure destination: the stack's SQS queue of that ARN."""
+        url = self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Invocation:
         invocation = invoke(spec, event, account=self.stack.account, region=self.stack.region, overrides=self.overrides)

@@ -5,7 +5,8 @@ calls per event and function against the hand-computed floor (bench_paths), the 
 account+Region (bench_sweep), the sweep of a whole organization (bench_scale) and at 10,000
 account+Regions under a latency model (bench_orgscale), drift repair under
 EC2's token bucket (bench_throttle), configure and cleanup of 1,000 routes within 120 s invocations
-(bench_budget), cold start per handler (bench_coldstart), and Cloud Custodian
+(bench_budget), a flood of member events under a reserved concurrency
+(bench_flood), cold start per handler (bench_coldstart), and Cloud Custodian
 side by side (bench_c7n). AWS calls are the main cost and do not depend on the machine; times do.
 """
 
@@ -50,6 +51,7 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
     import bench_budget  # noqa: PLC0415 - each section imports its own world when it runs
     import bench_c7n  # noqa: PLC0415
     import bench_coldstart  # noqa: PLC0415
+    import bench_flood  # noqa: PLC0415
     import bench_map  # noqa: PLC0415
     import bench_orgscale  # noqa: PLC0415
     import bench_paths  # noqa: PLC0415
@@ -103,6 +105,13 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
             "Target: converged, no invocation timed out, each route created (removed) once, one notice."
             + (" Smoke: 50 tables in 30 s invocations." if smoke else ""),
             lambda: bench_budget.main(50, 30.0) if smoke else bench_budget.main(),
+        ),
+        (
+            "A flood of member events",
+            "N configure events at once against the function's reserved concurrency, Lambda's asynchronous "
+            "invocation emulated on a simulated clock (runner/lambda_async.py), 2 s an invocation, events kept "
+            "an hour. Target: 1,000 events under a reservation of 5 run, at most 5 at once, none dead-lettered.",
+            lambda: bench_flood.main((1_000,), (5,)) if smoke else bench_flood.main(),
         ),
         (
             "The peering map of a large organization",

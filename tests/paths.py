@@ -211,6 +211,27 @@ def sweep_route_record_writes(organization: Organization, routes: int = 50) -> t
     return sum(writes.values()), created
 
 
+def sweep_ledger_writes(organization: Organization, connections: int = 50) -> tuple[Counter[str], int]:
+    """(DynamoDB calls by operation, routes created) when the worker configures ``connections``
+    active same-account connections that have no route yet (two each: one per side)."""
+    client = ec2(HUB_ACCOUNT)
+    for n in range(connections):
+        vpcs = [_dns_ready(HUB_ACCOUNT, f"10.{n}.{half * 128}.0/17") for half in (0, 1)]
+        pcx = client.create_vpc_peering_connection(VpcId=vpcs[0], PeerVpcId=vpcs[1])["VpcPeeringConnection"]
+        client.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+    message = SweepTarget(HUB_ACCOUNT, REGION, "bench").to_message()
+    with counted() as calls:
+        result = load_function("worker").lambda_handler(sqs_event(message), _context())
+    assert result == {"batchItemFailures": []}, result
+    routes = sum(
+        1
+        for table in client.describe_route_tables()["RouteTables"]
+        for route in table["Routes"]
+        if route.get("VpcPeeringConnectionId")
+    )
+    return Counter({op.split(":", 1)[1]: n for op, n in calls.items() if op.startswith("dynamodb:")}), routes
+
+
 @dataclass(frozen=True)
 class Path:
     """One path and case, its EC2 floor and the target this release holds it to."""

@@ -17,6 +17,7 @@ from tests.paths import (
     counted,
     request,
     service_calls,
+    sweep_ledger_writes,
     sweep_member_role_calls,
     sweep_route_record_writes,
 )
@@ -39,6 +40,18 @@ def test_drifted_routes_are_recorded_25_to_a_write(organization: Organization) -
     writes, routes = sweep_route_record_writes(organization, routes=60)
 
     assert (writes, routes) == (3, 60)  # ceil(60 / 25) BatchWriteItem calls, not 60 PutItem
+
+
+def test_route_records_are_batched_across_the_connections_of_a_worker_run(organization: Organization) -> None:
+    """50 connections missing 2 routes each: 4 BatchWriteItem of route records (100 / 25) and 2 of the
+    connections' configure history (50 / 25), where each connection used to cost one BatchWriteItem
+    and one PutItem (50 + 50)."""
+    writes, routes = sweep_ledger_writes(organization, connections=50)
+
+    assert routes == 100
+    assert writes["BatchWriteItem"] == 4 + 2
+    assert writes["PutItem"] == 0
+    assert set(writes) <= {"BatchWriteItem", "BatchGetItem", "Query"}, dict(writes)
 
 
 @pytest.mark.parametrize("case", ["same account+Region", "cross-account"])

@@ -21,7 +21,17 @@ from peering.runtime.batch import BatchProcessingError
 from peering.runtime.config import Settings
 from peering.sweep.messages import SweepTarget
 from peering.sweep.target import converge_target
-from tests.builders import ACCEPT_TAG, ledger_state, make_vpc, request_peering, scheduled_event, sqs_event, status
+from tests.builders import (
+    ACCEPT_TAG,
+    connection,
+    ledger_items,
+    ledger_state,
+    make_vpc,
+    request_peering,
+    scheduled_event,
+    sqs_event,
+    status,
+)
 from tests.conftest import (
     HUB_ACCOUNT,
     REGION,
@@ -32,7 +42,7 @@ from tests.conftest import (
     load_function,
 )
 from tests.faults import Faults
-from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, peer_routes
+from tests.integration.test_configure import accept_event, accepted, dns_ready_vpc, main_table, peer_routes
 from tests.paths import counted
 
 sweep = load_function("sweep")
@@ -430,28 +440,38 @@ def test_clients_are_made_per_invocation(organization: Organization) -> None:
     assert first.client("ec2", HUB_ACCOUNT, REGION) is not second.client("ec2", HUB_ACCOUNT, REGION)
 
 
+@pytest.mark.parametrize("failing", ["CreateRoute", "ModifyVpcPeeringConnectionOptions"])
 def test_one_failing_connection_does_not_stop_the_others(
-    organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+    organization: Organization, context: FakeContext, failing: str
 ) -> None:
+    """The sweep applies every connection's changes together (their route records batched); an
+    AWS error on one connection's route or DNS change leaves the others converged."""
     a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
     b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
     c = dns_ready_vpc(HUB_ACCOUNT, "10.2.0.0/16")
     first = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, b))
     second = accepted(organization, context, (HUB_ACCOUNT, a), (HUB_ACCOUNT, c))
-    original = Engine.apply_configuration
+    faults = Faults()
+    faults.deny("ec2", failing, when=lambda request: first in request)
 
-    def fail_for_first(self: Engine, plan: Any, dry: bool, **kwargs: Any) -> Any:
-        if plan.connection_id == first:
-            raise RuntimeError("throttled")
-        return original(self, plan, dry, **kwargs)
+    try:
+        with pytest.raises(BatchProcessingError):  # the whole (one-record) batch fails: the queue retries it
+            worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s3").to_message()), context)
+    finally:
+        faults.clear()
 
-    monkeypatch.setattr(Engine, "apply_configuration", fail_for_first)
-
-    with pytest.raises(BatchProcessingError):  # the whole (one-record) batch fails: the queue retries it
-        worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s3").to_message()), context)
-
-    assert peer_routes(HUB_ACCOUNT, c, second)  # the other connection was converged anyway
-    assert peer_routes(HUB_ACCOUNT, b, first) == set()
+    # The other connection was converged anyway, both sides.
+    assert peer_routes(HUB_ACCOUNT, a, second) == {(main_table(HUB_ACCOUNT, a), "10.2.0.0/16")}
+    assert peer_routes(HUB_ACCOUNT, c, second) == {(main_table(HUB_ACCOUNT, c), "10.0.0.0/16")}
+    if failing == "CreateRoute":
+        assert peer_routes(HUB_ACCOUNT, b, first) | peer_routes(HUB_ACCOUNT, a, first) == set()
+        # Its records were withdrawn with the route not made: the ledger claims no route of it.
+        assert not [i for i in ledger_items(first) if i["sk"]["S"].startswith("ROUTE#")]
+    # The retry converges it.
+    worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s4").to_message()), context)
+    assert peer_routes(HUB_ACCOUNT, a, first) == {(main_table(HUB_ACCOUNT, a), "10.1.0.0/16")}
+    assert peer_routes(HUB_ACCOUNT, b, first) == {(main_table(HUB_ACCOUNT, b), "10.0.0.0/16")}
+    assert connection(HUB_ACCOUNT, first)["AccepterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"]
 
 
 def test_member_credentials_are_kept_per_process_until_shortly_before_they_expire(

@@ -139,12 +139,17 @@ def test_connections_not_started_are_left_for_the_continuation(
 ) -> None:
     first = accepted(organization, "same account+Region")
     second = accepted(organization, "cross-account")  # the hub is its accepter: its route is the hub's
-    clock.spent["ModifyVpcPeeringConnectionOptions"] = 560.0  # after the first connection's routes
+    # The sweep makes every connection's routes in one sequence (their records batched), the first
+    # connection's two, then the second's one: after two routes less than the margin is left.
+    clock.spent["CreateRoute"] = 280.0
 
     invocation(clock, SweepTarget(HUB_ACCOUNT, REGION, "s1"))
 
     configured = [pcx for pcx in (first.pcx, second.pcx) if routes_to(HUB_ACCOUNT, pcx)]
     assert len(configured) == 1  # the snapshot's order decides which; the other was not started
+    for made in (first, second):  # no record claims a route not made
+        recorded = [r for r in ledger_summary(made.pcx)["routes"] if r[0] == HUB_ACCOUNT]
+        assert len(recorded) == len(routes_to(HUB_ACCOUNT, made.pcx))
     (continuation,) = queued(queue_url)
     clock.spent.clear()
 

@@ -193,3 +193,63 @@ def test_an_sns_outage_during_the_sweep_queues_each_target_once_and_a_later_swee
     assert outbox_items() == []
     assert len(organization.notifications()) == 1
     assert any(i["sk"]["S"].startswith("LOG#") and "notified" in str(i) for i in ledger_items(pcx))
+
+
+def _unconfigured_connections(count: int) -> list[str]:
+    """``count`` active same-account connections in the hub, no route yet (two each, one per side)."""
+    made = []
+    for n in range(count):
+        a, b = (dns_ready_vpc(HUB_ACCOUNT, f"10.{n}.{half * 128}.0/17") for half in (0, 1))
+        pcx = ec2(HUB_ACCOUNT).create_vpc_peering_connection(VpcId=a, PeerVpcId=b)["VpcPeeringConnection"]
+        ec2(HUB_ACCOUNT).accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+        made.append(pcx["VpcPeeringConnectionId"])
+    return made
+
+
+def _recorded(pcx: str) -> set[tuple[str, str]]:
+    return {(table, destination) for _, table, destination in ledger_summary(pcx)["routes"]}
+
+
+def _in_ec2(pcx: str) -> set[tuple[str, str]]:
+    return {(table, destination) for table, destination, _ in routes_to(HUB_ACCOUNT, pcx)}
+
+
+# Three connections configured by one sweep: their six route records in one write, then the six
+# routes, then each one's DNS option, then their three history items in one write.
+CONFIGURE_MUTATIONS = [
+    "dynamodb:BatchWriteItem",
+    *["ec2:CreateRoute"] * 6,
+    *["ec2:ModifyVpcPeeringConnectionOptions"] * 3,
+    "dynamodb:BatchWriteItem",
+]
+
+
+def test_the_pinned_order_of_a_sweeps_configure_changes_is_the_engines(
+    organization: Organization, faults: Faults
+) -> None:
+    _unconfigured_connections(3)
+    seen = faults.crash_after_mutation(0)
+    worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s")), FakeContext())
+    assert seen == CONFIGURE_MUTATIONS
+
+
+@pytest.mark.parametrize("n", range(1, len(CONFIGURE_MUTATIONS) + 1))
+def test_a_sweep_configuring_several_connections_killed_after_any_change_keeps_records_before_routes(
+    organization: Organization, faults: Faults, n: int
+) -> None:
+    """Route records batched across connections still precede their routes: after a kill anywhere,
+    every route in EC2 has its record, and the next run leaves records and routes equal."""
+    connections = _unconfigured_connections(3)
+    faults.crash_after_mutation(n)
+    assert invoke(worker, sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s1"))) == "crashed"
+    faults.clear()
+    for pcx in connections:
+        assert _in_ec2(pcx) <= _recorded(pcx), pcx  # never a route without its record
+
+    assert worker.lambda_handler(sqs_event(SweepTarget(HUB_ACCOUNT, REGION, "s1")), FakeContext()) == {
+        "batchItemFailures": []
+    }
+
+    for pcx in connections:
+        assert len(_in_ec2(pcx)) == 2, pcx
+        assert _recorded(pcx) == _in_ec2(pcx), pcx

@@ -734,6 +734,47 @@ def test_worker_concurrency_and_batch_size_are_parameters(hub_template: dict[str
     assert (batch["Default"], concurrency["Default"]) == (10, 20)
 
 
+#: each event function, the parameter setting its reserved concurrency, and that parameter's default
+RESERVED_CONCURRENCY = {
+    "AcceptFunction": ("AcceptFunctionConcurrency", "5"),
+    "OperatorFunction": ("OperatorFunctionConcurrency", "2"),
+    "ConfigureFunction": ("ConfigureFunctionConcurrency", "10"),
+    "CleanupFunction": ("CleanupFunctionConcurrency", "5"),
+    "SweepFunction": ("SweepFunctionConcurrency", "2"),
+}
+
+
+def test_each_event_function_reserves_the_concurrency_its_parameter_sets(
+    hub_template: dict[str, Any], resources: Resources
+) -> None:
+    params, conditions = hub_template["Parameters"], hub_template["Conditions"]
+    assert set(RESERVED_CONCURRENCY) == set(functions(resources)) - {"WorkerFunction"}
+    for function, (parameter, default) in RESERVED_CONCURRENCY.items():
+        reserved = resources[function]["Properties"]["ReservedConcurrentExecutions"]
+        condition = reserved["Fn::If"][0]
+        # 0 must omit the property: a reservation of 0 throttles every event.
+        assert reserved == {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}, function
+        assert conditions[condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, "0"]}]}, function
+        spec = params[parameter]
+        assert spec["Default"] == default, parameter
+        # The condition compares text: only one spelling of zero may get through.
+        for good in ("0", "1", "10", "999"):
+            assert re.fullmatch(spec["AllowedPattern"], good), (parameter, good)
+        for bad in ("00", "010", "-1", "1000", "", " 5", "5.0", "1e3"):
+            assert not re.fullmatch(spec["AllowedPattern"], bad), (parameter, bad)
+    # The worker is bounded by its event source mapping (SweepConcurrency), not by a reservation.
+    assert "ReservedConcurrentExecutions" not in resources["WorkerFunction"]["Properties"]
+
+
+def test_the_default_reservations_leave_the_account_its_unreserved_minimum(hub_template: dict[str, Any]) -> None:
+    """Lambda refuses a reservation that leaves fewer than 100 unreserved executions in the Region;
+    the defaults total far less than the default 1,000 minus that minimum (docs/deploy.md)."""
+    params = hub_template["Parameters"]
+    total = sum(int(params[parameter]["Default"]) for parameter, _ in RESERVED_CONCURRENCY.values())
+    assert total == 24
+    assert total <= 1_000 - 100
+
+
 def test_sweep_fans_out_to_the_queue_the_worker_reads(resources: Resources) -> None:
     sweep = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
     assert sweep["SWEEP_QUEUE_URL"] == {"Ref": getatt(worker_mapping(resources)["EventSourceArn"])[0]}

@@ -119,16 +119,38 @@ class ConfigureApplier:
         self._ledger = ledger
         self._dry_run = dry_run
         self._deadline = deadline
-        #: findings discovered while applying (a table filled up or a route appeared meanwhile)
-        self.late_findings: list[Finding] = []
+        #: findings discovered while applying (a table filled up or a route appeared meanwhile), by connection
+        self.late_findings: dict[str, list[Finding]] = {}
         #: the connection's status as an options change after the routes showed it (None: not seen)
         self.status_after_routes: ConnectionStatus | None = None
         #: routes this applier created or replaced (kept when it stops part-way, out of time)
         self.added: list[RouteChange] = []
+        #: the error that stopped a connection's changes (``apply_all``: the others carry on)
+        self.failures: dict[str, Exception] = {}
 
     def apply(self, plan: ConfigurePlan) -> list[ActionResult]:
         statuses = self.change_routes(plan.route_changes)
         results = [ActionResult(c.describe(), status) for c, status in zip(plan.route_changes, statuses, strict=True)]
+        return self._set_dns(plan, results)
+
+    def apply_all(self, plans: Sequence[ConfigurePlan]) -> dict[str, list[ActionResult] | Exception]:
+        """Several connections' plans at once (a sweep's): their route changes in one sequence, so
+        the route records are batched across the connections (ROUTES_PER_WRITE a write, each batch
+        before its routes), then each plan's DNS options. A connection whose change fails gets
+        its error back, and its later changes are not made; the others carry on."""
+        statuses = iter(self.change_routes([c for plan in plans for c in plan.route_changes], isolate=True))
+        outcomes: dict[str, list[ActionResult] | Exception] = {}
+        for plan in plans:
+            results = [ActionResult(c.describe(), next(statuses)) for c in plan.route_changes]
+            try:
+                if plan.connection_id in self.failures:
+                    raise self.failures[plan.connection_id]
+                outcomes[plan.connection_id] = self._set_dns(plan, results)
+            except Exception as exc:  # isolate one connection: the sweep retries its target
+                outcomes[plan.connection_id] = exc
+        return outcomes
+
+    def _set_dns(self, plan: ConfigurePlan, results: list[ActionResult]) -> list[ActionResult]:
         for dns in plan.dns_changes:
             status = "dry-run" if self._dry_run else self._dns(dns)
             results.append(ActionResult(dns.describe(), status))
@@ -144,22 +166,23 @@ class ConfigureApplier:
         records of routes not made (a conflict, a full table, an error, no time left) are
         withdrawn. A route is forgotten only once it is gone, so a crash never turns one of ours
         into a route without a record (which would then be left alone as someone else's).
+        ``isolate``: an error stops only its connection's changes (``failures``), not the others'.
         """
         if self._dry_run:
             return ["dry-run"] * len(changes)
         statuses: list[str] = []
         for start in range(0, len(changes), ROUTES_PER_WRITE):
-            statuses += self._change_batch(changes[start : start + ROUTES_PER_WRITE])
+            statuses += self._change_batch(changes[start : start + ROUTES_PER_WRITE], isolate)
         return statuses
 
-    def _change_batch(self, batch: Sequence[RouteChange]) -> list[str]:
+    def _change_batch(self, batch: Sequence[RouteChange], isolate: bool = False) -> list[str]:
         self._deadline.check("recording routes")
         self._ledger.write_routes(record=[_route_key(c) for c in batch if c.kind != "delete"])
         statuses: list[str] = []
         try:
             for change in batch:
                 self._deadline.check(f"starting {change.describe()}")
-                statuses.append(self._change(change))
+                statuses.append(self._change_isolated(change) if isolate else self._change(change))
                 if change.kind != "delete" and statuses[-1] == "done":
                     self.added.append(change)
         except Exception:
@@ -180,6 +203,16 @@ class ConfigureApplier:
         unmade += [_route_key(c) for c in unfinished if c.kind != "delete"]
         if removed or unmade:
             self._ledger.write_routes(forget=removed + unmade)
+
+    def _change_isolated(self, change: RouteChange) -> str:
+        """A change of one of several connections: an error stops that connection's changes only."""
+        if change.connection_id in self.failures:
+            return "not-started"
+        try:
+            return self._change(change)
+        except Exception as exc:  # an AWS error: its record is withdrawn, its connection reported
+            self.failures[change.connection_id] = exc
+            return "failed"
 
     def _change(self, change: RouteChange) -> str:
         if change.kind == "take-over":
@@ -205,24 +238,29 @@ class ConfigureApplier:
             current = self._current_target(change)
             if current == change.connection_id:
                 return "already-done"
-            self.late_findings.append(
+            self._late(
+                change.connection_id,
                 Finding(
                     "route-conflict",
                     f"conflict:{change.route_table_id}:{change.destination}:{current}",
                     f"{change.route_table_id} gained a route {change.destination} -> {current} meanwhile: left alone",
-                )
+                ),
             )
             return "conflict"
         if code == "RouteLimitExceeded":
-            self.late_findings.append(
+            self._late(
+                change.connection_id,
                 Finding(
                     "route-quota-full",
                     f"quota:{change.route_table_id}:{change.destination}",
                     f"{change.route_table_id} is full (RouteLimitExceeded): {change.destination} not added",
-                )
+                ),
             )
             return "quota-full"
         raise exc  # an AWS error: its record is withdrawn, the retry records it again
+
+    def _late(self, connection_id: str, finding: Finding) -> None:
+        self.late_findings.setdefault(connection_id, []).append(finding)
 
     def _current_target(self, change: RouteChange) -> str | None:
         ec2 = self._aws.client("ec2", change.account, change.region)
@@ -269,7 +307,7 @@ class ConfigureApplier:
         if not lacking:
             raise exc
         for role in change.roles:
-            self.late_findings.append(dns_prerequisite_finding(change.connection_id, role, lacking))
+            self._late(change.connection_id, dns_prerequisite_finding(change.connection_id, role, lacking))
         return "not-ready"
 
 

@@ -187,9 +187,16 @@ class ConfigureLifecycle(EngineContext):
             raise
         if recheck and not dry:
             results += self._undo_if_died(plan, applier)
-        findings = list(plan.findings) + applier.late_findings
+        findings = list(plan.findings) + applier.late_findings.get(connection_id, [])
         if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
+        return self.conclude_configuration(plan, results, findings, dry)
+
+    def conclude_configuration(
+        self, plan: ConfigurePlan, results: list[ActionResult], findings: list[Finding], dry: bool
+    ) -> ConvergeResult:
+        """What follows applying a plan: its findings notified once, metrics counted, the result."""
+        connection_id = plan.connection_id
         if not dry:
             self.report_findings(connection_id, findings)
         _count_configuration(results, findings)

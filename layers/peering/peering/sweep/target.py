@@ -7,6 +7,9 @@ engine: a pending request decided again (request.py) or withdrawn when stale
 leftovers cleaned (lifecycle/cleanup.py); then blackhole routes the autopilot installed to
 connections AWS no longer shows are removed. fan_out.py fans the targets out.
 
+The active connections' changes are applied together once every connection is planned, so their
+route records are batched across connections (25 to a write, as apply.py writes them).
+
 A run watches the invocation's time (deadline.py): before each connection and each route it stops
 once less than the safety margin is left, and ``converge_in_time`` hands the target back to the
 queue; the next run reads a new snapshot and carries on where this one stopped.
@@ -21,7 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from peering.aws.apply import ConfigureApplier
+from peering.aws.apply import ActionResult, ConfigureApplier
 from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_peer_subnets
 from peering.core.cleanup_plan import CleanupOptions, is_stale_request, owned_deletions, plan_cleanup
 from peering.core.deadline import Deadline
@@ -29,7 +32,7 @@ from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteEr
 from peering.core.models import Connection, ConnectionStatus, LedgerState
 from peering.core.network import PEERING_TARGET, Subnet
 from peering.core.reminders import due_reminder, is_held
-from peering.core.routing import RouteChange, RoutingOptions
+from peering.core.routing import ConfigurePlan, RouteChange, RoutingOptions
 from peering.lifecycle.cleanup import labels_of
 from peering.lifecycle.context import ConvergeResult
 from peering.lifecycle.engine import Engine
@@ -88,6 +91,8 @@ class _Pass:
     peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
     #: peer VPCs whose subnets could not be read this run: their connections are retried
     unread_peers: set[str] = field(default_factory=set)
+    #: the active connections' plans with changes, applied together once every connection is seen
+    planned: list[ConfigurePlan] = field(default_factory=list)
 
     def routing(self, conn: Connection) -> RoutingOptions:
         """The connection's routing: its accepting rule's, else the document's."""
@@ -141,6 +146,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
         except Exception:  # isolate one connection; the target is retried below
             logger.exception("could not converge a connection", extra={"connection_id": conn.connection_id})
             failed.append(conn.connection_id)
+    failed += _configure_planned(run)
     _remove_orphan_blackholes(engine, snapshot, run.result, dry)
     _publish(run.result)
     if os.environ.get("MAP_BUCKET"):  # PublishMap=true: this account+Region's part of the peering map
@@ -222,9 +228,38 @@ def _active(run: _Pass, conn: Connection) -> None:
             conn, (requester, accepter), options, scope=roles, peer_subnets=run.peer_subnets, owned=owned
         )
     if not plan.is_noop:
-        _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
+        run.planned.append(plan)  # applied with the others' (_configure_planned)
     elif plan.findings and not run.dry:
         run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _configure_planned(run: _Pass) -> list[str]:
+    """Every active connection's changes in one pass (ConfigureApplier.apply_all), so that their route
+    records are written 25 to a request whichever connection each belongs to, and so is their
+    configure history; then each one's findings and counts. No re-read after the routes: the sweep
+    is the backstop (configure's ``recheck``). Returns the connections that failed."""
+    if not run.planned:
+        return []
+    engine, dry = run.engine, run.dry
+    for plan in run.planned:
+        logger.info("configure plan", extra={"plan": plan.render().splitlines(), "dry_run": dry})
+    applier = ConfigureApplier(engine.aws, engine.ledger, dry_run=dry, deadline=engine.deadline)
+    applied: list[tuple[ConfigurePlan, list[ActionResult]]] = []
+    failed: list[str] = []
+    outcomes = applier.apply_all(run.planned)
+    for plan in run.planned:
+        outcome = outcomes[plan.connection_id]
+        if isinstance(outcome, Exception):
+            extra = {"connection_id": plan.connection_id}
+            logger.error("could not converge a connection", extra=extra, exc_info=outcome)
+            failed.append(plan.connection_id)
+        else:
+            applied.append((plan, outcome))
+    engine.ledger.record_configurations([(p.connection_id, p.render().splitlines()) for p, _ in applied], dry_run=dry)
+    for plan, results in applied:
+        findings = list(plan.findings) + applier.late_findings.get(plan.connection_id, [])
+        _count(run.result, engine.conclude_configuration(plan, results, findings, dry), "configured")
+    return failed
 
 
 def _read_peer_subnets(run: _Pass) -> None:

@@ -1,6 +1,7 @@
 """Route records: one item per route the engine made (``sk = "ROUTE#<account>#<Region>#<table>#<destination>"``),
 written before the route is made and deleted once it is removed, so the engine removes only its own:
-planning is handed ``owned_routes`` and removes no route outside it.
+planning is handed ``owned_routes`` and removes no route outside it;
+and, for a sweep's connections configured together, their configure history in the same kind of batch.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from peering.aws.ledger.table import LedgerTable, now_text
+from peering.aws.ledger.table import LedgerTable, configuration_attributes, now_text
 from peering.core.errors import LedgerBusyError
 from peering.core.routing import OwnedRoutes, RouteRecord, owned_of
 
@@ -64,6 +65,14 @@ class RouteRecords(LedgerTable):
             key = self._route_item_key(route)
             requests[(route[0], key["sk"]["S"])] = {"DeleteRequest": {"Key": key}}
         batch = list(requests.values())
+        for start in range(0, len(batch), ROUTES_PER_WRITE):
+            self._batch_write(batch[start : start + ROUTES_PER_WRITE])
+
+    def record_configurations(self, plans: Sequence[tuple[str, list[str]]], *, dry_run: bool) -> None:
+        """The history items of several configure plans (connection id, plan lines) at once, once
+        their changes are made (``record_configuration``'s items, ROUTES_PER_WRITE a request)."""
+        items = [self.history_item(pcx, "configure", configuration_attributes(lines, dry_run)) for pcx, lines in plans]
+        batch = [{"PutRequest": {"Item": item}} for item in items]
         for start in range(0, len(batch), ROUTES_PER_WRITE):
             self._batch_write(batch[start : start + ROUTES_PER_WRITE])
 

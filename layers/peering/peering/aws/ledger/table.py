@@ -95,16 +95,20 @@ class LedgerTable:
         }
         return [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
 
-    def log(self, connection_id: str, kind: str, attributes: dict[str, Any]) -> None:
-        """Append one item to a connection's history (never overwritten; expires after HISTORY_DAYS)."""
-        item = {
+    @staticmethod
+    def history_item(connection_id: str, kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        """One item of a connection's history (never overwritten; expires after HISTORY_DAYS)."""
+        return {
             "pk": {"S": connection_id},
             "sk": _log_key(),
             "expiresAt": _expires(HISTORY_DAYS),
             "kind": {"S": kind},
             **attributes,
         }
-        self._ddb().put_item(TableName=self._table, Item=item)
+
+    def log(self, connection_id: str, kind: str, attributes: dict[str, Any]) -> None:
+        """Append one item to a connection's history."""
+        self._ddb().put_item(TableName=self._table, Item=self.history_item(connection_id, kind, attributes))
 
     def history(self, connection_id: str) -> list[dict[str, Any]]:
         """Every item recorded for a connection, oldest log first, STATE last (for tests and tools)."""
@@ -119,8 +123,9 @@ class LedgerTable:
         return sorted(items, key=lambda i: (i["sk"]["S"] == STATE, i["sk"]["S"]))
 
     def record_configuration(self, connection_id: str, plan_lines: list[str], *, dry_run: bool) -> None:
-        self.log(
-            connection_id,
-            "configure",
-            {"plan": {"L": [{"S": line} for line in plan_lines]}, "dryRun": {"BOOL": dry_run}},
-        )
+        self.log(connection_id, "configure", configuration_attributes(plan_lines, dry_run))
+
+
+def configuration_attributes(plan_lines: list[str], dry_run: bool) -> dict[str, Any]:
+    """A configure history item's own attributes: the plan, and whether it was a dry run."""
+    return {"plan": {"L": [{"S": line} for line in plan_lines]}, "dryRun": {"BOOL": dry_run}}
