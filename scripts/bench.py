@@ -6,7 +6,7 @@ account+Region (bench_sweep), the sweep of a whole organization (bench_scale) an
 account+Regions under a latency model (bench_orgscale), drift repair under
 EC2's token bucket (bench_throttle), cold start per handler (bench_coldstart), and Cloud Custodian
 side by side (bench_c7n). AWS calls are the main cost and do not depend on the machine; times do.
-Planning's CPU time with many route tables (bench_planning) is pure: no AWS.
+Planning's CPU time with many route tables: bench_planning.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def _sections(smoke: bool) -> list[tuple[str, str, Callable[[], str]]]:
             "Planning with many route tables",
             "CPU time of the pure planning between reading a Region and calling EC2 (no AWS): one VPC of 200 "
             "route tables, and issue 23's member (20 fully meshed VPCs of one account+Region, 200 route tables "
-            "each), before and after each route table was indexed once per observation. Target: planning a "
-            "200-table VPC at least 10x faster.",
+            "each), then that member swept by the worker on moto; before and after each route table was indexed "
+            "once per observation. Target: planning a 200-table VPC at least 10x faster.",
             lambda: bench_planning.main(mesh=(5, 50)) if smoke else bench_planning.main(),
         ),
         (

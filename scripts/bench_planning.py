@@ -1,7 +1,7 @@
 """Benchmark: planning time for VPCs with many route tables, with each route table indexed once per
 observation (core/network.py) against the scans it replaced.
 
-Two cases, pure (no AWS: what the worker does between reading a Region and calling EC2):
+Two cases, pure first (no AWS: what the worker does between reading a Region and calling EC2):
 
 1. **One VPC with 200 route tables**, each holding its local route and a route to each of 19 peers
    (every route in place): its tables observed (``RouteTable.from_api``) and the plan of each of
@@ -9,7 +9,9 @@ Two cases, pure (no AWS: what the worker does between reading a Region and calli
 2. **A member with a full mesh** (issue 23): 20 VPCs of one account+Region, every pair peered (190
    connections, made and accepted by the member itself), 200 route tables each (80,000 routes): the
    worker's convergence of that target (every connection planned on both sides) and the map
-   fragment it builds (``build_fragment``, which plans each side again and looks up each table).
+   fragment it builds (``build_fragment``, which plans each side again and looks up each table);
+   then the same member in moto, swept by the worker's handler with the map published (its CPU
+   time less moto's answering: bench_orgscale's meter).
 
 "Before" runs the same code with the scans restored as they were before the index (the previous
 commit's ``RouteTable.route_for`` and ``count``, ``plan_side_routes`` parsing every route of every
@@ -23,8 +25,11 @@ memory (1,769 MB is one vCPU; see bench_orgscale).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import ipaddress
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -220,6 +225,85 @@ def member(mesh: Mesh) -> Timing:
     return Timing(observe_time, plan_time, fragment_time, changes, len(fragment.edges))
 
 
+@dataclass(frozen=True)
+class WorkerRun:
+    """The mesh member's sweep through the worker's handler on moto, its map fragment written."""
+
+    before: float  # the worker's CPU seconds with the scans (moto's answering excluded)
+    after: float  # the same with the index
+    fragment_bytes: int
+    calls: int  # AWS calls of one run
+
+
+def worker_on_moto(mesh: Mesh) -> WorkerRun:
+    """The mesh built in moto's EC2 backend (80,000 routes through the API would take minutes), the
+    sweep function run, then its message through the worker with MAP_BUCKET set, as the deployed
+    worker does with PublishMap=true; twice, with the scans and with the index, caches reset."""
+    import boto3  # noqa: PLC0415 - this case alone needs AWS
+    from moto import mock_aws  # noqa: PLC0415
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+
+    from bench_orgscale import SCHEDULED, _CpuMeter, _drain  # noqa: PLC0415
+    from bench_scale import _Context, _function  # noqa: PLC0415
+    from emulation import fidelity  # noqa: PLC0415
+
+    bucket, saved = "bench-map", dict(os.environ)
+    try:
+        with mock_aws(), contextlib.redirect_stdout(io.StringIO()):
+            fidelity.enable()
+            bench_common.hub()
+            bench_common.organization(0)
+            boto3.client("s3", region_name=REGION).create_bucket(Bucket=bucket)
+            url = boto3.client("sqs", region_name=REGION).create_queue(
+                QueueName="bench-planning", Attributes={"VisibilityTimeout": "3600"}
+            )["QueueUrl"]
+            os.environ.update({"SWEEP_QUEUE_URL": url, "SWEEP_REGIONS": REGION, "SWEEP_ACCOUNTS": bench_common.HUB})
+            os.environ.pop("MAP_BUCKET", None)
+            _build_mesh(mesh, boto3.client("ec2", region_name=REGION), ec2_backends[bench_common.HUB][REGION])
+            sweep, worker = _function("sweep"), _function("worker")
+            spent: dict[str, float] = {}
+            # A first run warms the process (imports, clients), as a worker environment's earlier
+            # targets would; each measured run starts with the caches of credentials and accounts empty.
+            for label, mode in (("warm-up", indexed), ("before", scans), ("after", indexed)):
+                bench_common.peering_aws.reset_member_credentials()
+                bench_common.org.clear_cache()
+                os.environ.pop("MAP_BUCKET", None)  # the sweep function's own map step is not measured
+                sweep.lambda_handler(json.loads(SCHEDULED.read_text()), _Context())
+                os.environ["MAP_BUCKET"] = bucket
+                with bench_common.counting() as calls, mode(), _CpuMeter(worker).installed() as meter:
+                    failures, _ = _drain(url, meter)
+                if failures:
+                    raise RuntimeError(f"the mesh member's sweep failed {failures} target(s)")
+                spent[label] = meter.worker
+            objects = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket).get("Contents", [])
+            fragment = max((o["Size"] for o in objects if "fragments/" in o["Key"]), default=0)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if not fragment:
+        raise RuntimeError("the worker wrote no map fragment")
+    return WorkerRun(spent["before"], spent["after"], fragment, sum(calls.values()))
+
+
+def _build_mesh(mesh: Mesh, ec2: Any, backend: Any) -> None:
+    """VPCs and connections through the API; route tables and routes straight into moto's backend."""
+    vpcs = [ec2.create_vpc(CidrBlock=mesh.block(n))["Vpc"]["VpcId"] for n in range(mesh.vpcs)]
+    for vpc in vpcs:  # DNS resolution across the connections can be on: nothing left to converge
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    tables: dict[int, list[str]] = {}
+    for n, vpc in enumerate(vpcs):
+        main = [t.id for t in backend.route_tables.values() if t.vpc_id == vpc]
+        tables[n] = main + [backend.create_route_table(vpc).id for _ in range(mesh.tables - 1)]
+    for a in range(mesh.vpcs):
+        for b in range(a + 1, mesh.vpcs):
+            pcx = ec2.create_vpc_peering_connection(VpcId=vpcs[a], PeerVpcId=vpcs[b])["VpcPeeringConnection"]
+            pcx_id = pcx["VpcPeeringConnectionId"]
+            ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+            for here, there in ((a, b), (b, a)):
+                for table in tables[here]:
+                    backend.create_route(table, mesh.block(there), vpc_peering_connection_id=pcx_id)
+
+
 def previous_commit(mesh: tuple[int, int], vpc_tables: int, vpc_peers: int) -> tuple[Timing, Timing] | None:
     """Both cases on the engine of ``BEFORE`` (no scans patched in: its own code), or None when the
     history or git is not at hand (a copy of the tree without its .git)."""
@@ -271,6 +355,7 @@ def main(vpc_tables: int = 200, vpc_peers: int = 19, mesh: tuple[int, int] = (20
     with indexed():
         vpc_after, member_after = one_vpc(single), member(member_mesh)
     previous = previous_commit(mesh, vpc_tables, vpc_peers)
+    on_moto = worker_on_moto(member_mesh)
     if any(t.changes for t in (vpc_before, member_before, vpc_after, member_after)):
         raise RuntimeError("the mesh is converged: no plan may change a route")
     planning_before, planning_after = vpc_before.plan, vpc_after.observe + vpc_after.plan
@@ -333,6 +418,11 @@ def main(vpc_tables: int = 200, vpc_peers: int = 19, mesh: tuple[int, int] = (20
             f"| {case} | {step} | {_ms(before) if before is not None else '-'} "
             f"| {_ms(before_code) if before_code is not None else '-'} | {_ms(after)} | {faster} |"
         )
+    rows.append(
+        f"| {member_label} | the worker on moto: its target swept and its map fragment written "
+        f"({on_moto.fragment_bytes / 1e6:.1f} MB, {on_moto.calls} AWS calls), moto's answering excluded "
+        f"| {_ms(on_moto.before)} | - | {_ms(on_moto.after)} | {_ratio(on_moto.before, on_moto.after)} |"
+    )
     if previous is None:
         checked = "The previous commit's code could not be run here (no git history): its column is empty."
     else:
@@ -354,7 +444,10 @@ def main(vpc_tables: int = 200, vpc_peers: int = 19, mesh: tuple[int, int] = (20
             f"planning CPU for its target and fragment, against {_ms(member_before.total)} with the scans on "
             f"this machine; issue 23 measured {ISSUE_WORKER_SECONDS} s of worker time for it on main, "
             f"{ISSUE_IP_NETWORK_SHARE:.0%} of it in `ipaddress.ip_network` (the worker's reads and moto "
-            f"included there, not here). {checked}",
+            f"included there; the pure planning alone here). Through the worker's handler on moto, the same "
+            f"member costs the worker {_ms(on_moto.after)} of CPU, {_ms(on_moto.before)} with the scans (its "
+            "reads parsed by botocore, the ledger, the fragment serialized; moto's own time left out, as AWS's "
+            f"servers would answer it). {checked}",
             "",
             "Each route table is indexed once, when it is observed: its routes by destination network "
             "(10.0.0.1/16 and 10.0.0.0/16, 2600:1f18:0000::/56 and 2600:1f18::/56 are one), by target, and "
