@@ -356,6 +356,10 @@ def main(vpc_tables: int = 200, vpc_peers: int = 19, mesh: tuple[int, int] = (20
         vpc_after, member_after = one_vpc(single), member(member_mesh)
     previous = previous_commit(mesh, vpc_tables, vpc_peers)
     on_moto = worker_on_moto(member_mesh)
+    import bench_orgscale  # noqa: PLC0415 - moto's world, imported when needed
+
+    vcpu, memory = bench_orgscale.VCPU_MEMORY, bench_orgscale.WORKER_MEMORY
+    scale = max(1.0, vcpu / memory)
     if any(t.changes for t in (vpc_before, member_before, vpc_after, member_after)):
         raise RuntimeError("the mesh is converged: no plan may change a route")
     planning_before, planning_after = vpc_before.plan, vpc_after.observe + vpc_after.plan
@@ -447,7 +451,8 @@ def main(vpc_tables: int = 200, vpc_peers: int = 19, mesh: tuple[int, int] = (20
             f"included there; the pure planning alone here). Through the worker's handler on moto, the same "
             f"member costs the worker {_ms(on_moto.after)} of CPU, {_ms(on_moto.before)} with the scans (its "
             "reads parsed by botocore, the ledger, the fragment serialized; moto's own time left out, as AWS's "
-            f"servers would answer it). {checked}",
+            f"servers would answer it): at the worker's {memory} MB, about {_ms(on_moto.after * scale)} against "
+            f"{_ms(on_moto.before * scale)} (x {scale:.2f}: one vCPU at {vcpu:,} MB). {checked}",
             "",
             "Each route table is indexed once, when it is observed: its routes by destination network "
             "(10.0.0.1/16 and 10.0.0.0/16, 2600:1f18:0000::/56 and 2600:1f18::/56 are one), by target, and "
