@@ -18,6 +18,15 @@ Ten thousand targets with real latency cannot run on a small machine in minutes,
 
 Latency model: every AWS call takes uniform(50, 150) ms (mean 100 ms); a new worker environment
 takes 1 s before its first target (cold start), an invocation 20 ms of overhead.
+
+CPU model: the worker's own CPU time per target is measured in the same no-drift sweep (process
+CPU time inside the worker's handler, less the time moto spends answering: AWS's servers, not the
+worker) and scaled to the function's memory: Lambda gives CPU in proportion to memory, one vCPU at
+1,769 MB (Lambda developer guide, "Configuring Lambda function memory":
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), so at 512 MB a target
+takes 1,769 / 512 = 3.5 times this machine's CPU time (a core here taken as one vCPU; the worker
+runs one thread, so memory beyond 1,769 MB buys no speed). Each target's CPU is added to its
+calls' latency, in series, as the worker runs them.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import json
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -61,6 +71,25 @@ DEFAULTS = (20, 10)  # template.yaml: SweepConcurrency, SweepBatchSize
 SWEEP_TIMEOUT = 300  # template.yaml: SweepFunction
 SHUFFLE_WINDOW = 100
 SCHEDULED = bench_common.ROOT / "events" / "scheduled__sweep.json"
+VCPU_MEMORY = 1769  # MB: Lambda's memory with the CPU of one vCPU (CPU is in proportion to memory)
+# The largest organizations: about 10,000 accounts in 17 Regions (issue 23).
+LARGEST = (10_000, 17)
+# Before the CPU term (BENCHMARKS.md of 2026-11-30: latency only) and issue 23's independent model
+# with the worker's CPU, at 10,000 account+Regions with the defaults: minutes, 50-150 / 200-600 ms.
+BEFORE_WITHOUT_CPU = (2.8, 11.3)
+ISSUE_WITH_CPU = ((4.9, 5.1), (13.3, 14.3))
+
+
+def worker_memory() -> int:
+    """The worker's MemorySize in template.yaml (MB)."""
+    template = (bench_common.ROOT / "template.yaml").read_text()
+    found = re.search(r"\n  WorkerFunction:\n(?:    .*\n|\n)*?      MemorySize: (\d+)\n", template)
+    if found is None:
+        raise RuntimeError("template.yaml: WorkerFunction has no MemorySize")
+    return int(found.group(1))
+
+
+WORKER_MEMORY = worker_memory()
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,47 @@ class TargetCost:
     org_per_account: float  # Organizations look-ups of the worker (identify)
     per_invocation: float  # SSM policy read, and the like
     measured: dict[str, float] = field(default_factory=dict)
+    #: the worker's CPU seconds per target on this machine (moto's answering excluded)
+    cpu_per_target: float = 0.0
+
+    def cpu(self, memory: int = WORKER_MEMORY) -> float:
+        """CPU seconds per target in a worker of ``memory`` MB (one thread: at most one vCPU)."""
+        return self.cpu_per_target * max(1.0, VCPU_MEMORY / memory)
+
+
+class _CpuMeter:
+    """The worker's process CPU time, less what moto spends answering its calls (in the cloud,
+    AWS's servers do that). Wraps the worker's handler and moto's in-process responder."""
+
+    def __init__(self, worker: Any) -> None:
+        self._worker = worker
+        self.worker = 0.0
+        self._moto = 0.0
+        self._original = BotocoreStubber.__call__
+
+    def lambda_handler(self, event: dict[str, Any], context: Any) -> Any:
+        began, moto_before = time.process_time(), self._moto
+        try:
+            return self._worker.lambda_handler(event, context)
+        finally:
+            self.worker += time.process_time() - began - (self._moto - moto_before)
+
+    @contextlib.contextmanager
+    def installed(self) -> Any:
+        meter, original = self, self._original
+
+        def answering(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+            began = time.process_time()
+            try:
+                return original(stubber, event_name, request, **kwargs)
+            finally:
+                meter._moto += time.process_time() - began
+
+        BotocoreStubber.__call__ = answering  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            BotocoreStubber.__call__ = original  # type: ignore[method-assign]
 
 
 def _sweep_sample(accounts: int, regions: tuple[str, ...]) -> tuple[Counter[str], Counter[str], int, str]:
@@ -120,8 +190,8 @@ def measure_cost(accounts: int = 10, regions: tuple[str, ...] = (REGION, "eu-wes
         bench_common.peering_aws.reset_member_credentials()
         bench_common.org.clear_cache()
         sweep.lambda_handler(json.loads(SCHEDULED.read_text()), _Context())
-        with counting() as calls:
-            failures, invocations = _drain(url, worker)  # one process: its caches start cold
+        with counting() as calls, _CpuMeter(worker).installed() as meter:
+            failures, invocations = _drain(url, meter)  # one process: its caches start cold
     if failures:
         raise RuntimeError(f"the sample sweep failed {failures} targets")
     members = accounts - 1
@@ -139,6 +209,7 @@ def measure_cost(accounts: int = 10, regions: tuple[str, ...] = (REGION, "eu-wes
             "organizations": by_service(calls, "organizations") / accounts,
             "sqs": by_service(calls, "sqs"),
         },
+        cpu_per_target=meter.worker / targets,
     )
 
 
@@ -233,8 +304,10 @@ def simulate(
     ramp: tuple[int, float] = RAMP,
     latency: tuple[float, float] = LATENCY,
     grouped: bool = True,
+    cpu: float = 0.0,
 ) -> Outcome:
-    """The sweep of ``accounts`` x ``regions`` on a virtual clock (seconds)."""
+    """The sweep of ``accounts`` x ``regions`` on a virtual clock (seconds); ``cpu``: the worker's
+    CPU seconds per target (TargetCost.cpu), spent in series with its calls."""
     rng = random.Random(seed)  # noqa: S311 - a seeded simulation, nothing secret
 
     def call() -> float:
@@ -279,7 +352,7 @@ def simulate(
         cache = shared if shared_cache else env
         t += calls(cost.per_invocation)
         for account, count in batch:
-            t = _message(account, count, cache, t, cost, calls=calls, org_times=org_times, sts_times=sts_times)
+            t = _message(account, count, cache, t, cost, calls=calls, org_times=org_times, sts_times=sts_times, cpu=cpu)
         longest = max(longest, t - now)
         heapq.heappush(running, t)
         heapq.heappush(free, (t, index))
@@ -309,10 +382,11 @@ def _message(
     calls: Any,
     org_times: list[float],
     sts_times: list[float],
+    cpu: float = 0.0,
 ) -> float:
     """One message (``regions`` targets of one account) in a worker environment from time ``t``:
     when it is done. The hub (account 0) assumes no role; what a warm environment still holds
-    costs nothing."""
+    costs nothing; each target costs its calls and ``cpu``."""
     key = str(account)
     if t - cache.identified.get(key, -1e9) > ORG_CACHE_SECONDS:
         org_times += [t] * round(cost.org_per_account)
@@ -322,7 +396,7 @@ def _message(
         t += calls(cost.assume_per_account)
         sts_times.append(t)
         cache.credentials[key] = t
-    return float(t + sum(calls(cost.per_target) for _ in range(regions)))
+    return float(t + sum(calls(cost.per_target) + cpu for _ in range(regions)))
 
 
 def _peak(times: list[float]) -> float:
@@ -409,103 +483,225 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def main(sizes: tuple[int, ...] = (1_000, 10_000), check: tuple[int, int] = (10, 4)) -> str:
+Setting = tuple[int, int, tuple[float, float], bool]  # SweepConcurrency, SweepBatchSize, latency, per account
+
+
+def main(
+    sizes: tuple[int, ...] = (1_000, 10_000),
+    check: tuple[int, int] = (10, 4),
+    largest: tuple[int, int] = LARGEST,
+    smoke: bool = False,
+) -> str:
     cost = measure_cost()
     m = cost.measured
+    cpu = cost.cpu()
     lines = [
         f"Measured on moto (no drift, {int(m['targets'])} targets, caches cold): per target {m['ec2']:.1f} EC2 "
         f"and {m['dynamodb']:.1f} DynamoDB calls; per account and worker environment {m['sts']:.1f} AssumeRole "
         f"and {m['organizations']:.1f} Organizations look-ups (cached 45 min and 5 min); per invocation "
-        f"{cost.per_invocation:.0f} call(s). Latency: every call uniform({LATENCY[0] * 1000:.0f}, "
+        f"{cost.per_invocation:.0f} call(s). The worker's CPU: {cost.cpu_per_target * 1000:.0f} ms a target on "
+        f"this machine (its handler's process time, moto's answering excluded), {cpu * 1000:.0f} ms at the "
+        f"worker's {WORKER_MEMORY} MB (x {VCPU_MEMORY / WORKER_MEMORY:.2f}: Lambda gives one vCPU at "
+        f"{VCPU_MEMORY:,} MB, CPU in proportion to memory), spent in series with the target's calls. Latency: "
+        f"every call uniform({LATENCY[0] * 1000:.0f}, "
         f"{LATENCY[1] * 1000:.0f}) ms; a new worker environment {COLD_START:.0f} s; {REGIONS_PER_ACCOUNT} Regions "
         "per account; ListAccounts 20 a page; the queue in order within windows of 100 messages. Rows marked "
         f"(slow): every call uniform({SLOW_LATENCY[0] * 1000:.0f}, {SLOW_LATENCY[1] * 1000:.0f}) ms, about a "
         "second per target as an AssumeRole and three describes were estimated to take. One message per "
         "account+Region is the former format (and 5 / 5 the former settings): a standard queue mixes the "
         "accounts, so each worker environment assumes most accounts' roles; one message per account "
-        "(sweep.AccountSweep, now) assumes each role once per sweep.",
+        "(sweep.AccountSweep, now) assumes each role once per sweep. The makespan without the worker's CPU is "
+        "the model before issue 23 (latency only).",
         "",
-        "| account+Regions | one message | SweepConcurrency | SweepBatchSize | fan-out | makespan | within 30 min | "
+        "| account+Regions | one message | SweepConcurrency | SweepBatchSize | fan-out | makespan | "
+        "makespan without CPU (before) | within 30 min | "
         "longest invocation | calls per target | ListAccounts | SendMessageBatch | Organizations (mean/s, peak/s) | "
         "AssumeRole (peak/s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    defaults: dict[int, Outcome] = {}
     runs: dict[tuple[int, int, int, tuple[float, float], bool], Outcome] = {}
+    no_cpu: dict[tuple[int, int, int, tuple[float, float], bool], Outcome] = {}
     for targets in sizes:
         accounts = targets // REGIONS_PER_ACCOUNT
-        # (SweepConcurrency, SweepBatchSize, latency, one message per account)
-        settings = [(5, 5, LATENCY, False), (*DEFAULTS, LATENCY, True), (*DEFAULTS, LATENCY, False)]
+        settings: list[Setting] = [(5, 5, LATENCY, False), (*DEFAULTS, LATENCY, True), (*DEFAULTS, LATENCY, False)]
         settings += [(5, 5, SLOW_LATENCY, False), (*DEFAULTS, SLOW_LATENCY, True)]
         for concurrency, batch, latency, grouped in settings:
-            o = simulate(accounts, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency, grouped=grouped)
-            runs[(targets, concurrency, batch, latency, grouped)] = o
-            if (concurrency, batch, latency, grouped) == (*DEFAULTS, LATENCY, True):
-                defaults[targets] = o
+            key = (targets, concurrency, batch, latency, grouped)
+            o = simulate(
+                accounts, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency, grouped=grouped, cpu=cpu
+            )
+            runs[key] = o
+            no_cpu[key] = simulate(
+                accounts, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency, grouped=grouped
+            )
             per_target = cost.per_target + (o.organizations + o.sts) / targets
             slow = " (slow)" if latency == SLOW_LATENCY else ""
             messages = "per account" if grouped else "per account+Region"
             lines.append(
                 f"| {targets:,}{slow} | {messages} | {concurrency} | {batch} "
                 f"| {o.fan_out:.0f} s (timeout {SWEEP_TIMEOUT}) | {_minutes(o.makespan)} "
+                f"| {_minutes(no_cpu[key].makespan)} "
                 f"| {'yes' if o.makespan <= INTERVAL else '**no**'} | {o.longest_invocation:.0f} s "
                 f"(timeout {WORKER_TIMEOUT}) | {per_target:.2f} | {math.ceil(accounts / PAGE)} | {o.sqs} "
                 f"| {o.organizations:,} ({o.org_rate:.1f}, {o.peak_org_rate:.0f}) | {o.sts:,} ({o.peak_sts_rate:.0f}) |"
             )
-    largest = defaults[max(sizes)]
+    biggest = runs[(max(sizes), *DEFAULTS, LATENCY, True)]
     lines += [
         "",
         "Largest organization swept within the default 30-minute interval (the simulated throughput, "
-        "after the fan-out, with a fifth of the interval kept spare):",
+        f"after the fan-out, with a fifth of the interval kept spare; {REGIONS_PER_ACCOUNT} Regions per account), "
+        "with the worker's CPU and, before issue 23, without it:",
         "",
-        "| SweepConcurrency | SweepBatchSize | targets a second / largest (account+Regions) | same, slow |",
-        "|---|---|---|---|",
+        "| SweepConcurrency | SweepBatchSize | targets a second / largest (account+Regions) | same, without CPU "
+        "(before) | same, slow | same, slow, without CPU (before) |",
+        "|---|---|---|---|---|---|",
     ]
     for concurrency, batch in ((5, 5), (10, 10), DEFAULTS, (50, 10), (100, 10)):
         row = []
         for latency in (LATENCY, SLOW_LATENCY):
-            # 10,000 account+Regions (1,000 messages): enough messages to keep every invocation busy.
-            o = simulate(1_000, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency)
-            supported = int(o.throughput * (INTERVAL * 0.8 - largest.fan_out) / 1000) * 1000
-            row.append(f"{o.throughput:.1f} / {supported:,}")
-        lines.append(f"| {concurrency} | {batch} | {row[0]} | {row[1]} |")
+            for cpu_term in (cpu, 0.0):
+                # 10,000 account+Regions (1,000 messages): enough messages to keep every invocation busy.
+                o = simulate(1_000, REGIONS_PER_ACCOUNT, cost, concurrency, batch, latency=latency, cpu=cpu_term)
+                supported = int(o.throughput * (INTERVAL * 0.8 - biggest.fan_out) / 1000) * 1000
+                row.append(f"{o.throughput:.1f} / {supported:,}")
+        lines.append(f"| {concurrency} | {batch} | {' | '.join(row)} |")
     accounts, regions = check
     region_names = (REGION, "eu-west-1", "eu-central-1", "ap-southeast-2")[:regions]
     # The slow model, so that the waiting (what the simulation models) outweighs this machine's CPU.
     real = real_run(accounts, region_names, concurrency=4, batch_size=5, latency=SLOW_LATENCY)
-    cpu = real_run(accounts, region_names, concurrency=4, batch_size=5, latency=(0.0, 0.0))
+    machine = real_run(accounts, region_names, concurrency=4, batch_size=5, latency=(0.0, 0.0))
+    # Latency only: this machine's CPU is the run without latency, not the model's per-target CPU.
     model = simulate(
         accounts, regions, cost, 4, 5, cold_start=0.0, shared_cache=True, ramp=(4, 1e9), latency=SLOW_LATENCY
     )
     simulated = model.makespan - model.fan_out
-    verdict = "within" if max(simulated, cpu) <= real * 1.1 and real <= (simulated + cpu) * 1.1 else "**outside**"
+    within = max(simulated, machine) <= real * 1.1 and real <= (simulated + machine) * 1.1
+    verdict = "within" if within else "**outside**"
     lines += [
         "",
         f"Model check: {accounts * regions} targets ({accounts} accounts x {regions} Regions) swept by 4 real "
         "threads (one per concurrent invocation, caches shared) in batches of 5 against moto, every call "
         f"sleeping the slow model's latency (a botocore before-call hook): {real:.1f} s measured. The "
-        f"simulation of that run: {simulated:.1f} s. The same run without latency: {cpu:.1f} s (this machine's "
-        "Python and moto, serialized by one interpreter; in Lambda each invocation has its own CPU and AWS its "
-        "own servers). The measured time must lie between the larger of the two and their sum, "
-        f"[{max(simulated, cpu):.1f}, {simulated + cpu:.1f}] s: it is {verdict} (10% tolerance).",
+        f"simulation of that run (latency only): {simulated:.1f} s. The same run without latency: {machine:.1f} s "
+        "(this machine's Python and moto, serialized by one interpreter; in Lambda each invocation has its own "
+        "CPU and AWS its own servers). The measured time must lie between the larger of the two and their sum, "
+        f"[{max(simulated, machine):.1f}, {simulated + machine:.1f}] s: it is {verdict} (10% tolerance).",
     ]
-    lines += ["", *_findings(max(sizes), runs)]
+    lines += ["", *_findings(max(sizes), runs, no_cpu, cost)]
+    lines += ["", *largest_organization(cost, *largest, smoke=smoke)]
     return "\n".join(lines)
 
 
-def _findings(targets: int, runs: dict[tuple[int, int, int, tuple[float, float], bool], Outcome]) -> list[str]:
+#: (SweepConcurrency, SweepBatchSize, worker MemorySize) tried for the largest organizations
+LARGEST_SETTINGS: tuple[tuple[int, int, int], ...] = (
+    (*DEFAULTS, WORKER_MEMORY),
+    (50, 10, WORKER_MEMORY),
+    (100, 10, WORKER_MEMORY),
+    (150, 10, WORKER_MEMORY),
+    (200, 10, WORKER_MEMORY),
+    (300, 10, WORKER_MEMORY),
+    (150, 10, 1024),
+    (150, 10, VCPU_MEMORY),
+)
+
+
+def largest_organization(cost: TargetCost, accounts: int, regions: int, *, smoke: bool = False) -> list[str]:
+    """The settings that sweep ``accounts`` x ``regions`` within the interval, with their Lambda,
+    Organizations and STS rates, and the largest organization the defaults sweep."""
+    targets = accounts * regions
+    tried = (LARGEST_SETTINGS[0], LARGEST_SETTINGS[4]) if smoke else LARGEST_SETTINGS
+    lines = [
+        f"The largest organizations ({accounts:,} accounts x {regions} Regions = {targets:,} account+Regions, one "
+        "message per account): the settings, each simulated with the worker's CPU at its memory.",
+        "",
+        "| SweepConcurrency | SweepBatchSize | worker MemorySize | CPU per target | makespan | same, slow | "
+        "within 30 min | fan-out, slow (timeout) | longest invocation, slow (timeout) | Lambda concurrency "
+        "(Region default 1,000) | Organizations calls (mean/s, peak/s) | AssumeRole (mean/s, peak/s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    first_fit: tuple[int, int, int] | None = None
+    for concurrency, batch, memory in tried:
+        cpu = cost.cpu(memory)
+        fast = simulate(accounts, regions, cost, concurrency, batch, cpu=cpu)
+        slow = simulate(accounts, regions, cost, concurrency, batch, latency=SLOW_LATENCY, cpu=cpu)
+        fits = max(fast.makespan, slow.makespan) <= INTERVAL
+        if fits and first_fit is None:
+            first_fit = (concurrency, batch, memory)
+        lines.append(
+            f"| {concurrency} | {batch} | {memory:,} MB | {cpu * 1000:.0f} ms | {_minutes(fast.makespan)} "
+            f"| {_minutes(slow.makespan)} | {'yes' if fits else '**no**'} | {slow.fan_out:.0f} s ({SWEEP_TIMEOUT} s) "
+            f"| {slow.longest_invocation:.0f} s ({WORKER_TIMEOUT} s) | {concurrency} "
+            f"| {fast.organizations:,} ({fast.org_rate:.1f}, {max(fast.peak_org_rate, slow.peak_org_rate):.0f}) "
+            f"| {fast.sts:,} ({fast.sts / fast.makespan:.1f}, {max(fast.peak_sts_rate, slow.peak_sts_rate):.0f}) |"
+        )
+    # The defaults: their throughput at this many Regions per account, over the interval (a fifth
+    # spare) less the fan-out of that many accounts (found by iterating: the fan-out grows with them).
+    sizes = []
+    for latency in (LATENCY, SLOW_LATENCY):
+        o = simulate(1_000, regions, cost, *DEFAULTS, latency=latency, cpu=cost.cpu())
+        supported = accounts
+        for _ in range(4):
+            rng = random.Random(3)  # noqa: S311 - latency draws
+            fan_out = _fan_out(supported, regions, rng, lambda: rng.uniform(*latency), window=1, grouped=True)[0]  # noqa: B023
+            supported = int(o.throughput * (INTERVAL * 0.8 - fan_out) / regions)
+        sizes.append(supported * regions // 1000 * 1000)
+    if first_fit is None:
+        chosen = f"none of the settings above sweeps {targets:,} account+Regions within 30 minutes at both latencies"
+    else:
+        concurrency, batch, memory = first_fit
+        chosen = (
+            f"`SweepConcurrency` {concurrency}, `SweepBatchSize` {batch} and a worker of {memory:,} MB are the "
+            f"first of these settings that sweep {targets:,} account+Regions within 30 minutes at both latencies"
+        )
+    return [
+        *lines,
+        "",
+        f"Result: {chosen}. The defaults (`SweepConcurrency` {DEFAULTS[0]}, `SweepBatchSize` {DEFAULTS[1]}, "
+        f"{WORKER_MEMORY} MB) sweep about {sizes[0]:,} account+Regions ({sizes[0] // regions:,} accounts of "
+        f"{regions} Regions) within the interval at {LATENCY[0] * 1000:.0f}-{LATENCY[1] * 1000:.0f} ms per call and "
+        f"about {sizes[1]:,} ({sizes[1] // regions:,} accounts) at {SLOW_LATENCY[0] * 1000:.0f}-"
+        f"{SLOW_LATENCY[1] * 1000:.0f} ms, a fifth of the interval kept spare. `SweepConcurrency` is the worker's "
+        "Lambda concurrency (the mapping's MaximumConcurrency, 2 to 1,000), taken from the Region's 1,000 by "
+        'default, shared with every other function of the account (Lambda developer guide, "Lambda quotas": '
+        "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). Organizations and STS figures "
+        "are calls per sweep (each account looked up and its role assumed once per worker environment and "
+        "sweep, whatever the settings: more concurrency makes them faster, not more). No per-operation rate is "
+        "documented for DescribeAccount, ListAccounts or AssumeRole [U] (see below); the peak rates in the table "
+        "are those that settings must be checked against. The fan-out lists the accounts one page of 20 at a "
+        f"time: {math.ceil(accounts / PAGE)} pages for {accounts:,} accounts, most of the sweep function's "
+        f"{SWEEP_TIMEOUT} s at the slow latency. The worker's memory counts only up to {VCPU_MEMORY:,} MB "
+        "(one thread); it is not a stack parameter (template.yaml's WorkerFunction MemorySize).",
+    ]
+
+
+Runs = dict[tuple[int, int, int, tuple[float, float], bool], Outcome]
+
+
+def _findings(targets: int, runs: Runs, no_cpu: Runs, cost: TargetCost) -> list[str]:
     """What the table means for the defaults, and the AWS limits behind them (sources named)."""
     fast, slow = runs[(targets, *DEFAULTS, LATENCY, True)], runs[(targets, *DEFAULTS, SLOW_LATENCY, True)]
+    fast_before = no_cpu[(targets, *DEFAULTS, LATENCY, True)]
+    slow_before = no_cpu[(targets, *DEFAULTS, SLOW_LATENCY, True)]
     former = runs[(targets, 5, 5, SLOW_LATENCY, False)]
     spread = runs[(targets, *DEFAULTS, LATENCY, False)]
     accounts = targets // REGIONS_PER_ACCOUNT
+    issue_fast, issue_slow = ISSUE_WITH_CPU
+    before_figures = (
+        f" ({BEFORE_WITHOUT_CPU[0]} and {BEFORE_WITHOUT_CPU[1]} min in BENCHMARKS.md of 2026-11-30); issue 23's "
+        f"independent model with the CPU gave {issue_fast[0]}-{issue_fast[1]} and {issue_slow[0]}-{issue_slow[1]} "
+        "min"
+        if targets == 10_000
+        else " (BENCHMARKS.md's and issue 23's figures are for 10,000)"
+    )
     return [
         f"Result: with the defaults (`SweepConcurrency` {DEFAULTS[0]}, `SweepBatchSize` {DEFAULTS[1]}, one message "
-        f"per account), {targets:,} account+Regions are swept in {_minutes(fast.makespan)} at "
+        f"per account) and the worker's CPU ({cost.cpu() * 1000:.0f} ms a target at {WORKER_MEMORY} MB), "
+        f"{targets:,} account+Regions are swept in {_minutes(fast.makespan)} at "
         f"{LATENCY[0] * 1000:.0f}-{LATENCY[1] * 1000:.0f} ms per call and in {_minutes(slow.makespan)} at "
         f"{SLOW_LATENCY[0] * 1000:.0f}-{SLOW_LATENCY[1] * 1000:.0f} ms, "
-        f"{'inside' if max(fast.makespan, slow.makespan) <= INTERVAL else '**not** inside'} the 30-minute interval; "
-        "the former settings (5 invocations, batches of 5, one message per account+Region) took "
+        f"{'inside' if max(fast.makespan, slow.makespan) <= INTERVAL else '**not** inside'} the 30-minute interval. "
+        f"Before: {_minutes(fast_before.makespan)} and {_minutes(slow_before.makespan)} without the CPU in this "
+        f"run{before_figures}. The former settings (5 invocations, batches of 5, one message per account+Region) took "
         f"{_minutes(former.makespan)} at the slower latency. The fan-out lists {accounts:,} accounts in "
         f"{math.ceil(accounts / PAGE)} pages and queues {accounts:,} messages in {fast.sqs} SendMessageBatch calls, "
         f"{QUEUE_THREADS} at a time: {fast.fan_out:.0f} to {slow.fan_out:.0f} s of its {SWEEP_TIMEOUT} s. A worker "
@@ -545,4 +741,6 @@ def _findings(targets: int, runs: dict[tuple[int, int, int, tuple[float, float],
 
 
 if __name__ == "__main__":
-    print(main())
+    import sys
+
+    print(main((1_000,), (4, 2), smoke=True) if "--smoke" in sys.argv else main())

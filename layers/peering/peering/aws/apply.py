@@ -158,7 +158,7 @@ class ConfigureApplier:
             logger.info("applied", extra={"action": result.action, "status": result.status})
         return results
 
-    def change_routes(self, changes: Sequence[RouteChange]) -> list[str]:
+    def change_routes(self, changes: Sequence[RouteChange], *, isolate: bool = False) -> list[str]:
         """Change routes, ROUTES_PER_WRITE at a time: a batch's records of routes to make (or take
         over) are written first (the intent), the records of routes removed are forgotten after.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from peering.core.models import ConnectionStatus, Vpc
@@ -27,8 +28,19 @@ _TARGET_KEYS = (
 )
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8192)  # about 3 MiB when full; a Region's blocks are far fewer
+def parse_cidr(cidr: str) -> Network:
+    """A CIDR block as a network (host bits dropped: 10.0.0.1/16 is 10.0.0.0/16), parsed once per
+    spelling: planning compares the same few blocks across every table of a VPC. Raises ValueError
+    for what is not a block (not cached)."""
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def ip_version(cidr: str) -> int:
-    return ipaddress.ip_network(cidr, strict=False).version
+    return parse_cidr(cidr).version
 
 
 @dataclass(frozen=True)
@@ -67,17 +79,25 @@ class RouteTable:
     subnet_ids: tuple[str, ...]
     routes: tuple[Route, ...]
     tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: the routes indexed once, when the table is observed: by destination network (the first
+    #: route of each, as a scan in order finds it), by target, and counted per IP version
+    _index: _RouteIndex = field(init=False, repr=False, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", _RouteIndex.of(self.routes))
 
     def route_for(self, destination: str) -> Route | None:
-        wanted = ipaddress.ip_network(destination, strict=False)
-        for route in self.routes:
-            if ipaddress.ip_network(route.destination, strict=False) == wanted:
-                return route
-        return None
+        """The route for ``destination``, however either is spelt (10.0.0.1/16 and 10.0.0.0/16,
+        2600:1f18:0000::/56 and 2600:1f18::/56 are one destination)."""
+        return self._index.by_network.get(parse_cidr(destination))
+
+    def routes_to(self, target_id: str) -> tuple[Route, ...]:
+        """The routes whose target is ``target_id``, in the table's order."""
+        return self._index.by_target.get(target_id, ())
 
     def count(self, version: int) -> int:
         """Routes counted against the quota (IPv4 and IPv6 are counted separately)."""
-        return sum(1 for r in self.routes if r.version == version and r.target_kind != "local")
+        return self._index.counted.get(version, 0)
 
     @classmethod
     def from_api(cls, item: dict[str, Any]) -> RouteTable:
@@ -97,6 +117,29 @@ class RouteTable:
             routes=tuple(routes),
             tags={t["Key"]: t.get("Value", "") for t in item.get("Tags", [])},
         )
+
+
+@dataclass(frozen=True)
+class _RouteIndex:
+    by_network: Mapping[Network, Route]
+    by_target: Mapping[str, tuple[Route, ...]]
+    counted: Mapping[int, int]  # routes counted against the quota, per IP version
+
+    @classmethod
+    def of(cls, routes: tuple[Route, ...]) -> _RouteIndex:
+        by_network: dict[Network, Route] = {}
+        by_target: dict[str, list[Route]] = {}
+        counted: dict[int, int] = {}
+        for route in routes:
+            by_target.setdefault(route.target_id, []).append(route)
+            try:
+                network = parse_cidr(route.destination)
+            except ValueError:
+                continue  # EC2 answers only blocks: a destination that is none matches no block
+            by_network.setdefault(network, route)
+            if route.target_kind != "local":
+                counted[network.version] = counted.get(network.version, 0) + 1
+        return cls(by_network, {t: tuple(found) for t, found in by_target.items()}, counted)
 
 
 # An IPv6 block being associated will carry traffic in a moment (as for a VPC's blocks).

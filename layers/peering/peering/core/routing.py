@@ -23,13 +23,12 @@ The lifecycle that observes the sides and applies this plan is configure.py.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from peering.core.models import Connection
-from peering.core.network import PEERING_TARGET, Route, RouteTable, SideNetwork, Subnet, ip_version
+from peering.core.network import PEERING_TARGET, Network, Route, RouteTable, SideNetwork, Subnet, ip_version, parse_cidr
 
 DEFAULT_ROUTES_PER_TABLE = 50  # L-93826ACB default, counted per IP version
 
@@ -96,7 +95,7 @@ RouteRecord = tuple[str, str, str, str]
 
 def route_ref(route_table_id: str, destination: str) -> tuple[str, str]:
     """(route table id, destination) as the owned set holds it: one spelling per block."""
-    return route_table_id, str(ipaddress.ip_network(destination, strict=False))
+    return route_table_id, str(parse_cidr(destination))
 
 
 def owned_of(records: Iterable[RouteRecord]) -> OwnedRoutes:
@@ -223,11 +222,11 @@ class ConfigurePlan:
 
 
 def desired_destinations(peer_v4: Iterable[str], peer_v6: Iterable[str], options: RoutingOptions) -> tuple[str, ...]:
-    excluded = [ipaddress.ip_network(block, strict=False) for block in options.exclude]
+    excluded = [parse_cidr(block) for block in options.exclude]
     blocks = list(peer_v4) + (list(peer_v6) if options.ipv6 else [])
-    out: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
+    out: dict[Network, str] = {}
     for block in blocks:
-        net = ipaddress.ip_network(block, strict=False)
+        net = parse_cidr(block)
         if any(net.version == ex.version and net.overlaps(ex) for ex in excluded):  # type: ignore[arg-type]
             continue
         # Keep the block as the VPC reports it: routes are created with the same spelling.
@@ -346,11 +345,10 @@ def plan_side_routes(
                     )
                 )
     # Blocks the peer no longer has: remove our routes for them, wherever they are.
-    peer_blocks = {ipaddress.ip_network(b, strict=False) for b in (*peer_v4, *peer_v6)}
+    peer_blocks = {parse_cidr(b) for b in (*peer_v4, *peer_v6)}
     for table in side.route_tables:
-        for route in table.routes:
-            gone = ipaddress.ip_network(route.destination, strict=False) not in peer_blocks
-            if route.target_id == connection_id and gone:
+        for route in table.routes_to(connection_id):
+            if parse_cidr(route.destination) not in peer_blocks:
                 claims.append(
                     RouteChange(
                         "delete", side.account, side.region, table.route_table_id, route.destination, connection_id
