@@ -23,6 +23,7 @@ from peering.core.cleanup_plan import CleanupPlan
 from peering.core.errors import NotReadyError, PeeringError, UnknownConnectionError
 from peering.core.models import Connection, ConnectionStatus
 from peering.core.routing import ConfigurePlan
+from peering.core.scope import ScopeDecision
 from peering.lifecycle.engine import Engine
 from peering.runtime.config import Settings
 
@@ -128,6 +129,11 @@ def explain(connection_id: str, *, account: str, region: str, env: Mapping[str, 
             planned = engine.plan_configuration(connection_id, account, region)
             if isinstance(planned, ConfigurePlan):
                 out.plan_kind, out.plan = "configure", planned.render()
+            elif isinstance(planned, ScopeDecision):
+                out.notes.append(f"{planned.reason}: nothing is changed")
+                preview = engine.preview_scope(conn)
+                if preview.plan is not None:
+                    out.plan_kind, out.plan = "adoption (if adopted)", preview.plan.render()
             elif planned is not None:
                 out.notes.append(f"the connection is {planned.status.value}: nothing to configure")
         else:

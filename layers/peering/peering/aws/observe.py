@@ -398,3 +398,23 @@ def read_peer_subnets(
             logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
             unread |= vpc_ids
     return subnets, unread
+
+
+def read_connection_vpcs(
+    aws: AwsClients,
+    directory: OrganizationDirectory,
+    connections: Iterable[Connection],
+    known: dict[str, Vpc] | None = None,
+) -> dict[str, Vpc]:
+    """Both VPCs of each connection, for their tags (the scope: hands-off, adopt by VPC tag): the
+    ``known`` ones (a sweep's snapshot) without a call, the others read by their owner, one
+    DescribeVpcs per account+Region. A VPC outside the organization cannot be read and is absent."""
+    found = dict(known or {})
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for conn in connections:
+        for side in (conn.requester, conn.accepter):
+            if side.vpc_id not in found and is_reachable(aws, directory, side.account, side.region):
+                wanted.setdefault((side.account, side.region), set()).add(side.vpc_id)
+    for (account, region), vpc_ids in wanted.items():
+        found.update(describe_vpcs(aws, account, region, sorted(vpc_ids)))
+    return found

@@ -67,6 +67,7 @@ class RoutingOptions:
     routes: RouteManagement = RouteManagement.MANAGED
     #: where these options come from (the policy document, an accept rule), said in the plan
     source: str = ""
+    take_over_foreign_routes: bool = False
 
     @property
     def reads_subnets(self) -> bool:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from peering.aws.apply import Applier
 from peering.aws.observe import find_connection, is_reachable, observe_request
-from peering.core.decision import PolicyDecision, unavailable_policy_decision
+from peering.core.decision import PolicyDecision, Verdict, unavailable_policy_decision
 from peering.core.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
-from peering.core.models import Connection, ConnectionStatus
+from peering.core.models import AcceptObservation, Connection, ConnectionStatus
 from peering.core.plan import Decision, OperatorInstruction, Outcome, Plan, plan_acceptance
+from peering.core.scope import hands_off_reason
 from peering.lifecycle.context import ConvergeResult, EngineContext
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -25,6 +26,14 @@ METRIC_BY_OUTCOME = {
     Outcome.NOT_PENDING: "RequestsNotPending",
     Outcome.NOT_MANAGED: "RequestsNotManaged",
 }
+
+
+def _hands_off(observation: AcceptObservation, tag_prefix: str) -> str | None:
+    """The hands-off tag on the connection (as the accepter sees it) or either VPC (read in the
+    organization only: a VPC outside it cannot be read, so its owner cannot opt it out)."""
+    vpcs = [observation.accepter_vpc, observation.requester_vpc]
+    tags = {vpc.vpc_id: vpc.tags for vpc in vpcs if vpc is not None}
+    return hands_off_reason(observation.connection, tags, tag_prefix)
 
 
 class RequestLifecycle(EngineContext):
@@ -97,6 +106,13 @@ class RequestLifecycle(EngineContext):
             from peering.core.policy import evaluate  # noqa: PLC0415
 
             decision = evaluate(policy, observation.requester, observation.accepter_vpc, self.directory.hub_org_id())
+        hands_off = _hands_off(observation, self.settings.tag_prefix)
+        if hands_off is not None and decision.verdict is not Verdict.REJECT:
+            # Out of scope: neither accepted nor held (a person decides in the console). A reject
+            # still stands: a tag a requester controls must not let it slip past a deny.
+            reason = f"{hands_off}: the autopilot leaves this request to people"
+            out_of_scope = Decision(Outcome.NOT_MANAGED, (reason,), None, decision.policy_version, "engine")
+            return Plan(connection_id, out_of_scope)
         return plan_acceptance(
             observation,
             decision,

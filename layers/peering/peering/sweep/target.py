@@ -22,14 +22,15 @@ from functools import partial
 from typing import Any
 
 from peering.aws.apply import ConfigureApplier
-from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_peer_subnets
+from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_connection_vpcs, read_peer_subnets
 from peering.core.cleanup_plan import CleanupOptions, is_stale_request, plan_cleanup
 from peering.core.deadline import Deadline
 from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
-from peering.core.models import Connection, ConnectionStatus, LedgerState
+from peering.core.models import Connection, ConnectionStatus, LedgerState, Vpc
 from peering.core.network import Subnet
 from peering.core.reminders import due_reminder, is_held
 from peering.core.routing import RouteChange, RoutingOptions
+from peering.core.scope import AdoptionPreview, Scope, ScopeRecord, first_run_notice
 from peering.lifecycle.cleanup import labels_of
 from peering.lifecycle.context import ConvergeResult
 from peering.lifecycle.engine import Engine
@@ -47,6 +48,8 @@ class SweepResult:
     found: Counter[str] = field(default_factory=Counter)  # connections by status
     done: Counter[str] = field(default_factory=Counter)  # what was decided or changed, by kind
     plans: list[str] = field(default_factory=list)
+    #: active connections not managed: unmanaged, adopted, hands-off (core/scope.py)
+    out_of_scope: Counter[str] = field(default_factory=Counter)
 
     @property
     def drift(self) -> int:
@@ -62,6 +65,7 @@ class SweepResult:
             "done": dict(self.done),
             "drift": self.drift,
             "plans": self.plans,
+            **({"scopes": dict(self.out_of_scope)} if self.out_of_scope else {}),
         }
 
 
@@ -88,6 +92,11 @@ class _Pass:
     peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
     #: peer VPCs whose subnets could not be read this run: their connections are retried
     unread_peers: set[str] = field(default_factory=set)
+    #: the SCOPE records of the active connections, and both VPCs of each (their tags: the scope)
+    scopes: dict[str, ScopeRecord] = field(default_factory=dict)
+    vpcs: dict[str, Vpc] = field(default_factory=dict)
+    #: each active connection's scope and plan, for the first-run summary
+    previews: list[AdoptionPreview] = field(default_factory=list)
 
     def routing(self, conn: Connection) -> RoutingOptions:
         """The connection's routing: its accepting rule's, else the document's."""
@@ -106,15 +115,13 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
     """
     dry = engine.is_dry_run(target.dry_run)
     snapshot = observe_region(engine.aws, target.account, target.region, with_subnets=engine.routing_reads_subnets())
-    # Active connections' records only when a rule has its own routing (their rule picks it).
-    with_rules = engine.routing_depends_on_rule()
+    # Active connections' records too: they say whether the autopilot manages them (core/scope.py).
     needs_record = [
         c.connection_id
         for c in snapshot.connections
-        if c.status is ConnectionStatus.PENDING_ACCEPTANCE
-        or c.status.is_dead
-        or (with_rules and c.status is ConnectionStatus.ACTIVE)
+        if c.status in (ConnectionStatus.PENDING_ACCEPTANCE, ConnectionStatus.ACTIVE) or c.status.is_dead
     ]
+    active = [c for c in snapshot.connections if c.status is ConnectionStatus.ACTIVE]
     run = _Pass(
         engine=engine,
         snapshot=snapshot,
@@ -124,6 +131,8 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
         now=datetime.now(UTC),
     )
     run.policy_version = engine.policy_version()
+    run.scopes = engine.ledger.scope_records([c.connection_id for c in active]) if active else {}
+    _read_vpcs(run, active)
     _read_peer_subnets(run)
     failed: list[str] = []
     for conn in snapshot.connections:
@@ -142,6 +151,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
             logger.exception("could not converge a connection", extra={"connection_id": conn.connection_id})
             failed.append(conn.connection_id)
     _remove_orphan_blackholes(engine, snapshot, run.result, dry)
+    _first_run_summary(run)
     _publish(run.result)
     if os.environ.get("MAP_BUCKET"):  # PublishMap=true: this account+Region's part of the peering map
         from peering.map.publish import publish_fragment_safely  # noqa: PLC0415 - only when publishing
@@ -205,21 +215,68 @@ def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
 
 
 def _active(run: _Pass, conn: Connection) -> None:
-    """Routes and DNS for the sides that live here; the peer's own sweep does its side."""
+    """Routes and DNS for the sides that live here, if the connection is in scope; the peer's own
+    sweep does its side. An unmanaged one is planned as adoption would, reported once, not changed."""
     roles = run.snapshot.local_roles(conn)
     unread = {conn.requester.vpc_id, conn.accepter.vpc_id} & run.unread_peers
     if unread:
-        # Planning without them would read "no subnet qualifies": raise, so the target is retried.
-        raise NotReadyError(f"the subnets of {', '.join(sorted(unread))} could not be read")
+        # Planning without them would read "no subnet qualifies" or miss a hands-off tag: raise,
+        # so the target is retried.
+        raise NotReadyError(f"the subnets or tags of {', '.join(sorted(unread))} could not be read")
+    engine = run.engine
+    state, record = run.states.get(conn.connection_id), run.scopes.get(conn.connection_id)
+    decision = engine.scope_of(conn, run.vpcs, state, record)
+    if decision.scope is not Scope.MANAGED:
+        run.result.out_of_scope[decision.scope.value] += 1
+    if decision.scope is Scope.HANDS_OFF:
+        run.previews.append(AdoptionPreview(conn.connection_id, decision, None))
+        return
+    if decision.scope is Scope.UNMANAGED and record is None:
+        # A fact, written in a dry run too: an acceptance event arriving later does not make it managed.
+        engine.ledger.record_pre_existing(conn.connection_id, "first seen active by the sweep, with no record")
     requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
     accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
-    plan = run.engine.plan_sides(
-        conn, (requester, accepter), run.routing(conn), scope=roles, peer_subnets=run.peer_subnets
-    )
+    options = engine.scoped_routing(decision, state)
+    plan = engine.plan_sides(conn, (requester, accepter), options, scope=roles, peer_subnets=run.peer_subnets)
+    run.previews.append(AdoptionPreview(conn.connection_id, decision, plan))
+    if decision.scope is Scope.UNMANAGED:
+        if not run.dry:
+            engine.report_unmanaged(conn, plan)
+        return
+    if not run.dry:
+        engine.record_adoption_once(conn, decision, record)
     if not plan.is_noop:
-        _count(run.result, run.engine.apply_configuration(plan, run.dry, recheck=False), "configured")
+        _count(run.result, engine.apply_configuration(plan, run.dry, recheck=False), "configured")
     elif plan.findings and not run.dry:
-        run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+        engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _read_vpcs(run: _Pass, active: list[Connection]) -> None:
+    """Both VPCs of each active connection (their tags decide the scope): the local ones from the
+    snapshot, the peers' by their owners; a place that fails to answer fails its connections only."""
+    engine = run.engine
+    run.vpcs = dict(run.snapshot.vpcs)
+    for conn in active:
+        try:
+            run.vpcs = read_connection_vpcs(engine.aws, engine.directory, [conn], run.vpcs)
+        except Exception:  # isolate the peer: its connection fails in _active, the target is retried
+            logger.exception("could not read a peer's VPC", extra={"connection_id": conn.connection_id})
+            run.unread_peers |= {conn.requester.vpc_id, conn.accepter.vpc_id} - set(run.vpcs)
+
+
+def _first_run_summary(run: _Pass) -> None:
+    """The first sweep of an account+Region that finds connections the autopilot does not manage
+    (after deployment into an organization with peerings: its first sweep) tells once what it
+    found: each active connection's scope and what adoption would change (``runner adopt``'s
+    report); a marker item and the notice are one transaction."""
+    if not any(p.decision.scope is not Scope.MANAGED for p in run.previews):
+        return  # nothing existed before the autopilot here: nothing to tell
+    target = run.snapshot
+    marker = ("FIRSTRUN", f"{target.account}#{target.region}")
+    notice = first_run_notice(target.account, target.region, run.previews, run.policy_version)
+    if run.engine.ledger.notice_once(marker, notice):
+        logger.info("first-run summary queued", extra={"connections": len(run.previews)})
+        run.engine.outbox.flush("FIRSTRUN")
 
 
 def _read_peer_subnets(run: _Pass) -> None:
