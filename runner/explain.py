@@ -131,7 +131,7 @@ def explain(connection_id: str, *, account: str, region: str, env: Mapping[str, 
                 out.plan_kind, out.plan = "configure", planned.render()
             elif isinstance(planned, ScopeDecision):
                 out.notes.append(f"{planned.reason}: nothing is changed")
-                preview = engine.preview_scope(conn)
+                preview = engine.preview_scope(conn, (account, region))
                 if preview.plan is not None:
                     out.plan_kind, out.plan = "adoption (if adopted)", preview.plan.render()
             elif planned is not None:

@@ -242,7 +242,8 @@ def _cleanup(case: str) -> Callable[[Organization], Counter[str]]:
 # itself, duplicates and quota in one listing) + both VPCs in one read + tag + accept, and one
 # listing and one VPC read more when the requester lives elsewhere; configure = the connection +
 # the route tables and the VPCs (their tags decide the scope: core/scope.py) once per
-# account+Region + each route + the DNS option once per owner; cleanup
+# account+Region + the other owner's view of the connection (its tags: the scope) + each route +
+# the DNS option once per owner; cleanup
 # = the connection + route tables and security groups once per account+Region + each route.
 PATHS = (
     Path("accept one request", "same account+Region", 4, 4, _accept("same account+Region")),
@@ -256,8 +257,8 @@ PATHS = (
         _accept("requester outside the organization"),
     ),
     Path("configure, 1 table per VPC", "same account+Region", 6, 7, _configure("same account+Region")),
-    Path("configure, 1 table per VPC", "cross-account", 9, 10, _configure("cross-account")),
-    Path("configure, 1 table per VPC", "inter-Region", 9, 10, _configure("inter-Region")),
+    Path("configure, 1 table per VPC", "cross-account", 10, 11, _configure("cross-account")),
+    Path("configure, 1 table per VPC", "inter-Region", 10, 11, _configure("inter-Region")),
     Path("configure, 10 tables per VPC", "same account+Region", 24, 25, _configure("same account+Region", 10)),
     Path("cleanup after delete, 1 table", "same account+Region", 5, 5, _cleanup("same account+Region")),
     Path("cleanup after delete, 1 table", "cross-account", 7, 7, _cleanup("cross-account")),

@@ -400,21 +400,63 @@ def read_peer_subnets(
     return subnets, unread
 
 
-def read_connection_vpcs(
+@dataclass(frozen=True)
+class ScopeView:
+    """What the scope of connections is decided on (core/scope.py): both VPCs of each (their
+    tags), and each connection's tags as its other owner sees them (tags are per account)."""
+
+    vpcs: dict[str, Vpc]
+    connection_tags: dict[str, tuple[dict[str, str], ...]]
+
+    def views(self, connection_id: str) -> tuple[dict[str, str], ...]:
+        return self.connection_tags.get(connection_id, ())
+
+
+def read_scope_view(
     aws: AwsClients,
     directory: OrganizationDirectory,
-    connections: Iterable[Connection],
+    connections: Sequence[Connection],
+    seen_from: tuple[str, str],
     known: dict[str, Vpc] | None = None,
-) -> dict[str, Vpc]:
-    """Both VPCs of each connection, for their tags (the scope: hands-off, adopt by VPC tag): the
-    ``known`` ones (a sweep's snapshot) without a call, the others read by their owner, one
-    DescribeVpcs per account+Region. A VPC outside the organization cannot be read and is absent."""
-    found = dict(known or {})
-    wanted: dict[tuple[str, str], set[str]] = {}
+) -> ScopeView:
+    """The VPCs and the other owners' view of ``connections`` (listed in ``seen_from``): the
+    ``known`` VPCs (a sweep's snapshot) without a call, every other place inside the organization
+    read once (DescribeVpcs, and DescribeVpcPeeringConnections where the other owner is not
+    ``seen_from``). A place outside the organization cannot be read: it adds nothing."""
+    vpcs = dict(known or {})
+    wanted_vpcs: dict[tuple[str, str], set[str]] = {}
+    wanted_views: dict[tuple[str, str], set[str]] = {}
     for conn in connections:
         for side in (conn.requester, conn.accepter):
-            if side.vpc_id not in found and is_reachable(aws, directory, side.account, side.region):
-                wanted.setdefault((side.account, side.region), set()).add(side.vpc_id)
-    for (account, region), vpc_ids in wanted.items():
-        found.update(describe_vpcs(aws, account, region, sorted(vpc_ids)))
-    return found
+            place = (side.account, side.region)
+            if not is_reachable(aws, directory, *place):
+                continue
+            if side.vpc_id not in vpcs:
+                wanted_vpcs.setdefault(place, set()).add(side.vpc_id)
+            if place != seen_from:
+                wanted_views.setdefault(place, set()).add(conn.connection_id)
+    for (account, region), vpc_ids in wanted_vpcs.items():
+        vpcs.update(describe_vpcs(aws, account, region, sorted(vpc_ids)))
+    tags: dict[str, tuple[dict[str, str], ...]] = {}
+    for (account, region), ids in wanted_views.items():
+        for conn in _connections_by_id(aws, account, region, sorted(ids)):
+            tags[conn.connection_id] = (*tags.get(conn.connection_id, ()), conn.tags)
+    return ScopeView(vpcs, tags)
+
+
+def _connections_by_id(aws: AwsClients, account: str, region: str, ids: Sequence[str]) -> list[Connection]:
+    """The connections among ``ids`` that account/Region shows: one call (one per id if one is gone)."""
+    ec2 = aws.client("ec2", account, region)
+    try:
+        items = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=list(ids))["VpcPeeringConnections"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in _NOT_FOUND:
+            raise
+        found = []
+        for connection_id in ids if len(ids) > 1 else ():
+            try:
+                found.append(find_connection(aws, connection_id, account, region))
+            except UnknownConnectionError:
+                continue
+        return found
+    return [Connection.from_api(item, region) for item in items if item["VpcPeeringConnectionId"] in ids]

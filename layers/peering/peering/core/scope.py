@@ -76,6 +76,8 @@ class AdoptionCandidate:
     connection: Connection
     ou_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by account
     vpc_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # by VPC id
+    #: the connection's tags as the other owner sees them (tags on a connection are per account)
+    connection_views: tuple[Mapping[str, str], ...] = ()
 
     @property
     def accounts(self) -> tuple[str, str]:
@@ -90,13 +92,19 @@ def hands_off_key(tag_prefix: str) -> str:
     return f"{tag_prefix}:{HANDS_OFF_SUFFIX}"
 
 
-def hands_off_reason(connection: Connection, vpc_tags: Mapping[str, Mapping[str, str]], tag_prefix: str) -> str | None:
-    """Why the connection is hands-off (the tag and where it is), or None."""
+def hands_off_reason(
+    connection: Connection,
+    vpc_tags: Mapping[str, Mapping[str, str]],
+    tag_prefix: str,
+    connection_views: Iterable[Mapping[str, str]] = (),
+) -> str | None:
+    """Why the connection is hands-off (the tag and where it is), or None. A connection's tags
+    exist per account: ``connection_views`` are its tags as the other owner sees them."""
     key = hands_off_key(tag_prefix)
-    places: Iterable[tuple[str, Mapping[str, str]]] = (
-        (f"the connection {connection.connection_id}", connection.tags),
-        *((f"the VPC {vpc_id}", vpc_tags.get(vpc_id, {})) for vpc_id in _vpcs(connection)),
-    )
+    places: list[tuple[str, Mapping[str, str]]] = [
+        (f"the connection {connection.connection_id}", tags) for tags in (connection.tags, *connection_views)
+    ]
+    places += [(f"the VPC {vpc_id}", vpc_tags.get(vpc_id, {})) for vpc_id in _vpcs(connection)]
     for where, tags in places:
         if tags.get(key, "").strip().lower() == HANDS_OFF_VALUE:
             return f"hands-off: {where} is tagged {key}={HANDS_OFF_VALUE}"
@@ -127,7 +135,7 @@ def decide_scope(
 ) -> ScopeDecision:
     """The scope of an active connection. ``adopts`` is the policy's ``adopt:`` section (None
     while the policy is unavailable: nothing is adopted)."""
-    hands_off = hands_off_reason(candidate.connection, candidate.vpc_tags, tag_prefix)
+    hands_off = hands_off_reason(candidate.connection, candidate.vpc_tags, tag_prefix, candidate.connection_views)
     if hands_off is not None:
         return ScopeDecision(Scope.HANDS_OFF, hands_off)
     managed = managed_reason(state, record)

@@ -18,7 +18,7 @@ from peering.aws.observe import (
     find_connection,
     is_reachable,
     observe_connection_sides,
-    read_connection_vpcs,
+    read_scope_view,
     with_peering_statuses,
 )
 from peering.core.errors import NotReadyError, OutsideOrganizationError, UnknownConnectionError
@@ -41,20 +41,24 @@ NOT_ACTIVE = NotInState("not-active", "not active: nothing to configure", "Conne
 
 
 class ConfigureLifecycle(ScopeLifecycle):
-    def _wait_until_active(self, connection_id: str, places: Sequence[tuple[str, str]]) -> Connection | None:
-        conn, _ = self.locate(connection_id, places, lambda: places_of(self.ledger.sides(connection_id)))
+    def _wait_until_active(
+        self, connection_id: str, places: Sequence[tuple[str, str]]
+    ) -> tuple[Connection | None, tuple[str, str]]:
+        """The connection once it is past provisioning, and the place whose view it is."""
+        conn, read = self.locate(connection_id, places, lambda: places_of(self.ledger.sides(connection_id)))
+        seen = read[-1]  # locate reads at least one place, or raises
         if conn is None:
-            return None
+            return None, seen
         here = (conn.accepter.account, conn.accepter.region)
         if not is_reachable(self.aws, self.directory, *here):
             here = (conn.requester.account, conn.requester.region)
         deadline = time.monotonic() + self.settings.activation_wait_seconds
         while conn.status is ConnectionStatus.PROVISIONING and time.monotonic() < deadline:
             time.sleep(min(2.0, self.settings.activation_wait_seconds / 4))
-            conn = find_connection(self.aws, connection_id, *here)
+            conn, seen = find_connection(self.aws, connection_id, *here), here
         if conn.status is ConnectionStatus.PROVISIONING:
             raise NotReadyError(f"{connection_id} is still provisioning; it will be retried")
-        return conn
+        return conn, seen
 
     def plan_configuration(
         self,
@@ -71,15 +75,22 @@ class ConfigureLifecycle(ScopeLifecycle):
         plan); None when no place the event or the ledger names shows it (nothing to look at: a
         forged or misplaced event, answered without a retry). ``accepted_by``: the principal an
         AcceptVpcPeeringConnection event names (its acceptance seen after deployment)."""
-        conn = self._wait_until_active(connection_id, [*places, (account, region)])
+        conn, seen = self._wait_until_active(connection_id, [*places, (account, region)])
         if conn is None or conn.status is not ConnectionStatus.ACTIVE:
             return conn
-        return self._plan_in_scope(conn, accepted_by=accepted_by, dry=dry)
+        return self._plan_in_scope(conn, seen, accepted_by=accepted_by, dry=dry)
 
     def _plan_in_scope(
-        self, conn: Connection, *, with_vpcs: bool = False, accepted_by: str | None = None, dry: bool = False
+        self,
+        conn: Connection,
+        seen_from: tuple[str, str],
+        *,
+        with_vpcs: bool = False,
+        accepted_by: str | None = None,
+        dry: bool = False,
     ) -> ConfigurePlan | ScopeDecision:
-        """Plan an active connection the autopilot may change; its scope when it may not."""
+        """Plan an active connection the autopilot may change (read in ``seen_from``); its scope
+        when it may not."""
         state = self.ledger.get_state(conn.connection_id)
         record = self.ledger.scope_record(conn.connection_id)
         if accepted_by is not None and record is None and managed_reason(state, None) is None:
@@ -87,21 +98,22 @@ class ConfigureLifecycle(ScopeLifecycle):
             reason = f"managed: accepted after deployment by {accepted_by}"
             self.ledger.record_managed(conn.connection_id, reason)
             record = self.ledger.scope_record(conn.connection_id)
-        vpcs = read_connection_vpcs(self.aws, self.directory, [conn])
-        decision = self.scope_of(conn, vpcs, state, record)
+        view = read_scope_view(self.aws, self.directory, [conn], seen_from)
+        decision = self.scope_of(conn, view, state, record)
         if not decision.may_change:
             return decision
         if not dry:
             self.record_adoption_once(conn, decision, record)
         return self._plan_active(conn, self.scoped_routing(decision, state), with_vpcs=with_vpcs)
 
-    def preview_scope(self, conn: Connection) -> AdoptionPreview:
+    def preview_scope(self, conn: Connection, seen_from: tuple[str, str]) -> AdoptionPreview:
         """An active connection's scope and the plan its routing makes, both sides read by their
         owners (for an unmanaged one: what adoption would change). Changes nothing: the first-run
         report (``python -m runner adopt --dry-run``) and ``explain``."""
         state = self.ledger.get_state(conn.connection_id)
         record = self.ledger.scope_record(conn.connection_id)
-        decision = self.scope_of(conn, read_connection_vpcs(self.aws, self.directory, [conn]), state, record)
+        view = read_scope_view(self.aws, self.directory, [conn], seen_from)
+        decision = self.scope_of(conn, view, state, record)
         if decision.scope is Scope.HANDS_OFF:
             return AdoptionPreview(conn.connection_id, decision, None)
         return AdoptionPreview(
@@ -166,7 +178,7 @@ class ConfigureLifecycle(ScopeLifecycle):
         dry = self.is_dry_run(dry_run)
         results = []
         for conn in active:
-            planned = self._plan_in_scope(conn, with_vpcs=True, dry=dry)
+            planned = self._plan_in_scope(conn, (account, region), with_vpcs=True, dry=dry)
             if isinstance(planned, ScopeDecision):
                 results.append(out_of_scope(conn.connection_id, planned, dry))
             else:

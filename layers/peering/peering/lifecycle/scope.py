@@ -10,11 +10,12 @@ unmanaged connection would be changed by adoption. Configure (configure.py), the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 
+from peering.aws.observe import ScopeView
 from peering.core.errors import PolicyError
-from peering.core.models import Connection, LedgerState, Notice, Vpc
+from peering.core.models import Connection, LedgerState, Notice
 from peering.core.routing import ConfigurePlan, Finding, RouteManagement, RoutingOptions
 from peering.core.scope import (
     AdoptionCandidate,
@@ -66,23 +67,25 @@ class ScopeLifecycle(EngineContext):
         policy = self._policy()
         return None if isinstance(policy, PolicyError) else policy.adopts
 
-    def adoption_candidate(self, conn: Connection, vpcs: Mapping[str, Vpc]) -> AdoptionCandidate:
-        """The connection with its VPCs' tags and, for accounts in the organization, their OUs."""
+    def adoption_candidate(self, conn: Connection, view: ScopeView) -> AdoptionCandidate:
+        """The connection with its VPCs' tags, the other owner's tags on it and, for accounts in
+        the organization, their OUs."""
         ou_paths = {}
         for side in (conn.requester, conn.accepter):
             identity = self.directory.identify(side.account, side.region)
             ou_paths[side.account] = identity.ou_path
+        vpcs = view.vpcs
         tags = {vpc_id: vpcs[vpc_id].tags for vpc_id in (conn.requester.vpc_id, conn.accepter.vpc_id) if vpc_id in vpcs}
-        return AdoptionCandidate(conn, ou_paths, tags)
+        return AdoptionCandidate(conn, ou_paths, tags, view.views(conn.connection_id))
 
     def scope_of(
         self,
         conn: Connection,
-        vpcs: Mapping[str, Vpc],
+        view: ScopeView,
         state: LedgerState | None,
         record: ScopeRecord | None,
     ) -> ScopeDecision:
-        candidate = self.adoption_candidate(conn, vpcs)
+        candidate = self.adoption_candidate(conn, view)
         return decide_scope(
             candidate, state=state, record=record, adopts=self._adopts(), tag_prefix=self.settings.tag_prefix
         )

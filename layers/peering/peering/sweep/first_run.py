@@ -64,7 +64,7 @@ def first_run(engine: Engine, targets: list[tuple[str, str]]) -> FirstRunReport:
                 continue
             seen.add(conn.connection_id)
             if conn.status is ConnectionStatus.ACTIVE:
-                report.previews.append(engine.preview_scope(conn))
+                report.previews.append(engine.preview_scope(conn, (account, region)))
             else:
                 report.others[conn.status.value] += 1
     report.previews.sort(key=lambda p: (p.decision.scope.value, p.connection_id))

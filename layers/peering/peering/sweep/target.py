@@ -22,11 +22,11 @@ from functools import partial
 from typing import Any
 
 from peering.aws.apply import ConfigureApplier
-from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_connection_vpcs, read_peer_subnets
+from peering.aws.observe import RegionSnapshot, ScopeView, observe_region, paginate, read_peer_subnets, read_scope_view
 from peering.core.cleanup_plan import CleanupOptions, is_stale_request, plan_cleanup
 from peering.core.deadline import Deadline
 from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
-from peering.core.models import Connection, ConnectionStatus, LedgerState, Vpc
+from peering.core.models import Connection, ConnectionStatus, LedgerState
 from peering.core.network import Subnet
 from peering.core.reminders import due_reminder, is_held
 from peering.core.routing import RouteChange, RoutingOptions
@@ -90,11 +90,11 @@ class _Pass:
     policy_version: str = "none"
     #: subnets of peers in other accounts+Regions, by VPC id (destinations by subnet)
     peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
-    #: peer VPCs whose subnets could not be read this run: their connections are retried
+    #: peer VPCs (and connections) whose subnets or tags could not be read this run: retried
     unread_peers: set[str] = field(default_factory=set)
     #: the SCOPE records of the active connections, and both VPCs of each (their tags: the scope)
     scopes: dict[str, ScopeRecord] = field(default_factory=dict)
-    vpcs: dict[str, Vpc] = field(default_factory=dict)
+    view: ScopeView = field(default_factory=lambda: ScopeView({}, {}))
     #: each active connection's scope and plan, for the first-run summary
     previews: list[AdoptionPreview] = field(default_factory=list)
 
@@ -218,14 +218,14 @@ def _active(run: _Pass, conn: Connection) -> None:
     """Routes and DNS for the sides that live here, if the connection is in scope; the peer's own
     sweep does its side. An unmanaged one is planned as adoption would, reported once, not changed."""
     roles = run.snapshot.local_roles(conn)
-    unread = {conn.requester.vpc_id, conn.accepter.vpc_id} & run.unread_peers
+    unread = {conn.requester.vpc_id, conn.accepter.vpc_id, conn.connection_id} & run.unread_peers
     if unread:
         # Planning without them would read "no subnet qualifies" or miss a hands-off tag: raise,
         # so the target is retried.
         raise NotReadyError(f"the subnets or tags of {', '.join(sorted(unread))} could not be read")
     engine = run.engine
     state, record = run.states.get(conn.connection_id), run.scopes.get(conn.connection_id)
-    decision = engine.scope_of(conn, run.vpcs, state, record)
+    decision = engine.scope_of(conn, run.view, state, record)
     if decision.scope is not Scope.MANAGED:
         run.result.out_of_scope[decision.scope.value] += 1
     if decision.scope is Scope.HANDS_OFF:
@@ -252,16 +252,26 @@ def _active(run: _Pass, conn: Connection) -> None:
 
 
 def _read_vpcs(run: _Pass, active: list[Connection]) -> None:
-    """Both VPCs of each active connection (their tags decide the scope): the local ones from the
-    snapshot, the peers' by their owners; a place that fails to answer fails its connections only."""
-    engine = run.engine
-    run.vpcs = dict(run.snapshot.vpcs)
+    """What the scope of the active connections is decided on: the local VPCs from the snapshot,
+    the peers' VPCs and the other owners' tags on the connections read by those owners, all at
+    once; a place that fails to answer fails only the connections that need it."""
+    engine, here = run.engine, (run.snapshot.account, run.snapshot.region)
+    try:
+        run.view = read_scope_view(engine.aws, engine.directory, active, here, run.snapshot.vpcs)
+        return
+    except Exception:  # read each connection alone: the ones that fail are retried with the target
+        logger.exception("could not read the peers' VPCs at once: reading them one by one")
+    run.view = ScopeView(dict(run.snapshot.vpcs), {})
     for conn in active:
         try:
-            run.vpcs = read_connection_vpcs(engine.aws, engine.directory, [conn], run.vpcs)
-        except Exception:  # isolate the peer: its connection fails in _active, the target is retried
+            one = read_scope_view(engine.aws, engine.directory, [conn], here, run.view.vpcs)
+        except Exception:
             logger.exception("could not read a peer's VPC", extra={"connection_id": conn.connection_id})
-            run.unread_peers |= {conn.requester.vpc_id, conn.accepter.vpc_id} - set(run.vpcs)
+            run.unread_peers |= {conn.requester.vpc_id, conn.accepter.vpc_id} - set(run.view.vpcs)
+            run.unread_peers.add(conn.connection_id)
+            continue
+        run.view.vpcs.update(one.vpcs)
+        run.view.connection_tags.update(one.connection_tags)
 
 
 def _first_run_summary(run: _Pass) -> None:
