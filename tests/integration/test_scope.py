@@ -331,3 +331,20 @@ def test_a_hands_off_tag_cannot_hide_the_cleanup_of_the_autopilots_own_routes(
 
     assert peer_routes(HUB_ACCOUNT, b, pcx) == set()
     assert peer_routes(platform, a, pcx) == set()
+
+
+def test_the_map_shows_unmanaged_and_hands_off_connections_as_such(organization: Organization) -> None:
+    from peering.map.publish import observe_map  # noqa: PLC0415 - the map is imported only when wanted
+
+    existing = existing_peerings(organization, hand_vpc_tags=HANDS_OFF)
+
+    peering_map = observe_map(
+        Engine(Settings.from_env()), [(HUB_ACCOUNT, REGION), (organization.platform_account, REGION)]
+    )
+
+    states = {e.connection_id: (e.state, e.health) for e in peering_map.edges}
+    assert states == {
+        existing.by_hand: ("hands-off", "out-of-scope"),
+        existing.terraform: ("unmanaged", "out-of-scope"),
+    }
+    assert peering_map.counts()["out-of-scope"] == 2
