@@ -231,7 +231,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
     session, account, region = _target()
     stack = _hub_stack(args, session, account, region)
-    report = adoption_report(stack, account=account, region=region, env=_pairs(args.env, "--env"))
+    report = adoption_report(stack, account=account, region=region, env=_pairs(args.env, "--env"), session=session)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
     return 0
 
