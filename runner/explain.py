@@ -26,6 +26,7 @@ from peering.core.routing import ConfigurePlan
 from peering.core.scope import ScopeDecision
 from peering.lifecycle.engine import Engine
 from peering.runtime.config import Settings
+from peering.sweep.first_run import preview_scope
 
 __all__ = ["Explanation", "explain"]
 
@@ -131,7 +132,7 @@ def explain(connection_id: str, *, account: str, region: str, env: Mapping[str, 
                 out.plan_kind, out.plan = "configure", planned.render()
             elif isinstance(planned, ScopeDecision):
                 out.notes.append(f"{planned.reason}: nothing is changed")
-                preview = engine.preview_scope(conn, (account, region))
+                preview = preview_scope(engine, conn, (account, region))
                 if preview.plan is not None:
                     out.plan_kind, out.plan = "adoption (if adopted)", preview.plan.render()
             elif planned is not None:

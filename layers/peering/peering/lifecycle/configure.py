@@ -32,7 +32,7 @@ from peering.core.routing import (
     RoutingOptions,
     plan_configuration,
 )
-from peering.core.scope import AdoptionPreview, Scope, ScopeDecision, managed_reason
+from peering.core.scope import ScopeDecision, managed_reason
 from peering.lifecycle.context import ConvergeResult, NotInState, places_of
 from peering.lifecycle.scope import ScopeLifecycle
 from peering.runtime.observability import MetricUnit, logger, metrics
@@ -104,23 +104,9 @@ class ConfigureLifecycle(ScopeLifecycle):
             return decision
         if not dry:
             self.record_adoption_once(conn, decision, record)
-        return self._plan_active(conn, self.scoped_routing(decision, state), with_vpcs=with_vpcs)
+        return self.plan_active(conn, self.scoped_routing(decision, state), with_vpcs=with_vpcs)
 
-    def preview_scope(self, conn: Connection, seen_from: tuple[str, str]) -> AdoptionPreview:
-        """An active connection's scope and the plan its routing makes, both sides read by their
-        owners (for an unmanaged one: what adoption would change). Changes nothing: the first-run
-        report (``python -m runner adopt --dry-run``) and ``explain``."""
-        state = self.ledger.get_state(conn.connection_id)
-        record = self.ledger.scope_record(conn.connection_id)
-        view = read_scope_view(self.aws, self.directory, [conn], seen_from)
-        decision = self.scope_of(conn, view, state, record)
-        if decision.scope is Scope.HANDS_OFF:
-            return AdoptionPreview(conn.connection_id, decision, None)
-        return AdoptionPreview(
-            conn.connection_id, decision, self._plan_active(conn, self.scoped_routing(decision, state))
-        )
-
-    def _plan_active(self, conn: Connection, options: RoutingOptions, *, with_vpcs: bool = False) -> ConfigurePlan:
+    def plan_active(self, conn: Connection, options: RoutingOptions, *, with_vpcs: bool = False) -> ConfigurePlan:
         sides = observe_connection_sides(
             self.aws, conn, self.directory, with_subnets=options.reads_subnets, with_vpcs=with_vpcs
         )
