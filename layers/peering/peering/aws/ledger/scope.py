@@ -48,7 +48,13 @@ class ScopeRecords(LedgerTable):
         return found
 
     def scope_record(self, connection_id: str) -> ScopeRecord | None:
-        return self.scope_records([connection_id]).get(connection_id)
+        """One connection's SCOPE item (GetItem: configure's role has no BatchGetItem)."""
+        item = (
+            self._ddb()
+            .get_item(TableName=self._table, Key={"pk": {"S": connection_id}, "sk": {"S": SCOPE}}, ConsistentRead=True)
+            .get("Item")
+        )
+        return _record_from_item(item) if item else None
 
     def _first_scope(self, connection_id: str, kind: ScopeRecordKind, reason: str) -> bool:
         """Write the connection's first SCOPE item; False when it already has one (kept as it is)."""
