@@ -348,3 +348,37 @@ def test_the_map_shows_unmanaged_and_hands_off_connections_as_such(organization:
         existing.terraform: ("unmanaged", "out-of-scope"),
     }
     assert peering_map.counts()["out-of-scope"] == 2
+
+
+def test_a_hands_off_connections_stale_rules_are_reported_not_revoked(
+    organization: Organization, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOW_SG_REVOCATION", "true")
+    put_policy(default_policy(organization) + "cleanup:\n  revokeStaleSecurityGroupRules: true\n")
+    a = dns_ready_vpc(HUB_ACCOUNT, "10.0.0.0/16")
+    b = dns_ready_vpc(HUB_ACCOUNT, "10.1.0.0/16")
+    pcx, event = request_peering(HUB_ACCOUNT, a, HUB_ACCOUNT, b)
+    accept.lambda_handler(event, context)
+    client = ec2(HUB_ACCOUNT)
+    group_a = client.create_security_group(GroupName="app", Description="app", VpcId=a)["GroupId"]
+    group_b = client.create_security_group(GroupName="db", Description="db", VpcId=b)["GroupId"]
+    pair = {"GroupId": group_a, "UserId": HUB_ACCOUNT, "VpcId": a, "VpcPeeringConnectionId": pcx}
+    client.authorize_security_group_ingress(
+        GroupId=group_b,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [pair]}],
+    )
+    client.create_tags(Resources=[b], Tags=[{"Key": k, "Value": v} for k, v in HANDS_OFF.items()])
+    client.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    deleted = cloudtrail_event(
+        "DeleteVpcPeeringConnection",
+        account=HUB_ACCOUNT,
+        region=REGION,
+        request_parameters={"vpcPeeringConnectionId": pcx},
+    )
+
+    result = cleanup.lambda_handler(deleted, context)
+
+    assert not [a for a in result["actions"] if a["action"].startswith("revoke")]
+    kept = client.describe_security_groups(GroupIds=[group_b])["SecurityGroups"][0]["IpPermissions"]
+    assert kept[0]["UserIdGroupPairs"][0]["GroupId"] == group_a
+    assert any(group_b in r for r in result["reasons"])  # reported

@@ -8,9 +8,10 @@
   Nothing of it is changed; the sweep reports once what adoption would change;
 - **adopted**: unmanaged, but the policy's ``adopt:`` section names it: changed like a managed one;
 - **hands-off**: the tag ``peering-autopilot:manage=false`` on the connection or either VPC puts it
-  out of scope everywhere (accept, configure, sweep, map). It can only make the autopilot do less;
-  the routes the autopilot itself installed are still removed when the connection dies, so a tag
-  cannot leave the organization's blackholes behind (docs/policy.md, "Scope").
+  out of scope everywhere (accept, configure, sweep, map; cleanup reports its stale rules without
+  revoking them). It can only make the autopilot do less: a reject still stands, and the routes
+  the autopilot itself installed are still removed when the connection dies, so a tag cannot
+  slip a request past a deny or leave the organization's blackholes behind (docs/policy.md, "Scope").
 
 The policy's ``adopt:`` section (core/policy.py, ``AdoptSection``) answers ``adopts`` over an
 ``AdoptionCandidate``; lifecycle/configure.py observes what it needs and sweep/target.py and the
