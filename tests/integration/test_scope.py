@@ -382,3 +382,21 @@ def test_a_hands_off_connections_stale_rules_are_reported_not_revoked(
     kept = client.describe_security_groups(GroupIds=[group_b])["SecurityGroups"][0]["IpPermissions"]
     assert kept[0]["UserIdGroupPairs"][0]["GroupId"] == group_a
     assert any(group_b in r for r in result["reasons"])  # reported
+
+
+def test_a_request_to_an_account_outside_the_organization_is_managed_once_accepted(
+    organization: Organization, context: FakeContext
+) -> None:
+    """No decision is recorded (the outsider decides) and its Accept event never reaches the hub:
+    the requester side saw the request after deployment, so its sweep wires that side."""
+    ours = dns_ready_vpc(organization.platform_account, "10.20.0.0/16")
+    theirs = dns_ready_vpc(organization.outsider_account, "172.16.0.0/16")
+    pcx, event = request_peering(organization.platform_account, ours, organization.outsider_account, theirs)
+    assert accept.lambda_handler(event, context)["outcome"] == "not-managed"
+    ec2(organization.outsider_account).accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+
+    swept = sweep(organization.platform_account)
+
+    assert scope_item(pcx) == "managed"
+    assert "scopes" not in swept
+    assert {d for _, d in peer_routes(organization.platform_account, ours, pcx)} == {"172.16.0.0/16"}

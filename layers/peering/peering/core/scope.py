@@ -1,8 +1,9 @@
 """Which active connections the autopilot may change: its scope, decided purely.
 
 - **managed**: the autopilot accepted the connection, or saw it as a request (a decision is
-  recorded), or saw its acceptance after deployment (the AcceptVpcPeeringConnection event reached
-  configure and its scope record says "managed");
+  recorded, or, with no decision to make, its scope record says it was seen pending), or saw its
+  acceptance after deployment (the AcceptVpcPeeringConnection event reached configure and its
+  scope record says "managed");
 - **unmanaged**: active with none of these records: it existed before the deployment (made in the
   console or by Terraform), or its acceptance event was lost (it fails safe: reported, adoptable).
   Nothing of it is changed; the sweep reports once what adoption would change;

@@ -72,6 +72,19 @@ class RequestLifecycle(EngineContext):
             reason = f"the connection is {dead.status.value} ({dead.status_message}): there is nothing to decide"
             return Plan(connection_id, Decision(Outcome.NOT_PENDING, (reason,), None, None, "engine"))
 
+    def _record_request_seen(self, connection_id: str, requester: tuple[str, str]) -> None:
+        """A request no decision is recorded for (its accepter is outside the organization, or it
+        is hands-off), seen pending by our requester's side after deployment: once its accepter
+        accepts it, it is managed, not pre-existing (core/scope.py). Read, never taken from the event."""
+        if not is_reachable(self.aws, self.directory, *requester):
+            return
+        try:
+            conn = find_connection(self.aws, connection_id, *requester)
+        except UnknownConnectionError:
+            return
+        if conn.status in (ConnectionStatus.INITIATING_REQUEST, ConnectionStatus.PENDING_ACCEPTANCE):
+            self.ledger.record_managed(connection_id, f"managed: requested after deployment by {requester[0]}")
+
     def _dead_on_requester_side(
         self, connection_id: str, requester: tuple[str, str] | None, accepter: tuple[str, str]
     ) -> Connection | None:
@@ -144,6 +157,8 @@ class RequestLifecycle(EngineContext):
             },
         )
         results = Applier(self.aws, self.ledger, dry_run=dry).apply(plan)
+        if plan.decision.outcome is Outcome.NOT_MANAGED and requester is not None:
+            self._record_request_seen(connection_id, requester)
         if not dry:
             # The notice committed with the decision, or one an interrupted run left queued.
             self.outbox.flush(connection_id)

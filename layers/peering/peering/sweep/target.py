@@ -131,7 +131,8 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
         now=datetime.now(UTC),
     )
     run.policy_version = engine.policy_version()
-    run.scopes = engine.ledger.scope_records([c.connection_id for c in active]) if active else {}
+    live = [c.connection_id for c in snapshot.connections if c.status in _SCOPED]
+    run.scopes = engine.ledger.scope_records(live) if live else {}
     _read_vpcs(run, active)
     _read_peer_subnets(run)
     failed: list[str] = []
@@ -173,9 +174,17 @@ def _needs_decision(state: LedgerState | None, policy_version: str) -> bool:
     return not state.decided_by.startswith("operator:") and (state.policy_version or "none") != policy_version
 
 
+#: connections whose SCOPE record the sweep reads: a request seen pending is recorded managed
+_SCOPED = (ConnectionStatus.PENDING_ACCEPTANCE, ConnectionStatus.ACTIVE)
+
+
 def _pending(run: _Pass, conn: Connection) -> None:
     roles = run.snapshot.local_roles(conn)
     target = run.snapshot
+    if conn.connection_id not in run.scopes and conn.connection_id not in run.states:
+        # Seen as a request after deployment, with no decision recorded (its accepter is outside
+        # the organization, or it is hands-off): once accepted, it is managed, not pre-existing.
+        run.engine.ledger.record_managed(conn.connection_id, "managed: seen as a pending request after deployment")
     if "accepter" in roles and _needs_decision(run.states.get(conn.connection_id), run.policy_version):
         decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
         _count(run.result, decided, f"request-{decided.outcome}")
