@@ -1,6 +1,7 @@
 """Scope records: whether the autopilot manages an active connection (``sk = "SCOPE"``).
 
-``managed``: its acceptance was seen after deployment (configure, on the Accept event);
+``managed``: its acceptance was seen after deployment (configure, on the Accept event), or it was
+seen pending with no decision to record (a request of ours to an account outside the organization);
 ``pre-existing``: the sweep saw it active first, with no record of its acceptance; ``adopted``: a
 policy version adopted it (recorded and notified once, in one transaction). Every write is
 conditional, so an event arriving after the sweep cannot turn a pre-existing connection into a
@@ -75,7 +76,8 @@ class ScopeRecords(LedgerTable):
         return True
 
     def record_managed(self, connection_id: str, reason: str) -> bool:
-        """Its acceptance was seen after deployment: managed, unless the sweep saw it first."""
+        """Its acceptance (or the request itself) was seen after deployment: managed, unless the
+        sweep saw it active first (pre-existing)."""
         return self._first_scope(connection_id, ScopeRecordKind.MANAGED, reason)
 
     def record_pre_existing(self, connection_id: str, reason: str) -> bool:
