@@ -340,6 +340,11 @@ class AdoptSection(_Strict):
     def _none_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
 
+    @property
+    def names_units(self) -> bool:
+        """Some entry matches on OUs: the accounts' OU paths must be read."""
+        return any(entry.organizational_units is not None for entry in self.connections)
+
     def adopts(self, candidate: AdoptionCandidate) -> str | None:
         """Why the section adopts the candidate (the first entry that matches), or None."""
         for n, entry in enumerate(self.connections):

@@ -58,11 +58,6 @@ class ScopeLifecycle(EngineContext):
         policy = self._policy()
         return not isinstance(policy, PolicyError) and policy.reads_subnets
 
-    def connection_routing(self, connection_id: str) -> RoutingOptions:
-        """One connection's routing: its ledger record is read only when a rule has its own."""
-        decided = self.ledger.get_state(connection_id) if self.routing_depends_on_rule() else None
-        return self.routing_options(decided)
-
     def _adopts(self) -> Callable[[AdoptionCandidate], str | None] | None:
         policy = self._policy()
         return None if isinstance(policy, PolicyError) else policy.adopts
@@ -70,10 +65,11 @@ class ScopeLifecycle(EngineContext):
     def adoption_candidate(self, conn: Connection, view: ScopeView) -> AdoptionCandidate:
         """The connection with its VPCs' tags, the other owner's tags on it and, for accounts in
         the organization, their OUs."""
+        policy = self._policy()
         ou_paths = {}
-        for side in (conn.requester, conn.accepter):
-            identity = self.directory.identify(side.account, side.region)
-            ou_paths[side.account] = identity.ou_path
+        if not isinstance(policy, PolicyError) and policy.adopt.names_units:  # Organizations only when asked
+            for side in (conn.requester, conn.accepter):
+                ou_paths[side.account] = self.directory.identify(side.account, side.region).ou_path
         vpcs = view.vpcs
         tags = {vpc_id: vpcs[vpc_id].tags for vpc_id in (conn.requester.vpc_id, conn.accepter.vpc_id) if vpc_id in vpcs}
         return AdoptionCandidate(conn, ou_paths, tags, view.views(conn.connection_id))
