@@ -181,10 +181,6 @@ _SCOPED = (ConnectionStatus.PENDING_ACCEPTANCE, ConnectionStatus.ACTIVE)
 def _pending(run: _Pass, conn: Connection) -> None:
     roles = run.snapshot.local_roles(conn)
     target = run.snapshot
-    if conn.connection_id not in run.scopes and conn.connection_id not in run.states:
-        # Seen as a request after deployment, with no decision recorded (its accepter is outside
-        # the organization, or it is hands-off): once accepted, it is managed, not pre-existing.
-        run.engine.ledger.record_managed(conn.connection_id, "managed: seen as a pending request after deployment")
     if "accepter" in roles and _needs_decision(run.states.get(conn.connection_id), run.policy_version):
         decided = run.engine.converge_request(conn.connection_id, target.account, target.region, dry_run=run.dry)
         _count(run.result, decided, f"request-{decided.outcome}")
@@ -192,6 +188,10 @@ def _pending(run: _Pass, conn: Connection) -> None:
         _remind_before_expiry(run, conn)
     if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
         _count(run.result, run.engine.withdraw(conn, run.dry), "request-withdrawn")
+    elif "accepter" not in roles and conn.connection_id not in run.scopes and conn.connection_id not in run.states:
+        # Our request, decided elsewhere (an accepter outside the organization records nothing
+        # here): seen pending after deployment, so once accepted it is managed, not pre-existing.
+        run.engine.ledger.record_managed(conn.connection_id, "managed: seen as a pending request after deployment")
 
 
 def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
