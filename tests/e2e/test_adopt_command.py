@@ -13,7 +13,7 @@ import json
 
 from emulation.server import MotoServer
 from tests.e2e.conftest import client, run_cli
-from tests.e2e.test_commands import bootstrapped, snapshot
+from tests.e2e.test_commands import HUB, bootstrapped, snapshot
 
 
 def made_by_hand(server: MotoServer) -> tuple[str, str, str]:
@@ -60,3 +60,17 @@ def test_adopt_without_dry_run_points_at_the_policy(server: MotoServer) -> None:
 
     assert done.returncode == 2
     assert "adopt: section" in done.stderr
+
+
+def test_explain_says_an_unmanaged_connection_is_left_alone_and_what_adoption_would_do(server: MotoServer) -> None:
+    bootstrapped(server)
+    pcx, a, b = made_by_hand(server)
+    before = snapshot(server, pcx, (a, b))
+
+    done = run_cli("explain", pcx, "--account", HUB, endpoint=server.url)
+
+    assert done.returncode == 0, done.stderr
+    assert "unmanaged: active with no record" in done.stdout
+    assert "nothing is changed" in done.stdout
+    assert f"create route 10.70.0.0/16 -> {pcx}" in done.stdout
+    assert snapshot(server, pcx, (a, b)) == before
