@@ -1,5 +1,5 @@
-"""``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo, policy, approve,
-reject, pending (docs/try-it.md)."""
+"""``python -m runner <command>``: invoke, route, explain, bootstrap, map, adopt, demo, policy,
+approve, reject, pending (docs/try-it.md)."""
 
 from __future__ import annotations
 
@@ -219,6 +219,23 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adopt(args: argparse.Namespace) -> int:
+    if not args.dry_run:
+        print(
+            "error: adoption is made by the policy's adopt: section (docs/policy.md), published like any "
+            "policy change; `adopt --dry-run` reports what it would adopt and change",
+            file=sys.stderr,
+        )
+        return 2
+    from runner.adopt_cli import adoption_report  # noqa: PLC0415
+
+    session, account, region = _target()
+    stack = _hub_stack(args, session, account, region)
+    report = adoption_report(stack, account=account, region=region, env=_pairs(args.env, "--env"), session=session)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(verbose=args.verbose)
 
@@ -276,6 +293,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     stack_options(p)
     p.set_defaults(run=cmd_map)
+
+    p = sub.add_parser(
+        "adopt",
+        help="the first-run report: every active connection, whether the policy adopts it, what adoption changes",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report only (required: adoption is the policy's)")
+    p.add_argument("--env", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    stack_options(p)
+    p.set_defaults(run=cmd_adopt)
 
     p = sub.add_parser("demo", help="the whole lifecycle on a local moto server, through the template's rules")
     p.add_argument("--verbose", action="store_true", help="also print the functions' logs (stderr)")

@@ -23,8 +23,10 @@ from peering.core.cleanup_plan import CleanupPlan
 from peering.core.errors import NotReadyError, PeeringError, UnknownConnectionError
 from peering.core.models import Connection, ConnectionStatus
 from peering.core.routing import ConfigurePlan
+from peering.core.scope import ScopeDecision
 from peering.lifecycle.engine import Engine
 from peering.runtime.config import Settings
+from peering.sweep.first_run import preview_scope
 
 __all__ = ["Explanation", "explain"]
 
@@ -128,6 +130,11 @@ def explain(connection_id: str, *, account: str, region: str, env: Mapping[str, 
             planned = engine.plan_configuration(connection_id, account, region)
             if isinstance(planned, ConfigurePlan):
                 out.plan_kind, out.plan = "configure", planned.render()
+            elif isinstance(planned, ScopeDecision):
+                out.notes.append(f"{planned.reason}: nothing is changed")
+                preview = preview_scope(engine, conn, (account, region))
+                if preview.plan is not None:
+                    out.plan_kind, out.plan = "adoption (if adopted)", preview.plan.render()
             elif planned is not None:
                 out.notes.append(f"the connection is {planned.status.value}: nothing to configure")
         else:

@@ -167,3 +167,15 @@ def scheduled_event() -> dict[str, Any]:
         "resources": [f"arn:aws:events:{REGION}:{HUB_ACCOUNT}:rule/peering-autopilot-sweep"],
         "detail": {},
     }
+
+
+def accepted_by_hand(account: str, connection_id: str, region: str = REGION) -> None:
+    """A person accepts the connection after deployment and the Accept event reaches configure,
+    which records the connection as managed (aws/ledger/scope.py) before its own work is lost."""
+    from peering.aws.clients import AwsClients  # noqa: PLC0415 - the engine's own ledger code
+    from peering.aws.ledger import Ledger  # noqa: PLC0415
+    from peering.runtime.config import Settings  # noqa: PLC0415
+
+    ec2(account, region).accept_vpc_peering_connection(VpcPeeringConnectionId=connection_id)
+    ledger = Ledger(AwsClients(Settings.from_env()), LEDGER_TABLE)
+    ledger.record_managed(connection_id, "managed: accepted after deployment by a person (test)")

@@ -262,7 +262,9 @@ def _cleanup(case: str) -> Callable[[Organization], Counter[str]]:
 # Floors: accept = the account+Region's connections once where both sides live (the connection
 # itself, duplicates and quota in one listing) + both VPCs in one read + tag + accept, and one
 # listing and one VPC read more when the requester lives elsewhere; configure = the connection +
-# the route tables once per account+Region + each route + the DNS option once per owner; cleanup
+# the route tables and the VPCs (their tags decide the scope: core/scope.py) once per
+# account+Region + the other owner's view of the connection (its tags: the scope) + each route +
+# the DNS option once per owner; cleanup
 # = the connection + route tables and security groups once per account+Region + each route.
 PATHS = (
     Path("accept one request", "same account+Region", 4, 4, _accept("same account+Region")),
@@ -275,10 +277,10 @@ PATHS = (
         3,
         _accept("requester outside the organization"),
     ),
-    Path("configure, 1 table per VPC", "same account+Region", 5, 6, _configure("same account+Region")),
-    Path("configure, 1 table per VPC", "cross-account", 7, 8, _configure("cross-account")),
-    Path("configure, 1 table per VPC", "inter-Region", 7, 8, _configure("inter-Region")),
-    Path("configure, 10 tables per VPC", "same account+Region", 23, 24, _configure("same account+Region", 10)),
+    Path("configure, 1 table per VPC", "same account+Region", 6, 7, _configure("same account+Region")),
+    Path("configure, 1 table per VPC", "cross-account", 10, 11, _configure("cross-account")),
+    Path("configure, 1 table per VPC", "inter-Region", 10, 11, _configure("inter-Region")),
+    Path("configure, 10 tables per VPC", "same account+Region", 24, 25, _configure("same account+Region", 10)),
     Path("cleanup after delete, 1 table", "same account+Region", 5, 5, _cleanup("same account+Region")),
     Path("cleanup after delete, 1 table", "cross-account", 7, 7, _cleanup("cross-account")),
     Path("cleanup after delete, 1 table", "inter-Region", 7, 7, _cleanup("inter-Region")),

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from peering.core.cloudtrail_events import connection_call_hint, parse_api_call, vpc_call_hint
+from peering.core.cloudtrail_events import caller_principal, connection_call_hint, parse_api_call, vpc_call_hint
 from peering.core.events import CONVERGE_DETAIL_TYPE, OPERATOR_SOURCE, parse_operator_event
 from peering.lifecycle.engine import Engine
 from peering.lifecycle.handler import handle
@@ -33,8 +33,11 @@ def configure(event: dict[str, Any], engine: Engine) -> dict[str, Any]:
         return {"vpcId": vpc.vpc_id, "connections": [r.as_dict() for r in results]}
     hint = connection_call_hint(call)
     logger.append_keys(connection_id=hint.connection_id, event_id=hint.event_id)
+    # An acceptance seen after deployment: the connection is managed (core/scope.py), unless the
+    # sweep saw it active first (pre-existing). Other calls never make a connection managed.
+    accepted_by = caller_principal(call) if call.detail.event_name == "AcceptVpcPeeringConnection" else None
     return engine.converge_connection(
-        hint.connection_id, hint.accepter_account, hint.accepter_region, places=hint.places
+        hint.connection_id, hint.accepter_account, hint.accepter_region, places=hint.places, accepted_by=accepted_by
     ).as_dict()
 
 

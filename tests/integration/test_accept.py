@@ -446,7 +446,11 @@ def test_request_to_an_account_outside_the_organization_is_not_ours_to_decide(
     assert result["outcome"] == "not-managed"
     assert status(organization.outsider_account, pcx) == "pending-acceptance"  # never accepted for them
     assert tags(organization.outsider_account, pcx) == {}
-    assert ledger_items(pcx) == []
+    # No decision is recorded; only that our side saw the request after deployment (its scope:
+    # once the outsider accepts, our side is wired, core/scope.py).
+    assert ledger_state(pcx) == {}
+    scope = [i for i in ledger_items(pcx) if i["sk"]["S"] == "SCOPE"]
+    assert [i["scope"]["S"] for i in scope] == ["managed"]
     assert emitted_metrics(capsys.readouterr().out)["RequestsNotManaged"] == 1
 
 

@@ -16,7 +16,7 @@ from peering.aws import org
 from peering.core.deadline import Deadline
 from peering.core.errors import InvalidEventError
 from peering.sweep.messages import AccountSweep, SweepTarget, parse_sweep_message
-from tests.builders import sqs_event
+from tests.builders import accepted_by_hand, sqs_event
 from tests.conftest import (
     HUB_ACCOUNT,
     LEDGER_TABLE,
@@ -67,7 +67,7 @@ def connections(organization: Organization, regions: tuple[str, ...]) -> dict[st
         for vpc in (a, b):
             client.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
         pcx = client.create_vpc_peering_connection(VpcId=a, PeerVpcId=b)["VpcPeeringConnection"]
-        client.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+        accepted_by_hand(organization.platform_account, pcx["VpcPeeringConnectionId"], region)
         made[region] = pcx["VpcPeeringConnectionId"]
     return made
 

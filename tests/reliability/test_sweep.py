@@ -16,7 +16,7 @@ import pytest
 from emulation import lifecycle
 from peering.runtime.batch import BatchProcessingError
 from peering.sweep.messages import SweepTarget
-from tests.builders import ACCEPT_TAG, ledger_items, make_vpc, request_peering, status
+from tests.builders import ACCEPT_TAG, accepted_by_hand, ledger_items, make_vpc, request_peering, status
 from tests.builders import sqs_event as queue_event
 from tests.conftest import HUB_ACCOUNT, REGION, FakeContext, Organization, ec2, load_function
 from tests.faults import Faults
@@ -40,7 +40,7 @@ def unconfigured(organization: Organization, account: str) -> tuple[str, str]:
     pcx = ec2(account).create_vpc_peering_connection(VpcId=a, PeerVpcId=b)["VpcPeeringConnection"][
         "VpcPeeringConnectionId"
     ]
-    ec2(account).accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    accepted_by_hand(account, pcx)  # the Accept event reached configure, whose work was lost
     return pcx, a
 
 

@@ -398,3 +398,65 @@ def read_peer_subnets(
             logger.exception("could not read the peers' subnets", extra={"account": account, "region": region})
             unread |= vpc_ids
     return subnets, unread
+
+
+@dataclass(frozen=True)
+class ScopeView:
+    """What the scope of connections is decided on (core/scope.py): both VPCs of each (their
+    tags), and each connection's tags as its other owner sees them (tags are per account)."""
+
+    vpcs: dict[str, Vpc]
+    connection_tags: dict[str, tuple[dict[str, str], ...]]
+
+    def views(self, connection_id: str) -> tuple[dict[str, str], ...]:
+        return self.connection_tags.get(connection_id, ())
+
+
+def read_scope_view(
+    aws: AwsClients,
+    directory: OrganizationDirectory,
+    connections: Sequence[Connection],
+    seen_from: tuple[str, str],
+    known: dict[str, Vpc] | None = None,
+) -> ScopeView:
+    """The VPCs and the other owners' view of ``connections`` (listed in ``seen_from``): the
+    ``known`` VPCs (a sweep's snapshot) without a call, every other place inside the organization
+    read once (DescribeVpcs, and DescribeVpcPeeringConnections where the other owner is not
+    ``seen_from``). A place outside the organization cannot be read: it adds nothing."""
+    vpcs = dict(known or {})
+    wanted_vpcs: dict[tuple[str, str], set[str]] = {}
+    wanted_views: dict[tuple[str, str], set[str]] = {}
+    for conn in connections:
+        for side in (conn.requester, conn.accepter):
+            place = (side.account, side.region)
+            if not is_reachable(aws, directory, *place):
+                continue
+            if side.vpc_id not in vpcs:
+                wanted_vpcs.setdefault(place, set()).add(side.vpc_id)
+            if place != seen_from:
+                wanted_views.setdefault(place, set()).add(conn.connection_id)
+    for (account, region), vpc_ids in wanted_vpcs.items():
+        vpcs.update(describe_vpcs(aws, account, region, sorted(vpc_ids)))
+    tags: dict[str, tuple[dict[str, str], ...]] = {}
+    for (account, region), ids in wanted_views.items():
+        for conn in _connections_by_id(aws, account, region, sorted(ids)):
+            tags[conn.connection_id] = (*tags.get(conn.connection_id, ()), conn.tags)
+    return ScopeView(vpcs, tags)
+
+
+def _connections_by_id(aws: AwsClients, account: str, region: str, ids: Sequence[str]) -> list[Connection]:
+    """The connections among ``ids`` that account/Region shows: one call (one per id if one is gone)."""
+    ec2 = aws.client("ec2", account, region)
+    try:
+        items = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=list(ids))["VpcPeeringConnections"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in _NOT_FOUND:
+            raise
+        found = []
+        for connection_id in ids if len(ids) > 1 else ():
+            try:
+                found.append(find_connection(aws, connection_id, account, region))
+            except UnknownConnectionError:
+                continue
+        return found
+    return [Connection.from_api(item, region) for item in items if item["VpcPeeringConnectionId"] in ids]

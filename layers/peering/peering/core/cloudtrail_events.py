@@ -163,6 +163,19 @@ def _places(event: CloudTrailApiCallEvent) -> tuple[tuple[str, str], ...]:
     return tuple(places)
 
 
+# An IAM or STS principal's ARN as CloudTrail names the caller (userIdentity.arn).
+_PRINCIPAL_ARN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/-]{1,512}$"
+
+
+def caller_principal(event: CloudTrailApiCallEvent) -> str:
+    """Who made the call, for the record (userIdentity.arn when it is an ARN, else the account):
+    never a decision, only what the ledger says about who accepted a connection."""
+    arn = _dig(event.detail.user_identity, "arn")
+    if _valid(_PRINCIPAL_ARN, arn):
+        return str(arn)
+    return f"a principal of account {_caller_account(event)}"
+
+
 def _valid(pattern: str, value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(pattern, value) is not None
 

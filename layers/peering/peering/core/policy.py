@@ -35,6 +35,7 @@ from peering.core.decision import PolicyDecision, Verdict, unavailable_policy_de
 from peering.core.errors import PolicyError
 from peering.core.models import RequesterIdentity, RequesterVpc, Vpc
 from peering.core.routing import DestinationScope, RouteManagement, RoutingOptions, TableSelection
+from peering.core.scope import AdoptionCandidate
 from peering.core.text import escaped, is_hidden
 
 SCHEMA_VERSION = 1
@@ -319,12 +320,94 @@ class CleanupSection(_Strict):
         )
 
 
+class AdoptEntry(_MatchesAccounts):
+    """One entry of ``adopt.connections``: it adopts a connection when every field it names
+    matches (a list matches any of its items). Only a connection the autopilot does not manage
+    already (one that existed before it) is adopted."""
+
+    organizational_units: list[Text] | None = Field(default=None, alias="organizationalUnits")
+    vpc_tag: TagMatch | None = Field(default=None, alias="vpcTag")
+    all: bool | None = Field(default=None, strict=True)  # true only: every connection
+
+    @field_validator("all")
+    @classmethod
+    def _all_is_true(cls, value: bool | None) -> bool | None:
+        if value is False:
+            raise ValueError("all: false means nothing; leave it out and name accounts, OUs or a VPC tag")
+        return value
+
+    @model_validator(mode="after")
+    def _names_something(self) -> AdoptEntry:
+        named = [self.accounts, self.organizational_units, self.vpc_tag]
+        if self.all and any(field is not None for field in named):
+            raise ValueError("all: true adopts every connection: it cannot be combined with other fields")
+        if not self.all and all(field is None for field in named):
+            raise ValueError("an adopt entry must name accounts, organizationalUnits, vpcTag, or all: true")
+        return self
+
+    def matches(self, candidate: AdoptionCandidate) -> str | None:
+        """Why this entry adopts the candidate (either side's account, OU or VPC), or None."""
+        if self.all:
+            return "all: true"
+        reasons = []
+        if self.accounts is not None:
+            found = [a for a in candidate.accounts if a in self.accounts]
+            if not found:
+                return None
+            reasons.append(f"account {found[0]}")
+        if self.organizational_units is not None:
+            units = {u for account in candidate.accounts for u in candidate.ou_paths.get(account, ())}
+            found = sorted(units & set(self.organizational_units))
+            if not found:
+                return None
+            reasons.append(f"OU {found[0]}")
+        if self.vpc_tag is not None:
+            tag = self.vpc_tag
+            found = [
+                vpc
+                for vpc in candidate.vpc_ids
+                if tag.key in candidate.vpc_tags.get(vpc, {})
+                and (tag.value is None or candidate.vpc_tags[vpc][tag.key] == tag.value)
+            ]
+            if not found:
+                return None
+            reasons.append(f"VPC {found[0]} tagged {tag.key}" + (f"={tag.value}" if tag.value is not None else ""))
+        return ", ".join(reasons)
+
+
+class AdoptSection(_Strict):
+    """Connections that existed before the autopilot and that it may now change (docs/policy.md)."""
+
+    # Routes to an adopted connection that the autopilot did not install: left alone, or taken over.
+    take_over_routes: bool = Field(default=False, alias="takeOverRoutes", strict=True)
+    connections: list[AdoptEntry] = Field(default_factory=list)
+
+    @field_validator("connections", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def names_units(self) -> bool:
+        """Some entry matches on OUs: the accounts' OU paths must be read."""
+        return any(entry.organizational_units is not None for entry in self.connections)
+
+    def adopts(self, candidate: AdoptionCandidate) -> str | None:
+        """Why the section adopts the candidate (the first entry that matches), or None."""
+        for n, entry in enumerate(self.connections):
+            reason = entry.matches(candidate)
+            if reason is not None:
+                return f"adopt entry {n + 1} ({reason})"
+        return None
+
+
 class PolicyDocument(_Strict):
     schema_version: int = Field(alias="schemaVersion")
     version: Text = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     routing: RoutingSection = Field(default_factory=RoutingSection)
     cleanup: CleanupSection = Field(default_factory=CleanupSection)
+    adopt: AdoptSection = Field(default_factory=AdoptSection)
 
     @field_validator("schema_version", mode="before")
     @classmethod
@@ -376,6 +459,17 @@ class PolicyDocument(_Strict):
         """The document's routing or a rule's needs the VPCs' subnets."""
         sections = [self.routing] + [r.routing.over(self.routing) for r in self.rules if r.routing is not None]
         return any(section.reads_subnets for section in sections)
+
+    def adopts(self, candidate: AdoptionCandidate) -> str | None:
+        """Why the policy adopts a connection that existed before the autopilot, or None."""
+        reason = self.adopt.adopts(candidate)
+        return f"{reason} of policy {self.version}" if reason is not None else None
+
+    def adopted_routing(self, base: RoutingOptions) -> RoutingOptions:
+        """The routing of an adopted connection: the document's, taking over foreign routes when
+        ``adopt.takeOverRoutes`` says so."""
+        options = self.routing_options(None, base)
+        return replace(options, take_over_foreign_routes=self.adopt.take_over_routes)
 
     def routing_options(self, rule_name: str | None, base: RoutingOptions) -> RoutingOptions:
         """The routing of a connection accepted by rule ``rule_name`` (None: not accepted by a rule

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from peering.aws.apply import ActionResult, CleanupApplier
-from peering.aws.observe import is_reachable, observe_leftovers
+from peering.aws.observe import is_reachable, observe_leftovers, read_scope_view
 from peering.core.cleanup_plan import (
     WITHDRAWN,
     CleanupOptions,
@@ -24,6 +24,7 @@ from peering.core.cleanup_plan import (
 from peering.core.errors import PolicyError
 from peering.core.models import Connection, ConnectionStatus, Intent, LedgerState, Notice
 from peering.core.routing import RouteRecord
+from peering.core.scope import hands_off_reason
 from peering.lifecycle.context import ConvergeResult, EngineContext, NotInState, places_of
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -104,11 +105,14 @@ class CleanupLifecycle(EngineContext):
             for side in observe_leftovers(self.aws, connection_id, side_account, side_region, local)
         ]
         previous = self.ledger.get_state(connection_id)
+        options = self.cleanup_options()
+        if options.revoke_stale_security_group_rules and conn is not None and any(s.references for s in leftovers):
+            options = self._revoke_unless_hands_off(conn, options)
         return plan_cleanup(
             connection_id,
             status,
             leftovers,
-            options=self.cleanup_options(),
+            options=options,
             previous=previous,
             status_message=message,
             labels=labels,
@@ -123,6 +127,17 @@ class CleanupLifecycle(EngineContext):
         if not any(side.route_tables for side in leftovers) and previous is not None and previous.closed:
             return ()
         return self.ledger.route_records(connection_id)
+
+    def _revoke_unless_hands_off(self, conn: Connection, options: CleanupOptions) -> CleanupOptions:
+        """A hands-off connection's stale rules are reported, never revoked (core/scope.py). Its
+        routes the autopilot installed are still removed: a tag must not leave its blackholes."""
+        view = read_scope_view(self.aws, self.directory, [conn], ("", ""))  # every owner's view of its tags
+        tags = {vpc_id: vpc.tags for vpc_id, vpc in view.vpcs.items()}
+        reason = hands_off_reason(conn, tags, self.settings.tag_prefix, view.views(conn.connection_id))
+        if reason is None:
+            return options
+        logger.info("hands-off: stale rules reported, not revoked", extra={"reason": reason})
+        return replace(options, revoke_stale_security_group_rules=False)
 
     def cleanup_connection(
         self,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from peering.aws.apply import ActionResult, ConfigureApplier
 from peering.aws.observe import (
@@ -19,16 +18,16 @@ from peering.aws.observe import (
     find_connection,
     is_reachable,
     observe_connection_sides,
+    read_scope_view,
     with_peering_statuses,
 )
 from peering.core.errors import (
     NotReadyError,
     OutOfTimeError,
     OutsideOrganizationError,
-    PolicyError,
     UnknownConnectionError,
 )
-from peering.core.models import Connection, ConnectionStatus, LedgerState
+from peering.core.models import Connection, ConnectionStatus
 from peering.core.network import SideNetwork, Subnet
 from peering.core.routing import (
     BOTH_SIDES,
@@ -36,76 +35,84 @@ from peering.core.routing import (
     Finding,
     OwnedRoutes,
     RouteChange,
-    RouteManagement,
     RoutingOptions,
     plan_configuration,
 )
-from peering.lifecycle.context import ConvergeResult, EngineContext, NotInState, places_of
+from peering.core.scope import ScopeDecision, managed_reason
+from peering.lifecycle.context import ConvergeResult, NotInState, places_of
+from peering.lifecycle.scope import ScopeLifecycle
 from peering.runtime.observability import MetricUnit, logger, metrics
 
 NOT_ACTIVE = NotInState("not-active", "not active: nothing to configure", "ConnectionsNotActive")
 
 
-class ConfigureLifecycle(EngineContext):
-    def routing_options(self, decided: LedgerState | None = None) -> RoutingOptions:
-        """The routing of a connection whose recorded decision is ``decided``: the accepting rule's
-        own routing over the document's, else the document's, over the deployment's defaults."""
-        policy = self._policy()
-        base = RoutingOptions(routes_per_table=self.settings.routes_per_table)
-        if isinstance(policy, PolicyError):
-            # Whose routing applies is unknown: the defaults could widen a rule's narrower routes.
-            # Nothing changes until the policy is fixed (its error is logged and counted).
-            return replace(
-                base,
-                routes=RouteManagement.NONE,
-                dns_resolution=None,
-                source="none: the policy is unavailable, routes and DNS are left as they are",
-            )
-        return policy.routing_options(decided.accepting_rule if decided else None, base)
-
-    def routing_depends_on_rule(self) -> bool:
-        """Some rule has its own routing: a connection's recorded decision must then be read."""
-        policy = self._policy()
-        return not isinstance(policy, PolicyError) and policy.has_rule_routing
-
-    def routing_reads_subnets(self) -> bool:
-        """Some routing of the policy (the document's or a rule's) needs the VPCs' subnets."""
-        policy = self._policy()
-        return not isinstance(policy, PolicyError) and policy.reads_subnets
-
-    def connection_routing(self, connection_id: str) -> RoutingOptions:
-        """One connection's routing: its ledger record is read only when a rule has its own."""
-        decided = self.ledger.get_state(connection_id) if self.routing_depends_on_rule() else None
-        return self.routing_options(decided)
-
-    def _wait_until_active(self, connection_id: str, places: Sequence[tuple[str, str]]) -> Connection | None:
-        conn, _ = self.locate(connection_id, places, lambda: places_of(self.ledger.sides(connection_id)))
+class ConfigureLifecycle(ScopeLifecycle):
+    def _wait_until_active(
+        self, connection_id: str, places: Sequence[tuple[str, str]]
+    ) -> tuple[Connection | None, tuple[str, str]]:
+        """The connection once it is past provisioning, and the place whose view it is."""
+        conn, read = self.locate(connection_id, places, lambda: places_of(self.ledger.sides(connection_id)))
+        seen = read[-1]  # locate reads at least one place, or raises
         if conn is None:
-            return None
+            return None, seen
         here = (conn.accepter.account, conn.accepter.region)
         if not is_reachable(self.aws, self.directory, *here):
             here = (conn.requester.account, conn.requester.region)
         deadline = time.monotonic() + self.settings.activation_wait_seconds
         while conn.status is ConnectionStatus.PROVISIONING and time.monotonic() < deadline:
             time.sleep(min(2.0, self.settings.activation_wait_seconds / 4))
-            conn = find_connection(self.aws, connection_id, *here)
+            conn, seen = find_connection(self.aws, connection_id, *here), here
         if conn.status is ConnectionStatus.PROVISIONING:
             raise NotReadyError(f"{connection_id} is still provisioning; it will be retried")
-        return conn
+        return conn, seen
 
     def plan_configuration(
-        self, connection_id: str, account: str, region: str, *, places: Sequence[tuple[str, str]] = ()
-    ) -> ConfigurePlan | Connection | None:
-        """The configure plan; the connection itself when it is not active (nothing to plan); None
-        when no place the event or the ledger names shows it (nothing to look at: a forged or
-        misplaced event, answered without a retry)."""
-        conn = self._wait_until_active(connection_id, [*places, (account, region)])
+        self,
+        connection_id: str,
+        account: str,
+        region: str,
+        *,
+        places: Sequence[tuple[str, str]] = (),
+        accepted_by: str | None = None,
+        dry: bool = False,
+    ) -> ConfigurePlan | ScopeDecision | Connection | None:
+        """The configure plan; the connection's scope when it is out of scope (unmanaged or
+        hands-off: nothing planned); the connection itself when it is not active (nothing to
+        plan); None when no place the event or the ledger names shows it (nothing to look at: a
+        forged or misplaced event, answered without a retry). ``accepted_by``: the principal an
+        AcceptVpcPeeringConnection event names (its acceptance seen after deployment)."""
+        conn, seen = self._wait_until_active(connection_id, [*places, (account, region)])
         if conn is None or conn.status is not ConnectionStatus.ACTIVE:
             return conn
-        return self._plan_active(conn)
+        return self._plan_in_scope(conn, seen, accepted_by=accepted_by, dry=dry)
 
-    def _plan_active(self, conn: Connection, *, with_vpcs: bool = False) -> ConfigurePlan:
-        options = self.connection_routing(conn.connection_id)
+    def _plan_in_scope(
+        self,
+        conn: Connection,
+        seen_from: tuple[str, str],
+        *,
+        with_vpcs: bool = False,
+        accepted_by: str | None = None,
+        dry: bool = False,
+    ) -> ConfigurePlan | ScopeDecision:
+        """Plan an active connection the autopilot may change (read in ``seen_from``); its scope
+        when it may not."""
+        state = self.ledger.get_state(conn.connection_id)
+        record = self.ledger.scope_record(conn.connection_id)
+        if accepted_by is not None and record is None and managed_reason(state, None) is None:
+            # Recorded before anything changes; a connection the sweep saw first stays pre-existing.
+            reason = f"managed: accepted after deployment by {accepted_by}"
+            self.ledger.record_managed(conn.connection_id, reason)
+            record = self.ledger.scope_record(conn.connection_id)
+        view = read_scope_view(self.aws, self.directory, [conn], seen_from)
+        decision = self.scope_of(conn, view, state, record)
+        if not decision.may_change:
+            return decision
+        if not dry:
+            self.record_adoption_once(conn, decision, record)
+        return self.plan_active(conn, self.scoped_routing(decision, state), with_vpcs=with_vpcs)
+
+    def plan_active(self, conn: Connection, options: RoutingOptions, *, with_vpcs: bool = False) -> ConfigurePlan:
         sides = observe_connection_sides(
             self.aws, conn, self.directory, with_subnets=options.reads_subnets, with_vpcs=with_vpcs
         )
@@ -145,9 +152,14 @@ class ConfigureLifecycle(EngineContext):
         dry_run: bool | None = None,
         *,
         places: Sequence[tuple[str, str]] = (),
+        accepted_by: str | None = None,
     ) -> ConvergeResult:
         dry = self.is_dry_run(dry_run)
-        planned = self.plan_configuration(connection_id, account, region, places=places)
+        planned = self.plan_configuration(
+            connection_id, account, region, places=places, accepted_by=accepted_by, dry=dry
+        )
+        if isinstance(planned, ScopeDecision):
+            return out_of_scope(connection_id, planned, dry)
         return self.converge_planned(connection_id, dry, planned, NOT_ACTIVE, self.apply_configuration)
 
     def converge_vpc(self, vpc_id: str, account: str, region: str, dry_run: bool | None = None) -> list[ConvergeResult]:
@@ -166,7 +178,11 @@ class ConfigureLifecycle(EngineContext):
         for conn in active:
             # Out of time: the next invocation lists them again; those done are then unchanged.
             self.deadline.check(f"configuring {conn.connection_id}")
-            results.append(self.apply_configuration(self._plan_active(conn, with_vpcs=True), dry))
+            planned = self._plan_in_scope(conn, (account, region), with_vpcs=True, dry=dry)
+            if isinstance(planned, ScopeDecision):
+                results.append(out_of_scope(conn.connection_id, planned, dry))
+            else:
+                results.append(self.apply_configuration(planned, dry))
         return results
 
     def apply_configuration(self, plan: ConfigurePlan, dry: bool, *, recheck: bool = True) -> ConvergeResult:
@@ -238,6 +254,13 @@ class ConfigureLifecycle(EngineContext):
             RouteChange("delete", c.account, c.region, c.route_table_id, c.destination, c.connection_id) for c in added
         ]
         return [ActionResult(c.describe(), done) for c, done in zip(undo, applier.change_routes(undo), strict=True)]
+
+
+def out_of_scope(connection_id: str, decision: ScopeDecision, dry: bool) -> ConvergeResult:
+    """An active connection the autopilot may not change (unmanaged, hands-off): nothing done."""
+    logger.info("out of scope: nothing changed", extra={"scope": decision.scope.value, "reason": decision.reason})
+    metrics.add_metric(name="ConnectionsOutOfScope", unit=MetricUnit.Count, value=1)
+    return ConvergeResult(connection_id, decision.scope.value, (decision.reason,), dry, "")
 
 
 def _count_configuration(results: list[ActionResult], findings: list[Finding]) -> None:

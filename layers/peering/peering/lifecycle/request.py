@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from peering.aws.apply import Applier
 from peering.aws.observe import find_connection, is_reachable, observe_request
-from peering.core.decision import PolicyDecision, unavailable_policy_decision
+from peering.core.decision import PolicyDecision, Verdict, unavailable_policy_decision
 from peering.core.errors import NotReadyError, OutsideOrganizationError, PolicyError, UnknownConnectionError
-from peering.core.models import Connection, ConnectionStatus
+from peering.core.models import AcceptObservation, Connection, ConnectionStatus
 from peering.core.plan import Decision, OperatorInstruction, Outcome, Plan, plan_acceptance
+from peering.core.scope import hands_off_reason
 from peering.lifecycle.context import ConvergeResult, EngineContext
 from peering.runtime.observability import MetricUnit, logger, metrics
 
@@ -25,6 +26,14 @@ METRIC_BY_OUTCOME = {
     Outcome.NOT_PENDING: "RequestsNotPending",
     Outcome.NOT_MANAGED: "RequestsNotManaged",
 }
+
+
+def _hands_off(observation: AcceptObservation, tag_prefix: str) -> str | None:
+    """The hands-off tag on the connection (as the accepter sees it) or either VPC (read in the
+    organization only: a VPC outside it cannot be read, so its owner cannot opt it out)."""
+    vpcs = [observation.accepter_vpc, observation.requester_vpc]
+    tags = {vpc.vpc_id: vpc.tags for vpc in vpcs if vpc is not None}
+    return hands_off_reason(observation.connection, tags, tag_prefix)
 
 
 class RequestLifecycle(EngineContext):
@@ -62,6 +71,19 @@ class RequestLifecycle(EngineContext):
                 raise
             reason = f"the connection is {dead.status.value} ({dead.status_message}): there is nothing to decide"
             return Plan(connection_id, Decision(Outcome.NOT_PENDING, (reason,), None, None, "engine"))
+
+    def _record_request_seen(self, connection_id: str, requester: tuple[str, str]) -> None:
+        """A request no decision is recorded for (its accepter is outside the organization, or it
+        is hands-off), seen pending by our requester's side after deployment: once its accepter
+        accepts it, it is managed, not pre-existing (core/scope.py). Read, never taken from the event."""
+        if not is_reachable(self.aws, self.directory, *requester):
+            return
+        try:
+            conn = find_connection(self.aws, connection_id, *requester)
+        except UnknownConnectionError:
+            return
+        if conn.status in (ConnectionStatus.INITIATING_REQUEST, ConnectionStatus.PENDING_ACCEPTANCE):
+            self.ledger.record_managed(connection_id, f"managed: requested after deployment by {requester[0]}")
 
     def _dead_on_requester_side(
         self, connection_id: str, requester: tuple[str, str] | None, accepter: tuple[str, str]
@@ -103,6 +125,13 @@ class RequestLifecycle(EngineContext):
                 self.directory.hub_org_id(),
                 observation.requester_match,
             )
+        hands_off = _hands_off(observation, self.settings.tag_prefix)
+        if hands_off is not None and decision.verdict is not Verdict.REJECT:
+            # Out of scope: neither accepted nor held (a person decides in the console). A reject
+            # still stands: a tag a requester controls must not let it slip past a deny.
+            reason = f"{hands_off}: the autopilot leaves this request to people"
+            out_of_scope = Decision(Outcome.NOT_MANAGED, (reason,), None, decision.policy_version, "engine")
+            return Plan(connection_id, out_of_scope)
         return plan_acceptance(
             observation,
             decision,
@@ -134,6 +163,8 @@ class RequestLifecycle(EngineContext):
             },
         )
         results = Applier(self.aws, self.ledger, dry_run=dry).apply(plan)
+        if plan.decision.outcome is Outcome.NOT_MANAGED and requester is not None:
+            self._record_request_seen(connection_id, requester)
         if not dry:
             # The notice committed with the decision, or one an interrupted run left queued.
             self.outbox.flush(connection_id)

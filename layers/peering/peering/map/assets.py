@@ -25,6 +25,7 @@ border-left:1px solid #d0d7de;background:#fff}
 .state-active.health-healthy .line{stroke:var(--ok);stroke-width:2.2;opacity:.8}.state-active.health-drift .line{stroke:var(--drift);stroke-width:3.5}
 .state-held .line{stroke:var(--held);stroke-dasharray:8 5}.state-pending .line{stroke:var(--wait);stroke-dasharray:8 5}
 .state-failed .line{stroke:var(--fail);stroke-dasharray:2 4}
+.state-unmanaged .line,.state-hands-off .line{stroke:var(--ended);stroke-width:2.2;stroke-dasharray:10 3 2 3}
 .state-expired .line,.state-rejected .line,.state-deleted .line{stroke:var(--ended);stroke-dasharray:2 4;opacity:.5}
 .health-drift:not(.state-active) .line{stroke:var(--drift)}
 .end.ok{fill:var(--ok)}.end.bad{fill:var(--drift);stroke:#fff}

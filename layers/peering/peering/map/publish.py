@@ -34,7 +34,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from peering.aws.observe import RegionSnapshot, dns_attributes, observe_region, paginate, read_peer_subnets
+from peering.aws.observe import (
+    RegionSnapshot,
+    dns_attributes,
+    observe_region,
+    paginate,
+    read_peer_subnets,
+    read_scope_view,
+)
 from peering.core.deadline import NEVER, Deadline
 from peering.core.errors import ConfigurationError, OutOfTimeError
 from peering.core.models import ConnectionStatus
@@ -135,7 +142,23 @@ def observe_fragment(engine: Engine, account: str, region: str, snapshot: Region
         routing=routing,
         accounts=[account_info(engine, account)],
         policy_version=engine.policy_version(),
+        scopes=_scopes(engine, snapshot),
     )
+
+
+def _scopes(engine: Engine, snapshot: RegionSnapshot) -> dict[str, str]:
+    """Each active connection's scope, decided as the sweep decides it (lifecycle/scope.py)."""
+    active = [c for c in snapshot.connections if c.status is ConnectionStatus.ACTIVE]
+    if not active:
+        return {}
+    ids = [c.connection_id for c in active]
+    states, records = engine.ledger.states(ids), engine.ledger.scope_records(ids)
+    here = (snapshot.account, snapshot.region)
+    view = read_scope_view(engine.aws, engine.directory, active, here, snapshot.vpcs)
+    return {
+        c.connection_id: engine.scope_of(c, view, states.get(c.connection_id), records.get(c.connection_id)).scope.value
+        for c in active
+    }
 
 
 def observe_map(engine: Engine, targets: Sequence[tuple[str, str]]) -> PeeringMap:

@@ -324,6 +324,8 @@ def _legend() -> str:
     rows = [
         ("active healthy", "state-active health-healthy", "active: routes and DNS complete on both sides"),
         ("active drift", "state-active health-drift", "active with drift (numbered marker: findings)"),
+        ("unmanaged", "state-unmanaged", "active, made before the autopilot and not adopted: left alone"),
+        ("hands-off", "state-hands-off", "active, tagged peering-autopilot:manage=false: left alone"),
         ("held", "state-held", "held for a person (time left before it expires)"),
         ("pending", "state-pending", "pending acceptance"),
         ("failed", "state-failed", "failed (recently)"),

@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from peering.aws.apply import ActionResult, ConfigureApplier
-from peering.aws.observe import RegionSnapshot, observe_region, paginate, read_peer_subnets
+from peering.aws.observe import RegionSnapshot, ScopeView, observe_region, paginate, read_peer_subnets, read_scope_view
 from peering.core.cleanup_plan import CleanupOptions, is_stale_request, owned_deletions, plan_cleanup
 from peering.core.deadline import Deadline
 from peering.core.errors import NotReadyError, OutOfTimeError, SweepIncompleteError
@@ -33,6 +33,7 @@ from peering.core.models import Connection, ConnectionStatus, LedgerState
 from peering.core.network import PEERING_TARGET, Subnet
 from peering.core.reminders import due_reminder, is_held
 from peering.core.routing import ConfigurePlan, RouteChange, RoutingOptions
+from peering.core.scope import AdoptionPreview, Scope, ScopeRecord, first_run_notice
 from peering.lifecycle.cleanup import labels_of
 from peering.lifecycle.context import ConvergeResult
 from peering.lifecycle.engine import Engine
@@ -50,6 +51,8 @@ class SweepResult:
     found: Counter[str] = field(default_factory=Counter)  # connections by status
     done: Counter[str] = field(default_factory=Counter)  # what was decided or changed, by kind
     plans: list[str] = field(default_factory=list)
+    #: active connections not managed: unmanaged, adopted, hands-off (core/scope.py)
+    out_of_scope: Counter[str] = field(default_factory=Counter)
 
     @property
     def drift(self) -> int:
@@ -65,6 +68,7 @@ class SweepResult:
             "done": dict(self.done),
             "drift": self.drift,
             "plans": self.plans,
+            **({"scopes": dict(self.out_of_scope)} if self.out_of_scope else {}),
         }
 
 
@@ -89,10 +93,15 @@ class _Pass:
     policy_version: str = "none"
     #: subnets of peers in other accounts+Regions, by VPC id (destinations by subnet)
     peer_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
-    #: peer VPCs whose subnets could not be read this run: their connections are retried
+    #: peer VPCs (and connections) whose subnets or tags could not be read this run: retried
     unread_peers: set[str] = field(default_factory=set)
     #: the active connections' plans with changes, applied together once every connection is seen
     planned: list[ConfigurePlan] = field(default_factory=list)
+    #: the SCOPE records of the active connections, and both VPCs of each (their tags: the scope)
+    scopes: dict[str, ScopeRecord] = field(default_factory=dict)
+    view: ScopeView = field(default_factory=lambda: ScopeView({}, {}))
+    #: each active connection's scope and plan, for the first-run summary
+    previews: list[AdoptionPreview] = field(default_factory=list)
 
     def routing(self, conn: Connection) -> RoutingOptions:
         """The connection's routing: its accepting rule's, else the document's."""
@@ -111,15 +120,13 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
     """
     dry = engine.is_dry_run(target.dry_run)
     snapshot = observe_region(engine.aws, target.account, target.region, with_subnets=engine.routing_reads_subnets())
-    # Active connections' records only when a rule has its own routing (their rule picks it).
-    with_rules = engine.routing_depends_on_rule()
+    # Active connections' records too: they say whether the autopilot manages them (core/scope.py).
     needs_record = [
         c.connection_id
         for c in snapshot.connections
-        if c.status is ConnectionStatus.PENDING_ACCEPTANCE
-        or c.status.is_dead
-        or (with_rules and c.status is ConnectionStatus.ACTIVE)
+        if c.status in (ConnectionStatus.PENDING_ACCEPTANCE, ConnectionStatus.ACTIVE) or c.status.is_dead
     ]
+    active = [c for c in snapshot.connections if c.status is ConnectionStatus.ACTIVE]
     run = _Pass(
         engine=engine,
         snapshot=snapshot,
@@ -129,6 +136,9 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
         now=datetime.now(UTC),
     )
     run.policy_version = engine.policy_version()
+    live = [c.connection_id for c in snapshot.connections if c.status in _SCOPED]
+    run.scopes = engine.ledger.scope_records(live) if live else {}
+    _read_vpcs(run, active)
     _read_peer_subnets(run)
     failed: list[str] = []
     for conn in snapshot.connections:
@@ -148,6 +158,7 @@ def converge_target(engine: Engine, target: SweepTarget) -> SweepResult:
             failed.append(conn.connection_id)
     failed += _configure_planned(run)
     _remove_orphan_blackholes(engine, snapshot, run.result, dry)
+    _first_run_summary(run)
     _publish(run.result)
     if os.environ.get("MAP_BUCKET"):  # PublishMap=true: this account+Region's part of the peering map
         from peering.map.publish import publish_fragment_safely  # noqa: PLC0415 - only when publishing
@@ -169,6 +180,10 @@ def _needs_decision(state: LedgerState | None, policy_version: str) -> bool:
     return not state.decided_by.startswith("operator:") and (state.policy_version or "none") != policy_version
 
 
+#: connections whose SCOPE record the sweep reads: a request seen pending is recorded managed
+_SCOPED = (ConnectionStatus.PENDING_ACCEPTANCE, ConnectionStatus.ACTIVE)
+
+
 def _pending(run: _Pass, conn: Connection) -> None:
     roles = run.snapshot.local_roles(conn)
     target = run.snapshot
@@ -179,6 +194,10 @@ def _pending(run: _Pass, conn: Connection) -> None:
         _remind_before_expiry(run, conn)
     if "requester" in roles and is_stale_request(conn, target.account, run.now, run.cleanup_options):
         _count(run.result, run.engine.withdraw(conn, run.dry), "request-withdrawn")
+    elif "accepter" not in roles and conn.connection_id not in run.scopes and conn.connection_id not in run.states:
+        # Our request, decided elsewhere (an accepter outside the organization records nothing
+        # here): seen pending after deployment, so once accepted it is managed, not pre-existing.
+        run.engine.ledger.record_managed(conn.connection_id, "managed: seen as a pending request after deployment")
 
 
 def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
@@ -211,26 +230,84 @@ def _remind_before_expiry(run: _Pass, conn: Connection) -> None:
 
 
 def _active(run: _Pass, conn: Connection) -> None:
-    """Routes and DNS for the sides that live here; the peer's own sweep does its side."""
+    """Routes and DNS for the sides that live here, if the connection is in scope; the peer's own
+    sweep does its side. An unmanaged one is planned as adoption would, reported once, not changed."""
     roles = run.snapshot.local_roles(conn)
-    unread = {conn.requester.vpc_id, conn.accepter.vpc_id} & run.unread_peers
+    unread = {conn.requester.vpc_id, conn.accepter.vpc_id, conn.connection_id} & run.unread_peers
     if unread:
-        # Planning without them would read "no subnet qualifies": raise, so the target is retried.
-        raise NotReadyError(f"the subnets of {', '.join(sorted(unread))} could not be read")
+        # Planning without them would read "no subnet qualifies" or miss a hands-off tag: raise,
+        # so the target is retried.
+        raise NotReadyError(f"the subnets or tags of {', '.join(sorted(unread))} could not be read")
+    engine = run.engine
+    state, record = run.states.get(conn.connection_id), run.scopes.get(conn.connection_id)
+    decision = engine.scope_of(conn, run.view, state, record)
+    if decision.scope is not Scope.MANAGED:
+        run.result.out_of_scope[decision.scope.value] += 1
+    if decision.scope is Scope.HANDS_OFF:
+        run.previews.append(AdoptionPreview(conn.connection_id, decision, None))
+        return
+    if decision.scope is Scope.UNMANAGED and record is None:
+        # A fact, written in a dry run too: an acceptance event arriving later does not make it managed.
+        engine.ledger.record_pre_existing(conn.connection_id, "first seen active by the sweep, with no record")
     requester = run.snapshot.side(conn.requester.vpc_id) if "requester" in roles else None
     accepter = run.snapshot.side(conn.accepter.vpc_id) if "accepter" in roles else None
-    options = run.routing(conn)
-    plan = run.engine.plan_sides(conn, (requester, accepter), options, scope=roles, peer_subnets=run.peer_subnets)
+    options = engine.scoped_routing(decision, state)
+    plan = engine.plan_sides(conn, (requester, accepter), options, scope=roles, peer_subnets=run.peer_subnets)
     if plan.unread_route_records:
         # A route to it the routing does not want (or would take over): removed only if ours.
-        owned = run.engine.ledger.owned_routes(conn.connection_id)
-        plan = run.engine.plan_sides(
+        owned = engine.ledger.owned_routes(conn.connection_id)
+        plan = engine.plan_sides(
             conn, (requester, accepter), options, scope=roles, peer_subnets=run.peer_subnets, owned=owned
         )
+    run.previews.append(AdoptionPreview(conn.connection_id, decision, plan))
+    if decision.scope is Scope.UNMANAGED:
+        if not run.dry:
+            engine.report_unmanaged(conn, plan)
+        return
+    if not run.dry:
+        engine.record_adoption_once(conn, decision, record)
     if not plan.is_noop:
         run.planned.append(plan)  # applied with the others' (_configure_planned)
     elif plan.findings and not run.dry:
-        run.engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+        engine.report_findings(conn.connection_id, list(plan.findings))  # notifies new ones only
+
+
+def _read_vpcs(run: _Pass, active: list[Connection]) -> None:
+    """What the scope of the active connections is decided on: the local VPCs from the snapshot,
+    the peers' VPCs and the other owners' tags on the connections read by those owners, all at
+    once; a place that fails to answer fails only the connections that need it."""
+    engine, here = run.engine, (run.snapshot.account, run.snapshot.region)
+    try:
+        run.view = read_scope_view(engine.aws, engine.directory, active, here, run.snapshot.vpcs)
+        return
+    except Exception:  # read each connection alone: the ones that fail are retried with the target
+        logger.exception("could not read the peers' VPCs at once: reading them one by one")
+    run.view = ScopeView(dict(run.snapshot.vpcs), {})
+    for conn in active:
+        try:
+            one = read_scope_view(engine.aws, engine.directory, [conn], here, run.view.vpcs)
+        except Exception:
+            logger.exception("could not read a peer's VPC", extra={"connection_id": conn.connection_id})
+            run.unread_peers |= {conn.requester.vpc_id, conn.accepter.vpc_id} - set(run.view.vpcs)
+            run.unread_peers.add(conn.connection_id)
+            continue
+        run.view.vpcs.update(one.vpcs)
+        run.view.connection_tags.update(one.connection_tags)
+
+
+def _first_run_summary(run: _Pass) -> None:
+    """The first sweep of an account+Region that finds connections the autopilot does not manage
+    (after deployment into an organization with peerings: its first sweep) tells once what it
+    found: each active connection's scope and what adoption would change (``runner adopt``'s
+    report); a marker item and the notice are one transaction."""
+    if not any(p.decision.scope is not Scope.MANAGED for p in run.previews):
+        return  # nothing existed before the autopilot here: nothing to tell
+    target = run.snapshot
+    marker = ("FIRSTRUN", f"{target.account}#{target.region}")
+    notice = first_run_notice(target.account, target.region, run.previews, run.policy_version)
+    if run.engine.ledger.notice_once(marker, notice):
+        logger.info("first-run summary queued", extra={"connections": len(run.previews)})
+        run.engine.outbox.flush("FIRSTRUN")
 
 
 def _configure_planned(run: _Pass) -> list[str]:

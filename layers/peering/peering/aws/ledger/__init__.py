@@ -10,7 +10,8 @@ double a decision, a cleanup or a notification.
 
 The records are kept by one store each, over the same table: ``decisions`` (STATE: decisions,
 intents, commits, closing), ``reminders``, ``routes`` (route records), ``findings`` and
-``notices`` (a notice queued once under a marker); ``table`` holds what they share (keys, clock,
+``notices`` (a notice queued once under a marker), ``scope`` (whether the autopilot manages an
+active connection: SCOPE); ``table`` holds what they share (keys, clock,
 history, the outbox item a write queues). ``Ledger`` is all of them on one table, as the engine
 context builds it; code that needs one kind of record takes that store's type.
 """
@@ -22,10 +23,11 @@ from peering.aws.ledger.findings import FindingRecords
 from peering.aws.ledger.notices import NoticeMarkers
 from peering.aws.ledger.reminders import ReminderRecords
 from peering.aws.ledger.routes import RouteRecords
+from peering.aws.ledger.scope import ScopeRecords
 from peering.aws.ledger.table import now_text
 
 __all__ = ["Ledger", "now_text"]
 
 
-class Ledger(DecisionRecords, ReminderRecords, RouteRecords, FindingRecords, NoticeMarkers):
+class Ledger(DecisionRecords, ReminderRecords, RouteRecords, FindingRecords, NoticeMarkers, ScopeRecords):
     """Every store of ledger records on the one table (``EngineContext.ledger``)."""

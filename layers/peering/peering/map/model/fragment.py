@@ -87,9 +87,12 @@ def build_fragment(
     routing: Mapping[str, RoutingOptions] | None = None,
     accounts: Sequence[AccountInfo] = (),
     policy_version: str = "",
+    scopes: Mapping[str, str] | None = None,
 ) -> MapFragment:
-    """``options``: the document's routing; ``routing``: a connection's own, by id (its rule's)."""
+    """``options``: the document's routing; ``routing``: a connection's own, by id (its rule's);
+    ``scopes``: an active connection's scope by id (core/scope.py: unmanaged, hands-off...)."""
     routing = routing or {}
+    scopes = scopes or {}
     observed_at = now.isoformat(timespec="seconds")
     vpcs = tuple(
         VpcNode(
@@ -102,7 +105,10 @@ def build_fragment(
         for n in view.networks.values()
     )
     edges = tuple(
-        _edge_of(view, conn, records.get(conn.connection_id), routing.get(conn.connection_id, options), observed_at)
+        replace(
+            _edge_of(view, conn, records.get(c_id := conn.connection_id), routing.get(c_id, options), observed_at),
+            scope=scopes.get(c_id, ""),
+        )
         for conn in view.connections
     )
     return MapFragment(view.account, view.region, observed_at, vpcs, edges, tuple(accounts), policy_version)

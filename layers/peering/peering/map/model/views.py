@@ -16,8 +16,11 @@ from peering.core.routing import RouteManagement
 
 # What a person sees first: is it fine, does it drift, does it wait for someone, is it over.
 HEALTHY, DRIFT, WAITING, FAILED, ENDED = "healthy", "drift", "waiting", "failed", "ended"
+#: an active connection the autopilot leaves alone (core/scope.py): not adopted, or hands-off
+OUT_OF_SCOPE = "out-of-scope"
+SCOPE_STATES = ("unmanaged", "hands-off")
 # The states of the legend and the filter (EC2's status, with "held" for a request kept for a person).
-STATES = ("active", "held", "pending", "failed", "expired", "rejected", "deleted")
+STATES = ("active", "unmanaged", "hands-off", "held", "pending", "failed", "expired", "rejected", "deleted")
 # Findings that mean the connection does not carry traffic (or names) as it should.
 FINDING_LABELS = {
     "missing-route": "missing route",
@@ -144,11 +147,16 @@ class EdgeView:
     observed_at: str = ""
     routing: str = ""  # whose routing its findings come from (RoutingOptions.source)
     routes: str = RouteManagement.MANAGED.value  # "none": the team manages its routes itself
+    #: an active connection's scope (core/scope.py): managed, adopted, unmanaged or hands-off
+    scope: str = ""
 
     @property
     def state(self) -> str:
-        """active, held, pending, failed, expired, rejected or deleted (the legend's states)."""
+        """active, unmanaged, hands-off, held, pending, failed, expired, rejected or deleted (the
+        legend's states)."""
         status = ConnectionStatus(self.status)
+        if status is ConnectionStatus.ACTIVE and self.scope in SCOPE_STATES:
+            return self.scope
         if status in (ConnectionStatus.DELETING, ConnectionStatus.DELETED):
             return "deleted"
         if status.is_dead:
@@ -162,6 +170,8 @@ class EdgeView:
     @property
     def health(self) -> str:
         state = self.state
+        if state in SCOPE_STATES:
+            return OUT_OF_SCOPE
         if state == "active":
             return DRIFT if self.findings or self.incomplete else HEALTHY
         if state in ("held", "pending"):
@@ -248,7 +258,7 @@ class PeeringMap:
     unread: tuple[tuple[str, str, str], ...] = ()
 
     def counts(self) -> dict[str, int]:
-        out = {name: 0 for name in (HEALTHY, DRIFT, WAITING, FAILED, ENDED)}
+        out = {name: 0 for name in (HEALTHY, DRIFT, WAITING, FAILED, ENDED, OUT_OF_SCOPE)}
         for edge in self.edges:
             out[edge.health] += 1
         return out
@@ -293,6 +303,7 @@ def _edge(data: Mapping[str, Any]) -> EdgeView:
         observed_at=str(data.get("observed_at", "")),
         routing=str(data.get("routing", "")),
         routes=str(data.get("routes", RouteManagement.MANAGED.value)),
+        scope=str(data.get("scope", "")),
     )
 
 
