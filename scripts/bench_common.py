@@ -134,7 +134,21 @@ def active_connection(ec2: Any, n: int, *, tables: int = 1, dns_hostnames: bool 
         vpcs.append(vpc)
     pcx = ec2.create_vpc_peering_connection(VpcId=vpcs[0], PeerVpcId=vpcs[1])["VpcPeeringConnection"]
     ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+    mark_managed(pcx["VpcPeeringConnectionId"])
     return pcx["VpcPeeringConnectionId"], vpcs[0], vpcs[1]
+
+
+def mark_managed(connection_id: str) -> None:
+    """What configure records when a person's acceptance after deployment reaches it: the
+    connection is the autopilot's to wire (core/scope.py). Without it the sweep would find it
+    pre-existing and leave it alone, and the benchmark would measure nothing."""
+    from peering.aws.clients import AwsClients  # noqa: PLC0415 - the engine's own ledger code
+    from peering.aws.ledger import Ledger  # noqa: PLC0415
+    from peering.runtime.config import Settings  # noqa: PLC0415
+
+    Ledger(AwsClients(Settings.from_env()), os.environ["LEDGER_TABLE"]).record_managed(
+        connection_id, "managed: accepted after deployment (benchmark)"
+    )
 
 
 def remove_peering_routes(ec2: Any) -> int:

@@ -299,6 +299,7 @@ def _build_mesh(mesh: Mesh, ec2: Any, backend: Any) -> None:
             pcx = ec2.create_vpc_peering_connection(VpcId=vpcs[a], PeerVpcId=vpcs[b])["VpcPeeringConnection"]
             pcx_id = pcx["VpcPeeringConnectionId"]
             ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+            bench_common.mark_managed(pcx_id)
             for here, there in ((a, b), (b, a)):
                 for table in tables[here]:
                     backend.create_route(table, mesh.block(there), vpc_peering_connection_id=pcx_id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from moto import mock_aws
 
-from bench_common import HUB, REGION, client, counting, hub, remove_peering_routes
+from bench_common import HUB, REGION, client, counting, hub, mark_managed, remove_peering_routes
 from emulation import fidelity
 from emulation.throttle import CAPACITY, REFILL_PER_SECOND, SimulatedClock, ec2_throttled
 
@@ -48,6 +48,7 @@ def _world(tables: int, peers: int) -> None:
         peer = ec2.create_vpc(CidrBlock=f"10.{n}.0.0/24")["Vpc"]["VpcId"]
         pcx = ec2.create_vpc_peering_connection(VpcId=peer, PeerVpcId=hub_vpc)["VpcPeeringConnection"]
         ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+        mark_managed(pcx["VpcPeeringConnectionId"])
 
 
 def measure(tables: int = 20, peers: int = 15) -> ThrottleFigures:

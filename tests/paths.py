@@ -22,7 +22,7 @@ from typing import Any
 
 from peering.aws.clients import shared_session
 from peering.sweep.messages import SweepTarget
-from tests.builders import ACCEPT_TAG, cloudtrail_event, make_vpc, request_peering, sqs_event
+from tests.builders import ACCEPT_TAG, accepted_by_hand, cloudtrail_event, make_vpc, request_peering, sqs_event
 from tests.conftest import HUB_ACCOUNT, OTHER_REGION, REGION, FakeContext, Organization, ec2, load_function
 from tests.reliability.conftest import routes_to
 
@@ -218,7 +218,7 @@ def sweep_ledger_writes(organization: Organization, connections: int = 50) -> tu
     for n in range(connections):
         vpcs = [_dns_ready(HUB_ACCOUNT, f"10.{n}.{half * 128}.0/17") for half in (0, 1)]
         pcx = client.create_vpc_peering_connection(VpcId=vpcs[0], PeerVpcId=vpcs[1])["VpcPeeringConnection"]
-        client.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+        accepted_by_hand(HUB_ACCOUNT, pcx["VpcPeeringConnectionId"])  # after deployment: managed
     message = SweepTarget(HUB_ACCOUNT, REGION, "bench").to_message()
     with counted() as calls:
         result = load_function("worker").lambda_handler(sqs_event(message), _context())

@@ -25,7 +25,7 @@ from runner.bootstrap import bootstrap
 from runner.cfn import Stack
 from runner.lambda_async import AsyncLambda, Run
 from runner.world import ApiRecorder, World
-from tests.builders import make_vpc
+from tests.builders import accepted_by_hand, make_vpc
 from tests.conftest import HUB_ACCOUNT, HUB_ENV, MEMBER_ROLE, REGION, Organization, ec2
 
 CONNECTIONS = 5
@@ -111,7 +111,7 @@ def flood(organization: Organization, client_classes_kept: None) -> Iterator[Any
                 ec2(member).modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
             pcx = ec2(member).create_vpc_peering_connection(VpcId=vpcs[0], PeerVpcId=vpcs[1])
             pcx_id = pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-            ec2(member).accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+            accepted_by_hand(member, pcx_id)  # after deployment: the autopilot manages it
             connections[pcx_id] = (vpcs[0], blocks[0], vpcs[1], blocks[1])
         person = member_session(member)
         recorder.attach(person)

@@ -201,7 +201,7 @@ def _unconfigured_connections(count: int) -> list[str]:
     for n in range(count):
         a, b = (dns_ready_vpc(HUB_ACCOUNT, f"10.{n}.{half * 128}.0/17") for half in (0, 1))
         pcx = ec2(HUB_ACCOUNT).create_vpc_peering_connection(VpcId=a, PeerVpcId=b)["VpcPeeringConnection"]
-        ec2(HUB_ACCOUNT).accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+        accepted_by_hand(HUB_ACCOUNT, pcx["VpcPeeringConnectionId"])  # after deployment: managed
         made.append(pcx["VpcPeeringConnectionId"])
     return made
 

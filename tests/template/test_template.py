@@ -748,7 +748,7 @@ def test_each_event_function_reserves_the_concurrency_its_parameter_sets(
     hub_template: dict[str, Any], resources: Resources
 ) -> None:
     params, conditions = hub_template["Parameters"], hub_template["Conditions"]
-    assert set(RESERVED_CONCURRENCY) == set(functions(resources)) - {"WorkerFunction"}
+    assert set(RESERVED_CONCURRENCY) == set(functions(resources)) - {"WorkerFunction", "MapFunction"}
     for function, (parameter, default) in RESERVED_CONCURRENCY.items():
         reserved = resources[function]["Properties"]["ReservedConcurrentExecutions"]
         condition = reserved["Fn::If"][0]
@@ -764,6 +764,8 @@ def test_each_event_function_reserves_the_concurrency_its_parameter_sets(
             assert not re.fullmatch(spec["AllowedPattern"], bad), (parameter, bad)
     # The worker is bounded by its event source mapping (SweepConcurrency), not by a reservation.
     assert "ReservedConcurrentExecutions" not in resources["WorkerFunction"]["Properties"]
+    # The map's page is drawn on a schedule, one at a time: a fixed reservation, no parameter.
+    assert resources["MapFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
 
 
 def test_the_default_reservations_leave_the_account_its_unreserved_minimum(hub_template: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from peering.aws.apply import ActionResult, ConfigureApplier
+from peering.aws.clients import AwsClients
 from peering.aws.observe import (
     connections_touching,
     find_connection,
@@ -199,10 +200,10 @@ class ConfigureLifecycle(ScopeLifecycle):
         except OutOfTimeError:
             # Stopped part-way (the rest is handed on): the routes added so far are checked too.
             if recheck and not dry:
-                self._undo_if_died(plan, applier)
+                _undo_if_died(self.aws, plan, applier)
             raise
         if recheck and not dry:
-            results += self._undo_if_died(plan, applier)
+            results += _undo_if_died(self.aws, plan, applier)
         findings = list(plan.findings) + applier.late_findings.get(connection_id, [])
         if not plan.is_noop or findings:  # nothing decided, nothing to record (e.g. our own call echoing back)
             self.ledger.record_configuration(connection_id, plan.render().splitlines(), dry_run=dry)
@@ -229,32 +230,6 @@ class ConfigureLifecycle(ScopeLifecycle):
             actions=results,
         )
 
-    def _undo_if_died(self, plan: ConfigurePlan, applier: ConfigureApplier) -> list[ActionResult]:
-        """Routes just added to a connection that died meanwhile would stay as blackholes.
-
-        The cleanup of a Delete that overtook this run saw none of them; so once routes were
-        added, the connection must be seen alive afterwards: an options change made after the
-        routes shows it, otherwise it is read again. If it is dead, remove what this run added
-        (within the invocation's time: what is left then, the sweep removes as a dead connection's).
-        """
-        added = list(applier.added)
-        if not added:
-            return []
-        status = applier.status_after_routes
-        if status is None:
-            try:
-                status = find_connection(self.aws, plan.connection_id, added[0].account, added[0].region).status
-            except UnknownConnectionError:
-                status = ConnectionStatus.DELETED
-        if not status.is_dead:
-            return []
-        logger.warning("the connection died while configuring: removing the routes just added")
-        metrics.add_metric(name="ConfigureOvertaken", unit=MetricUnit.Count, value=1)
-        undo = [
-            RouteChange("delete", c.account, c.region, c.route_table_id, c.destination, c.connection_id) for c in added
-        ]
-        return [ActionResult(c.describe(), done) for c, done in zip(undo, applier.change_routes(undo), strict=True)]
-
 
 def out_of_scope(connection_id: str, decision: ScopeDecision, dry: bool) -> ConvergeResult:
     """An active connection the autopilot may not change (unmanaged, hands-off): nothing done."""
@@ -278,3 +253,28 @@ def _count_configuration(results: list[ActionResult], findings: list[Finding]) -
     for name, value in counts.items():
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _undo_if_died(aws: AwsClients, plan: ConfigurePlan, applier: ConfigureApplier) -> list[ActionResult]:
+    """Routes just added to a connection that died meanwhile would stay as blackholes.
+
+    The cleanup of a Delete that overtook this run saw none of them; so once routes were
+    added, the connection must be seen alive afterwards: an options change made after the
+    routes shows it, otherwise it is read again. If it is dead, remove what this run added
+    (within the invocation's time: what is left then, the sweep removes as a dead connection's).
+    """
+    added = list(applier.added)
+    if not added:
+        return []
+    status = applier.status_after_routes
+    if status is None:
+        try:
+            status = find_connection(aws, plan.connection_id, added[0].account, added[0].region).status
+        except UnknownConnectionError:
+            status = ConnectionStatus.DELETED
+    if not status.is_dead:
+        return []
+    logger.warning("the connection died while configuring: removing the routes just added")
+    metrics.add_metric(name="ConfigureOvertaken", unit=MetricUnit.Count, value=1)
+    undo = [RouteChange("delete", c.account, c.region, c.route_table_id, c.destination, c.connection_id) for c in added]
+    return [ActionResult(c.describe(), done) for c, done in zip(undo, applier.change_routes(undo), strict=True)]
