@@ -20,12 +20,14 @@ import pytest
 from botocore.client import ClientCreator
 from moto.iam.models import get_account_id_from
 
-from peering.aws.clients import shared_session
+from peering.aws.clients import AwsClients, shared_session
+from peering.aws.ledger import Ledger
+from peering.runtime.config import Settings
 from runner.bootstrap import bootstrap
 from runner.cfn import Stack
 from runner.lambda_async import AsyncLambda, Run
 from runner.world import ApiRecorder, World
-from tests.builders import accepted_by_hand, make_vpc
+from tests.builders import make_vpc
 from tests.conftest import HUB_ACCOUNT, HUB_ENV, MEMBER_ROLE, REGION, Organization, ec2
 
 CONNECTIONS = 5
@@ -103,6 +105,7 @@ def flood(organization: Organization, client_classes_kept: None) -> Iterator[Any
         stack = Stack.load(account=HUB_ACCOUNT, region=REGION, overrides=overrides)
         bootstrap(stack, boto3.session.Session(region_name=REGION))
         member = organization.platform_account
+        ledger = Ledger(AwsClients(Settings.from_env()), str(stack.ref("LedgerTable")))
         connections = {}
         for n in range(CONNECTIONS):  # active, not configured yet: no routes, no DNS option
             blocks = (f"10.{2 * n}.0.0/16", f"10.{2 * n + 1}.0.0/16")
@@ -111,7 +114,9 @@ def flood(organization: Organization, client_classes_kept: None) -> Iterator[Any
                 ec2(member).modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
             pcx = ec2(member).create_vpc_peering_connection(VpcId=vpcs[0], PeerVpcId=vpcs[1])
             pcx_id = pcx["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-            accepted_by_hand(member, pcx_id)  # after deployment: the autopilot manages it
+            ec2(member).accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+            # Accepted after deployment: configure records it as the autopilot's (core/scope.py).
+            ledger.record_managed(pcx_id, "managed: accepted after deployment by a person (test)")
             connections[pcx_id] = (vpcs[0], blocks[0], vpcs[1], blocks[1])
         person = member_session(member)
         recorder.attach(person)
