@@ -429,6 +429,8 @@ def _refused(exc: Any, command: str, endpoint: str | None) -> CommandError:
         policy = IAM_POLICIES.get(command)
         attach = f"attach {policy} to your role or user (docs/deploy.md)" if policy else f"ask for {action}"
         return CommandError(f"access denied to {action}: {attach}", ENVIRONMENT)
+    if code == "403":  # a refusal botocore could not read (an emulator's): credentials or IAM
+        return CommandError(f"{call} refused (HTTP 403): check the credentials and what IAM allows them", ENVIRONMENT)
     if call == "DescribeStacks" and code == "ValidationError" and "does not exist" in message:
         return CommandError(
             f"{message} in Region {_region()}: check the stack name, AWS_REGION and AWS_PROFILE "
