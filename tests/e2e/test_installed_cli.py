@@ -12,6 +12,7 @@ does not declare is missing in the new virtualenv and its command fails here.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import time
 import zipfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from packaging.requirements import Requirement
 
 from emulation.server import MotoServer
 from runner.errors import ENVIRONMENT
-from tests.e2e.conftest import ROOT, Run, runner_env
+from tests.e2e.conftest import ROOT, Run, client, runner_env
 
 #: what the development environment has and the installed command line must not
 DEVELOPMENT_ONLY = ("moto", "aws-sam-translator", "cfn-lint", "pytest", "mypy", "hypothesis", "ruff")
@@ -187,3 +189,80 @@ def test_the_installed_pending_without_a_deployed_stack_says_to_name_it(
         "error: no stack no-such-hub in 123456789012/us-east-1: give the deployed hub's stack name with "
         "--stack-name (or its bus and ledger with --bus and --table), or check AWS_PROFILE and AWS_REGION"
     ]
+
+
+HELD = "pcx-0a11aa11aa11aa111"
+REQUESTER = "444455556666/us-east-1/vpc-0b22bb22bb22bb222"
+
+
+def deployed_hub(server: MotoServer) -> str:
+    """What a deployed hub shows an operator: a stack whose outputs name its bus, ledger and policy
+    parameter, a request held in the ledger, and a rule copying operator events to a queue."""
+    names = {"PeeringEventBusName": "hub-bus", "LedgerTableName": "hub-ledger", "PolicyParameterName": "/hub/policy"}
+    client(server, "cloudformation").create_stack(
+        StackName="hub",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {key: {"Value": value} for key, value in names.items()},
+            }
+        ),
+    )
+    client(server, "ssm").put_parameter(
+        Name="/hub/policy", Type="String", Value=(ROOT / "policy" / "example-policy.yaml").read_text()
+    )
+    dynamodb = client(server, "dynamodb")
+    dynamodb.create_table(
+        TableName="hub-ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    expires = (datetime.now(UTC) + timedelta(days=6)).isoformat()
+    dynamodb.put_item(
+        TableName="hub-ledger",
+        Item={
+            "pk": {"S": HELD},
+            "sk": {"S": "STATE"},
+            "decision": {"S": "held"},
+            "requester": {"S": REQUESTER},
+            "accepter": {"S": "123456789012/us-east-1/vpc-0c33cc33cc33cc333"},
+            "reasons": {"L": [{"S": "no rule matches"}]},
+            "policyVersion": {"S": "2024-06-01.1"},
+            "expirationTime": {"S": expires},
+        },
+    )
+    events, sqs = client(server, "events"), client(server, "sqs")
+    events.create_event_bus(Name="hub-bus")
+    url = sqs.create_queue(QueueName="operator-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="copy", EventBusName="hub-bus", EventPattern=json.dumps({"source": ["peering-autopilot.operator"]})
+    )
+    events.put_targets(Rule="copy", EventBusName="hub-bus", Targets=[{"Id": "queue", "Arn": arn}])
+    return str(url)
+
+
+@pytest.mark.slow
+def test_the_installed_operator_commands_work_on_a_deployed_hub(
+    installed: Installed, server: MotoServer, tmp_path: Path
+) -> None:
+    queue = deployed_hub(server)
+
+    pending = installed.run("pending", "--stack-name", "hub", "--json", cwd=tmp_path, endpoint=server.url)
+    approved = installed.run(
+        "approve", HELD, "--stack-name", "hub", "--comment", "CHG-1", cwd=tmp_path, endpoint=server.url
+    )
+
+    assert pending.returncode == 0, pending.stderr
+    [held] = json.loads(pending.stdout)
+    assert (held["connectionId"], held["requester"], held["reasons"]) == (HELD, REQUESTER, ["no rule matches"])
+    assert held["hoursLeft"] is not None
+    assert approved.returncode == 0, approved.stderr
+    [message] = client(server, "sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert event["detail-type"] == "Approve Peering Request"
+    assert event["detail"] == {"connectionId": HELD, "requestedBy": "moto", "comment": "CHG-1"}
