@@ -196,9 +196,15 @@ REQUESTER = "444455556666/us-east-1/vpc-0b22bb22bb22bb222"
 
 
 def deployed_hub(server: MotoServer) -> str:
-    """What a deployed hub shows an operator: a stack whose outputs name its bus, ledger and policy
-    parameter, a request held in the ledger, and a rule copying operator events to a queue."""
-    names = {"PeeringEventBusName": "hub-bus", "LedgerTableName": "hub-ledger", "PolicyParameterName": "/hub/policy"}
+    """What a deployed hub shows an operator: a stack whose outputs name its bus, ledger, policy
+    parameter and map bucket, a request held in the ledger, and a rule copying operator events to
+    a queue."""
+    names = {
+        "PeeringEventBusName": "hub-bus",
+        "LedgerTableName": "hub-ledger",
+        "PolicyParameterName": "/hub/policy",
+        "MapBucketName": "hub-map",
+    }
     client(server, "cloudformation").create_stack(
         StackName="hub",
         TemplateBody=json.dumps(
@@ -256,6 +262,7 @@ def test_the_installed_operator_commands_work_on_a_deployed_hub(
     approved = installed.run(
         "approve", HELD, "--stack-name", "hub", "--comment", "CHG-1", cwd=tmp_path, endpoint=server.url
     )
+    linked = installed.run("map", "--from-stack", "hub", "--expires", "600", cwd=tmp_path, endpoint=server.url)
 
     assert pending.returncode == 0, pending.stderr
     [held] = json.loads(pending.stdout)
@@ -266,3 +273,6 @@ def test_the_installed_operator_commands_work_on_a_deployed_hub(
     event = json.loads(message["Body"])
     assert event["detail-type"] == "Approve Peering Request"
     assert event["detail"] == {"connectionId": HELD, "requestedBy": "moto", "comment": "CHG-1"}
+    assert linked.returncode == 0, linked.stderr
+    assert "hub-map" in linked.stdout
+    assert "X-Amz-Expires=600" in linked.stdout
