@@ -26,4 +26,11 @@ if (LAYER_DIR / "peering").is_dir():
         if _path not in sys.path:
             sys.path.insert(0, _path)
 
-__all__ = ["DEFAULT_STACK_NAME", "EVENTS_DIR", "HUB_TEMPLATE", "LAYER_DIR", "MEMBER_TEMPLATE", "ROOT"]
+__all__ = ["DEFAULT_STACK_NAME", "EVENTS_DIR", "HUB_TEMPLATE", "LAYER_DIR", "MEMBER_TEMPLATE", "ROOT", "invoked_as"]
+
+
+def invoked_as() -> str:
+    """How the user runs the commands, for the ones we print: the installed console script
+    (``pip install .``), else ``python -m runner``."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("peering-autopilot") else "python -m runner"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import DEFAULT_STACK_NAME, HUB_TEMPLATE, operator_cli, policy_cli
+from runner import DEFAULT_STACK_NAME, HUB_TEMPLATE, invoked_as, operator_cli, policy_cli
 from runner.errors import ENVIRONMENT, CommandError, DevelopmentOnlyError
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=_prog(), description="Run Peering Autopilot's functions and rules locally (docs/try-it.md)."
+        prog=invoked_as(), description="Run Peering Autopilot's functions and rules locally (docs/try-it.md)."
     )
     parser.add_argument(
         "--debug", action="store_true", help=f"show the traceback of an error (or set {DEBUG_VARIABLE}=1)"
@@ -341,12 +341,6 @@ def _parser() -> argparse.ArgumentParser:
     policy_cli.register(sub)
     operator_cli.register(sub, stack_options)
     return parser
-
-
-def _prog() -> str:
-    """How the user called us: the installed console script, else ``python -m runner``."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
-    return name if name.startswith("peering-autopilot") else "python -m runner"
 
 
 # --- errors a user meets first: one line with what to do --------------------------------------

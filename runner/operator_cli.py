@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from peering.core.event_fields import ACCOUNT_ID, CONNECTION_ID, FREE_TEXT, PRINCIPAL_NAME, REGION
 from peering.core.events import APPROVE_DETAIL_TYPE, OPERATOR_SOURCE, REJECT_DETAIL_TYPE
 from peering.core.reminders import EXPIRES, WITHDRAWN, format_time_left, request_end
+from runner import invoked_as
 from runner.errors import CommandError
 from runner.invoke import captured_output
 
@@ -351,7 +352,7 @@ def _render(held: HeldRequest, now: datetime) -> list[str]:
         f"  age {format_time_left(age) if age is not None else '?'}, {end}{reminded}",
     ]
     lines += [f"  because {reason}" for reason in held.reasons]
-    lines.append(f"  decide: python -m runner approve|reject {held.connection_id} --comment 'why'")
+    lines.append(f"  decide: {invoked_as()} approve|reject {held.connection_id} --comment 'why'")
     return lines
 
 

@@ -262,12 +262,14 @@ def test_the_installed_operator_commands_work_on_a_deployed_hub(
     approved = installed.run(
         "approve", HELD, "--stack-name", "hub", "--comment", "CHG-1", cwd=tmp_path, endpoint=server.url
     )
+    listed = installed.run("pending", "--stack-name", "hub", cwd=tmp_path, endpoint=server.url)
     linked = installed.run("map", "--from-stack", "hub", "--expires", "600", cwd=tmp_path, endpoint=server.url)
 
     assert pending.returncode == 0, pending.stderr
     [held] = json.loads(pending.stdout)
     assert (held["connectionId"], held["requester"], held["reasons"]) == (HELD, REQUESTER, ["no rule matches"])
     assert held["hoursLeft"] is not None
+    assert f"  decide: peering-autopilot approve|reject {HELD} --comment 'why'" in listed.stdout.splitlines()
     assert approved.returncode == 0, approved.stderr
     [message] = client(server, "sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     event = json.loads(message["Body"])
