@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner import HUB_TEMPLATE
+from runner import DEFAULT_STACK_NAME, HUB_TEMPLATE
 from runner.template import TemplateError, load_template, translate
 
 __all__ = ["DEFAULT_STACK_NAME", "NO_VALUE", "Stack"]
-
-DEFAULT_STACK_NAME = "peering-autopilot"
 
 
 class _NoValue:

@@ -1,29 +1,50 @@
-"""``python -m runner <command>``: invoke, route, explain, bootstrap, map, adopt, demo, policy,
-approve, reject, pending (docs/try-it.md)."""
+"""``python -m runner <command>`` (``peering-autopilot <command>`` when installed): invoke, route,
+explain, bootstrap, map, adopt, demo, policy, approve, reject, pending (docs/try-it.md).
+
+Adding a command is a local change: a ``cmd_<name>(args) -> int`` function that imports what it
+needs *inside* itself, and a ``sub.add_parser`` block in ``_parser`` that sets ``run=cmd_<name>``
+(or a ``register(sub)`` in the command's own module, whose top level imports nothing heavy). Thus
+``--help`` and every other command import neither the SAM translator, cfn-lint, moto nor the
+engine (tests/e2e/test_cli_errors.py checks), and the installed command line, which has none of
+the development packages, runs the commands that need none.
+
+Errors a user can act on end as one line on stderr, ``error: <what> : <what to do>``, and an exit
+status (``_explained``, the one place that maps them): no endpoint answering, no or expired
+credentials, access denied (with the IAM to attach), a stack that is not there, a file that is not
+JSON, a command that needs the development environment. A command raises runner.errors.CommandError
+for its own. ``--debug`` (or PEERING_AUTOPILOT_DEBUG=1) shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.exceptions import ClientError
+from runner import DEFAULT_STACK_NAME, HUB_TEMPLATE, invoked_as, operator_cli, policy_cli
+from runner.errors import ENVIRONMENT, CommandError, DevelopmentOnlyError
 
-from runner import HUB_TEMPLATE, operator_cli, policy_cli
-from runner.bootstrap import bootstrap
-from runner.cfn import DEFAULT_STACK_NAME, Stack
-from runner.demo import run_demo
-from runner.invoke import captured_output, function_environment, invoke, patched_environ
-from runner.model import find_function, rules
-from runner.routing import deliver, describe_event, matching_rules
-from runner.template import TemplateError
+if TYPE_CHECKING:
+    from runner.cfn import Stack
 
 __all__ = ["main"]
+
+#: packages only the development environment has (requirements/dev.txt), and this repository's own
+DEVELOPMENT_PACKAGES = frozenset({"moto", "samtranslator", "cfnlint", "emulation", "werkzeug", "flask"})
+#: the IAM policy (policy/iam/, docs/deploy.md) that a command's caller needs
+IAM_POLICIES = {
+    "approve": "policy/iam/operator.json",
+    "reject": "policy/iam/operator.json",
+    "pending": "policy/iam/operator.json",
+    "policy": "policy/iam/policy-publisher.json",
+}
+DEBUG_VARIABLE = "PEERING_AUTOPILOT_DEBUG"
+INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C
 
 
 def _pairs(values: Sequence[str] | None, what: str) -> dict[str, str]:
@@ -31,18 +52,29 @@ def _pairs(values: Sequence[str] | None, what: str) -> dict[str, str]:
     for item in values or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"{what} must be KEY=VALUE, got {item!r}")
+            raise CommandError(f"{what} must be KEY=VALUE, got {item!r}")
         out[key] = value
     return out
 
 
 def _read_event(path: str) -> Any:
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    return json.loads(text)
+    name = "standard input" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(
+            f"{name} is not JSON ({exc.msg}, line {exc.lineno} column {exc.colno}): give an event file, "
+            "e.g. one of events/"
+        ) from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{name} is not text (UTF-8): give an event file, e.g. one of events/") from None
 
 
 def _target() -> tuple[Any, str, str]:
     """(boto3 session, account, Region) of the standard AWS environment (real AWS or AWS_ENDPOINT_URL)."""
+    import boto3  # noqa: PLC0415
+
     session = boto3.session.Session()
     region = session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
     if session.region_name is None:
@@ -52,6 +84,10 @@ def _target() -> tuple[Any, str, str]:
 
 
 def _hub_stack(args: argparse.Namespace, session: Any, account: str, region: str) -> Stack:
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    from runner.cfn import Stack  # noqa: PLC0415
+
     sqs = session.client("sqs")
 
     def queue_url(name: str) -> str:
@@ -75,6 +111,9 @@ def _hub_stack(args: argparse.Namespace, session: Any, account: str, region: str
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    from runner.invoke import invoke  # noqa: PLC0415
+    from runner.model import find_function  # noqa: PLC0415
+
     event = _read_event(args.event_file)
     session, account, region = _target()
     stack = _hub_stack(args, session, account, region)
@@ -95,9 +134,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415
+
+    from runner.cfn import Stack  # noqa: PLC0415
+    from runner.model import rules  # noqa: PLC0415
+    from runner.routing import deliver, describe_event, matching_rules  # noqa: PLC0415
+
     event = _read_event(args.event_file)
     if not isinstance(event, dict):
-        raise SystemExit("the event must be a JSON object")
+        raise CommandError(f"{args.event_file}: the event must be a JSON object")
     account = args.account or str(event.get("account") or "")
     # The hub's Region is where the stack runs (the configured Region), not where the event comes from.
     region = args.region or os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
@@ -168,6 +213,9 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from runner.invoke import captured_output, function_environment, patched_environ  # noqa: PLC0415
+    from runner.model import find_function  # noqa: PLC0415
+
     session, hub_account, region = _target()
     stack = _hub_stack(args, session, hub_account, region)
     spec = find_function(stack, "AcceptFunction")
@@ -188,6 +236,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from runner.bootstrap import bootstrap  # noqa: PLC0415
+    from runner.model import find_function  # noqa: PLC0415
+
     session, account, region = _target()
     stack = _hub_stack(args, session, account, region)
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS"
@@ -203,14 +254,15 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415
+
     from runner.map_cli import LinkLifetimeError, presigned_map_url, write_map_file  # noqa: PLC0415
 
     if args.from_stack:
         try:
             print(presigned_map_url(boto3.session.Session(), args.from_stack, args.expires))
         except LinkLifetimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            raise CommandError(str(exc)) from None
         return 0
     session, account, region = _target()
     stack = _hub_stack(args, session, account, region)
@@ -237,12 +289,17 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from runner.demo import run_demo  # noqa: PLC0415
+
     return run_demo(verbose=args.verbose)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m runner", description="Run Peering Autopilot's functions and rules locally (docs/try-it.md)."
+        prog=invoked_as(), description="Run Peering Autopilot's functions and rules locally (docs/try-it.md)."
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show the traceback of an error (or set {DEBUG_VARIABLE}=1)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -313,14 +370,113 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- errors a user meets first: one line with what to do --------------------------------------
+
+EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"})
+INVALID = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+    }
+)
+DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"})
+SANDBOX_CREDENTIALS = "the sandbox's: the ones `python -m runner up` prints"
+
+
+def _explained(exc: BaseException, command: str) -> CommandError | None:  # noqa: PLR0911 - one per kind
+    """The one line and exit status for an error a user can act on; None for a defect (traceback)."""
+    from botocore import exceptions as aws  # noqa: PLC0415 - not for --help
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if isinstance(exc, CommandError):
+        return exc
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in DEVELOPMENT_PACKAGES:
+        return DevelopmentOnlyError(command, str(exc.name))
+    template = sys.modules.get("runner.template")  # loaded when it raised: no import for the check
+    if template is not None and isinstance(exc, template.TemplateError):
+        return CommandError(str(exc))
+    if isinstance(exc, aws.EndpointConnectionError | aws.ConnectTimeoutError):
+        url = exc.kwargs.get("endpoint_url", "the endpoint")
+        if endpoint:
+            return CommandError(
+                f"nothing answers at {url} (AWS_ENDPOINT_URL): start the sandbox (`python -m runner up`), "
+                "or unset AWS_ENDPOINT_URL to use AWS",
+                ENVIRONMENT,
+            )
+        return CommandError(f"cannot reach {url}: check the network and AWS_REGION", ENVIRONMENT)
+    if isinstance(exc, aws.NoCredentialsError | aws.PartialCredentialsError):
+        where = f"; for the sandbox at {endpoint}, {SANDBOX_CREDENTIALS}" if endpoint else ""
+        return CommandError(
+            "no AWS credentials: set AWS_PROFILE (after `aws configure` or `aws sso login`) or "
+            f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{where}",
+            ENVIRONMENT,
+        )
+    if isinstance(exc, aws.ProfileNotFound):
+        return CommandError(f"{exc}: set AWS_PROFILE to a profile of ~/.aws/config (`aws configure list-profiles`)")
+    if isinstance(exc, aws.TokenRetrievalError | aws.SSOTokenLoadError | aws.UnauthorizedSSOTokenError):
+        return CommandError(f"your AWS SSO login has expired or is missing: run `aws sso login` ({exc})", ENVIRONMENT)
+    if isinstance(exc, aws.ClientError):
+        return _refused(exc, command, endpoint)
+    if isinstance(exc, json.JSONDecodeError):
+        return CommandError(f"not JSON: {exc}")
+    if isinstance(exc, FileNotFoundError):
+        return CommandError(f"{exc.filename or exc}: no such file")
+    if isinstance(exc, IsADirectoryError | PermissionError):
+        return CommandError(f"{exc.filename or exc}: {exc.strerror or exc}")
+    return None
+
+
+def _refused(exc: Any, command: str, endpoint: str | None) -> CommandError:
+    """An AWS API's refusal of one of the command's own calls (botocore's ClientError)."""
+    error = exc.response.get("Error", {})
+    code, message, call = str(error.get("Code", "")), str(error.get("Message", "")), exc.operation_name
+    if code in EXPIRED:
+        return CommandError(
+            f"your AWS credentials have expired ({code} calling {call}): refresh them (`aws sso login`, or new "
+            "keys and session token) and run again",
+            ENVIRONMENT,
+        )
+    if code in INVALID:
+        hint = SANDBOX_CREDENTIALS if endpoint else "check AWS_PROFILE or AWS_ACCESS_KEY_ID"
+        return CommandError(f"AWS does not accept these credentials ({code} calling {call}): {hint}", ENVIRONMENT)
+    if code in DENIED:
+        performed = re.search(r"perform: ([\w-]+:\w+)", message)
+        action = performed.group(1) if performed else call
+        policy = IAM_POLICIES.get(command)
+        attach = f"attach {policy} to your role or user (docs/deploy.md)" if policy else f"ask for {action}"
+        return CommandError(f"access denied to {action}: {attach}", ENVIRONMENT)
+    if code == "403":  # a refusal botocore could not read (an emulator's): credentials or IAM
+        return CommandError(f"{call} refused (HTTP 403): check the credentials and what IAM allows them", ENVIRONMENT)
+    if call == "DescribeStacks" and code == "ValidationError" and "does not exist" in message:
+        return CommandError(
+            f"{message} in Region {_region()}: check the stack name, AWS_REGION and AWS_PROFILE "
+            "(`aws cloudformation describe-stacks` lists the stacks)"
+        )
+    return CommandError(str(exc))
+
+
+def _region() -> str:
+    import boto3  # noqa: PLC0415
+
+    return boto3.session.Session().region_name or os.environ.get("AWS_REGION") or "us-east-1"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
     try:
-        code: int = args.run(args)
-    except (TemplateError, FileNotFoundError, json.JSONDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ClientError as exc:  # the endpoint refused a call of the runner itself (not of a function)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return code
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as exc:
+        explained = _explained(exc, args.command)
+        if explained is None or args.debug or os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"error: {' '.join(str(explained).split())}", file=sys.stderr)
+        return explained.exit_code

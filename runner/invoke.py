@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from runner.model import FunctionSpec
+if TYPE_CHECKING:  # runner.model needs the SAM translator: the installed command line has none
+    from runner.model import FunctionSpec
 
 __all__ = [
     "Invocation",

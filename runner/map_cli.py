@@ -13,13 +13,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 
-from runner.cfn import Stack
+from runner.errors import CommandError
 from runner.invoke import captured_output, function_environment, patched_environ
-from runner.model import find_function
+
+if TYPE_CHECKING:
+    from runner.cfn import Stack
 
 __all__ = ["MAX_LINK_SECONDS", "LinkLifetimeError", "MapWritten", "presigned_map_url", "write_map_file"]
 
@@ -46,6 +48,8 @@ def write_map_file(
     stack: Stack, *, account: str, region: str, path: Path, env: dict[str, str] | None = None
 ) -> MapWritten:
     """Observe every sweep target with the functions' settings and write the page to ``path``."""
+    from runner.model import find_function  # noqa: PLC0415 - the template's functions (development only)
+
     worker = function_environment(
         find_function(stack, "WorkerFunction"),
         account=account,
@@ -98,7 +102,7 @@ def presigned_map_url(session: Any, stack_name: str, expires: int) -> str:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     bucket = outputs.get(MAP_BUCKET_OUTPUT)
     if not bucket:
-        raise SystemExit(f"stack {stack_name} has no {MAP_BUCKET_OUTPUT} output: deploy it with PublishMap=true")
+        raise CommandError(f"stack {stack_name} has no {MAP_BUCKET_OUTPUT} output: deploy it with PublishMap=true")
     # The stack's Region is the session's (describe_stacks found it there), so is its bucket's.
     s3 = session.client("s3", config=Config(signature_version="s3v4"))
     url: str = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": MAP_KEY}, ExpiresIn=expires)

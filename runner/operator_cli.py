@@ -24,16 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from peering.core.event_fields import ACCOUNT_ID, CONNECTION_ID, FREE_TEXT, PRINCIPAL_NAME, REGION
 from peering.core.events import APPROVE_DETAIL_TYPE, OPERATOR_SOURCE, REJECT_DETAIL_TYPE
 from peering.core.reminders import EXPIRES, WITHDRAWN, format_time_left, request_end
-from runner.cfn import Stack
+from runner import invoked_as
+from runner.errors import CommandError
 from runner.invoke import captured_output
+
+if TYPE_CHECKING:
+    from runner.cfn import Stack
 
 REQUEST_LIFETIME = timedelta(hours=168)  # AWS expires an unanswered request after 7 days
 COMMENT_MAX = 1024
@@ -53,7 +56,13 @@ class Hub:
     source: str  # where the names came from
 
 
+#: what describe_stacks answers for a stack that is not there (a ValidationError, not a 404)
+NO_SUCH_STACK = "ValidationError"
+
+
 def _session() -> tuple[Any, str, str]:
+    import boto3  # noqa: PLC0415 - not for --help
+
     session = boto3.session.Session()
     region = session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
     if session.region_name is None:
@@ -67,31 +76,72 @@ def locate_hub(args: argparse.Namespace) -> Hub:
     session, account, region = _session()
     bus, table, source = args.bus, args.table, "given"
     if not (bus and table):
-        try:
-            stacks = session.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"]
-            outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        outputs = _stack_outputs(session, args.stack_name)
+        if "PeeringEventBusName" in outputs and "LedgerTableName" in outputs:
             bus, table = bus or outputs["PeeringEventBusName"], table or outputs["LedgerTableName"]
             source = f"outputs of stack {args.stack_name}"
-        except (ClientError, KeyError, IndexError):
-            params = dict(p.split("=", 1) for p in args.param or [] if "=" in p)
-            stack = Stack.load(
-                Path(args.template), account=account, region=region, overrides=params, stack_name=args.stack_name
-            )
+        else:
+            stack = _template_stack(args, account, region)
             bus, table = bus or str(stack.ref("PeeringEventBus")), table or str(stack.ref("LedgerTable"))
             source = f"names {args.template} gives them (no stack {args.stack_name} deployed here)"
     return Hub(session, account, region, str(bus), str(table), source)
 
 
-def _state(hub: Hub, connection_id: str) -> dict[str, Any] | None:
-    item: dict[str, Any] | None = (
-        hub.session.client("dynamodb")
-        .get_item(
-            TableName=hub.ledger_table,
-            Key={"pk": {"S": connection_id}, "sk": {"S": "STATE"}},
-            ConsistentRead=True,
-        )
-        .get("Item")
+def _stack_outputs(session: Any, stack_name: str) -> dict[str, str]:
+    """The stack's outputs; empty when there is no such stack here (any other refusal is raised:
+    access denied or expired credentials are the user's to fix, not a reason to guess names)."""
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == NO_SUCH_STACK:
+            return {}
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs", []) if stacks else [])}
+
+
+def _template_stack(args: argparse.Namespace, account: str, region: str) -> Stack:
+    """The names the template gives the hub's resources (what ``bootstrap`` creates in an emulator).
+
+    Only in the development environment: an installed command line has neither the template nor
+    the SAM translator, and needs the deployed stack."""
+    where = f"{account}/{region}"
+    try:
+        from runner.cfn import Stack  # noqa: PLC0415 - the SAM translator, only without a deployed stack
+    except ImportError:
+        raise CommandError(
+            f"no stack {args.stack_name} in {where}: give the deployed hub's stack name with --stack-name "
+            "(or its bus and ledger with --bus and --table), or check AWS_PROFILE and AWS_REGION"
+        ) from None
+    if not Path(args.template).is_file():
+        raise CommandError(f"no stack {args.stack_name} in {where}, and no template {args.template} to name the hub")
+    params = dict(p.split("=", 1) for p in args.param or [] if "=" in p)
+    return Stack.load(Path(args.template), account=account, region=region, overrides=params, stack_name=args.stack_name)
+
+
+def _no_ledger(hub: Hub, exc: ClientError) -> CommandError | None:
+    """A ledger table that is not there: most often a wrong --stack-name (no stack, so the
+    template's names, which an emulator has only after ``bootstrap``)."""
+    if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        return None
+    return CommandError(
+        f"no ledger table {hub.ledger_table} in {hub.account}/{hub.region} (from the {hub.source}): give the "
+        "deployed hub's stack name with --stack-name, or run `python -m runner bootstrap` against an emulator"
     )
+
+
+def _state(hub: Hub, connection_id: str) -> dict[str, Any] | None:
+    try:
+        item: dict[str, Any] | None = (
+            hub.session.client("dynamodb")
+            .get_item(
+                TableName=hub.ledger_table,
+                Key={"pk": {"S": connection_id}, "sk": {"S": "STATE"}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+    except ClientError as exc:
+        raise _no_ledger(hub, exc) or exc from None
     return item
 
 
@@ -253,7 +303,7 @@ def with_real_end(held: HeldRequest, engine: Any) -> HeldRequest:
 def held_requests(hub: Hub, policy_parameter: str | None = None) -> list[HeldRequest]:
     """Open records whose last decision is held, the soonest to end first (a Scan: a person's tool)."""
     items: list[dict[str, Any]] = []
-    for page in (
+    pages = (
         hub.session.client("dynamodb")
         .get_paginator("scan")
         .paginate(
@@ -262,8 +312,12 @@ def held_requests(hub: Hub, policy_parameter: str | None = None) -> list[HeldReq
             ExpressionAttributeValues={":state": {"S": "STATE"}, ":held": {"S": "held"}},
             ConsistentRead=True,
         )
-    ):
-        items.extend(page["Items"])
+    )
+    try:
+        for page in pages:
+            items.extend(page["Items"])
+    except ClientError as exc:
+        raise _no_ledger(hub, exc) or exc from None
     held = [_held_from_item(i) for i in items]
     if held and policy_parameter:
         with captured_output(sys.stderr):  # the engine's log lines stay off the listing
@@ -298,7 +352,7 @@ def _render(held: HeldRequest, now: datetime) -> list[str]:
         f"  age {format_time_left(age) if age is not None else '?'}, {end}{reminded}",
     ]
     lines += [f"  because {reason}" for reason in held.reasons]
-    lines.append(f"  decide: python -m runner approve|reject {held.connection_id} --comment 'why'")
+    lines.append(f"  decide: {invoked_as()} approve|reject {held.connection_id} --comment 'why'")
     return lines
 
 
@@ -306,16 +360,10 @@ def policy_parameter_name(args: argparse.Namespace, hub: Hub) -> str:
     """--policy-parameter, else the deployed stack's output, else the name the template gives it."""
     if args.policy_parameter:
         return str(args.policy_parameter)
-    try:
-        stacks = hub.session.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    outputs = _stack_outputs(hub.session, args.stack_name)
+    if "PolicyParameterName" in outputs:
         return str(outputs["PolicyParameterName"])
-    except (ClientError, KeyError, IndexError):
-        params = dict(p.split("=", 1) for p in args.param or [] if "=" in p)
-        stack = Stack.load(
-            Path(args.template), account=hub.account, region=hub.region, overrides=params, stack_name=args.stack_name
-        )
-        return str(stack.ref("PolicyParameter"))
+    return str(_template_stack(args, hub.account, hub.region).ref("PolicyParameter"))
 
 
 def cmd_pending(args: argparse.Namespace) -> int:

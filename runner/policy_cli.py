@@ -18,24 +18,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
-from peering.core.policy import PolicyDocument
-from runner.policy_tool import (
-    DocumentError,
-    check_policy,
-    decide_case,
-    decision_label,
-    load_cases,
-    policy_warnings,
-    read_text,
-    rule_changes,
-    run_cases,
-    table,
-)
+if TYPE_CHECKING:
+    from peering.core.policy import PolicyDocument
+
+# The commands import the policy's schema (pydantic, PyYAML) and boto3 when they run, so that
+# ``--help`` imports neither (runner.cli).
 
 DEFAULT_PARAMETER = "/peering-autopilot/policy"  # template.yaml's PolicyParameterName default
 STANDARD_TIER_BYTES = 4096  # the template's parameter is Standard tier: 4 KB
@@ -44,6 +35,8 @@ RACED = 3  # exit status: another writer got in between publish's check and its 
 
 def _warned(path: str, text: str, policy: PolicyDocument, strict: bool) -> bool:
     """Print the document's warnings; True when ``--strict`` makes them fatal."""
+    from runner.policy_tool import policy_warnings  # noqa: PLC0415
+
     warnings = policy_warnings(path, text, policy)
     for line in warnings:
         print(line, file=sys.stderr)
@@ -54,6 +47,8 @@ def _warned(path: str, text: str, policy: PolicyDocument, strict: bool) -> bool:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from runner.policy_tool import check_policy, read_text  # noqa: PLC0415
+
     text = read_text(args.file)
     policy = check_policy(args.file, text)
     print(f"{args.file}: valid, version {policy.version}, {len(policy.rules)} rule(s)")
@@ -61,6 +56,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from runner.policy_tool import check_policy, decision_label, load_cases, read_text, run_cases, table  # noqa: PLC0415
+
     text = read_text(args.file)
     policy = check_policy(args.file, text)
     _warned(args.file, text, policy, strict=False)
@@ -79,6 +76,15 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from runner.policy_tool import (  # noqa: PLC0415
+        check_policy,
+        decide_case,
+        decision_label,
+        load_cases,
+        rule_changes,
+        table,
+    )
+
     old, new = check_policy(args.old), check_policy(args.new)
     cases = load_cases(args.cases)
     rows = []
@@ -116,6 +122,8 @@ def _current(ssm: Any, name: str) -> tuple[str | None, int]:
 
 def _document_version(parameter: str, text: str | None) -> str | None:
     """The ``version`` of a published document (None: none, or it does not validate)."""
+    from runner.policy_tool import DocumentError, check_policy  # noqa: PLC0415
+
     if text is None:
         return None
     try:
@@ -155,6 +163,10 @@ def _put(ssm: Any, name: str, text: str, checked: int) -> int | None:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415
+
+    from runner.policy_tool import check_policy, load_cases, read_text, run_cases  # noqa: PLC0415
+
     text = read_text(args.file)
     policy = check_policy(args.file, text)
     if _warned(args.file, text, policy, args.strict):
@@ -222,6 +234,8 @@ def _write(ssm: Any, parameter: str, text: str, version: str, *, checked: int, w
 
 def _guarded(command: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
+        from runner.policy_tool import DocumentError  # noqa: PLC0415
+
         try:
             code: int = command(args)
         except DocumentError as exc:

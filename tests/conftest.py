@@ -300,8 +300,13 @@ def emitted_metrics(output: str) -> dict[str, float]:
 
 
 # Test files whose tests share a session fixture (pytest-xdist runs each worker's session fixtures
-# once): the demo, played once for its smoke test and for the map's browser test.
-XDIST_GROUPS = {"tests/e2e/test_demo.py": "demo", "tests/e2e/test_map_browser.py": "demo"}
+# once): the demo, played once for its smoke test and for the map's browser test; the installed wheel.
+XDIST_GROUPS = {
+    "tests/e2e/test_demo.py": "demo",
+    "tests/e2e/test_map_browser.py": "demo",
+    # one wheel built and installed (a module fixture, about 20 s), not one per worker
+    "tests/e2e/test_installed_cli.py": "installed",
+}
 
 
 @pytest.hookimpl(optionalhook=True)
