@@ -1,5 +1,5 @@
 """``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo, policy, approve,
-reject, pending (docs/try-it.md)."""
+reject, pending, up (docs/try-it.md)."""
 
 from __future__ import annotations
 
@@ -223,6 +223,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(verbose=args.verbose)
 
 
+def cmd_up(args: argparse.Namespace) -> int:
+    from runner.up import run_up  # noqa: PLC0415 - the sandbox's imports only for up
+
+    return run_up(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m runner", description="Run Peering Autopilot's functions and rules locally (docs/try-it.md)."
@@ -280,6 +286,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole lifecycle on a local moto server, through the template's rules")
     p.add_argument("--verbose", action="store_true", help="also print the functions' logs (stderr)")
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("up", help="a live local organization any AWS client can drive, until Ctrl-C")
+    p.add_argument("--port", type=int, default=8600, help="loopback port (default 8600; 0: a free one)")
+    p.add_argument(
+        "--sweep-every",
+        type=float,
+        metavar="SECONDS",
+        help="fire the scheduled sweep this often (default: the template's SweepSchedule, 30 minutes)",
+    )
+    p.add_argument("--write-profiles", metavar="PATH", help="write the accounts as an AWS CLI config file")
+    p.add_argument("--log", metavar="PATH", help="also write the timeline and the functions' logs to this file")
+    p.add_argument("--state-file", metavar="PATH", help="write the endpoint, accounts and keys as JSON when ready")
+    p.set_defaults(run=cmd_up)
 
     policy_cli.register(sub)
     operator_cli.register(sub, stack_options)

@@ -196,7 +196,12 @@ class Sandbox:
     def session(self, account: str = "hub", region: str | None = None) -> Any:
         import boto3  # noqa: PLC0415 - only for callers that want one
 
-        return boto3.session.Session(region_name=region or self.region, **self.credentials(account))
+        keys = self.credentials(account)
+        return boto3.session.Session(
+            aws_access_key_id=keys["aws_access_key_id"],
+            aws_secret_access_key=keys["aws_secret_access_key"],
+            region_name=region or self.region,
+        )
 
     def client(self, service: str, account: str = "hub", region: str | None = None) -> Any:
         return self.session(account, region).client(service, endpoint_url=self.url)
