@@ -27,6 +27,7 @@ import re
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,7 +218,11 @@ class Loop:
             if not batch:
                 break
             for message in batch:
-                self.world.put(json.loads(message["Body"]), self.queues["bus"], cause="PutEvents on the peering bus")
+                event = json.loads(message["Body"])
+                # EventBridge sets ``account`` to the sender's; moto's copy to a queue leaves it out. The
+                # bus is the hub's and the operator commands run there: the hub is the sender.
+                event.setdefault("account", self.world.stack.account)
+                self.world.put(event, self.queues["bus"], cause="PutEvents on the peering bus")
                 self.sqs.delete_message(QueueUrl=self.queues["tap"], ReceiptHandle=message["ReceiptHandle"])
         if self.next_sweep is not None and self.sweep_every is not None and time.monotonic() >= self.next_sweep:
             self.next_sweep = time.monotonic() + self.sweep_every
@@ -241,6 +246,12 @@ class Loop:
                 "detail": {},
             }
             self.world.put(event, rule.bus, cause=SCHEDULE)
+
+
+def _dropped(say: Callable[[str], None], cause: str, calls: Counter[str]) -> None:
+    listed = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in calls.items())
+    who = cause if " " in cause else f"a call by {cause}"
+    say(f"[-] {listed}  <- {who}: no rule matches (EventBridge drops it)")
 
 
 class _Out:
@@ -328,7 +339,7 @@ def _serve(
     timeline = Timeline(say, loop.notifications)
     world.listeners.append(timeline.delivered)
     world.after_invocation.append(timeline.ran)
-    world.dropped_hooks.append(timeline.dropped)
+    world.dropped_hooks.append(lambda cause, calls: _dropped(say, cause, calls))
     world.dead_letter_hooks.append(
         lambda function, _event, queue: say(
             f"      {function}: retries exhausted; the event went to {queue or 'nowhere (no on-failure destination)'}"

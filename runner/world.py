@@ -229,7 +229,8 @@ class Delivered:
 
 def _call_label(event: dict[str, Any]) -> str:
     detail = event.get("detail") or {}
-    return str(detail.get("eventName") or event.get("detail-type"))
+    failed = f" (failed: {detail['errorCode']})" if detail.get("errorCode") else ""
+    return f"{detail.get('eventName') or event.get('detail-type')}{failed}"
 
 
 class World:
