@@ -1,5 +1,5 @@
 """``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo, policy, approve,
-reject, pending, up (docs/try-it.md)."""
+reject, pending, up, tail (docs/try-it.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -223,10 +223,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(verbose=args.verbose)
 
 
+def cmd_tail(args: argparse.Namespace) -> int:
+    from runner.tail import cmd_tail as tail  # noqa: PLC0415 - only for tail
+
+    return tail(args)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from runner.up import run_up  # noqa: PLC0415 - the sandbox's imports only for up
 
     return run_up(args)
+
+
+def _sandbox_commands(sub: Any, stack_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``up`` (the live sandbox) and ``tail`` (its ledger and notifications); imported when run."""
+    p = sub.add_parser("up", help="a live local organization any AWS client can drive, until Ctrl-C")
+    p.add_argument("--port", type=int, default=8600, help="loopback port (default 8600; 0: a free one)")
+    p.add_argument(
+        "--sweep-every",
+        type=float,
+        metavar="SECONDS",
+        help="fire the scheduled sweep this often (default: the template's SweepSchedule, 30 minutes)",
+    )
+    p.add_argument("--write-profiles", metavar="PATH", help="write the accounts as an AWS CLI config file")
+    p.add_argument("--log", metavar="PATH", help="also write the timeline and the functions' logs to this file")
+    p.add_argument("--state-file", metavar="PATH", help="write the endpoint, accounts and keys as JSON when ready")
+    p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("tail", help="follow the hub's ledger and notifications as they change (Ctrl-C stops)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between looks at the ledger (default 1)")
+    p.add_argument("--once", action="store_true", help="print every connection's record once and exit")
+    p.add_argument("--bus", help=argparse.SUPPRESS)
+    p.add_argument("--table", help="the ledger table (default: the stack's output, else the template's name)")
+    stack_options(p)
+    p.set_defaults(run=cmd_tail)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -287,18 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="also print the functions' logs (stderr)")
     p.set_defaults(run=cmd_demo)
 
-    p = sub.add_parser("up", help="a live local organization any AWS client can drive, until Ctrl-C")
-    p.add_argument("--port", type=int, default=8600, help="loopback port (default 8600; 0: a free one)")
-    p.add_argument(
-        "--sweep-every",
-        type=float,
-        metavar="SECONDS",
-        help="fire the scheduled sweep this often (default: the template's SweepSchedule, 30 minutes)",
-    )
-    p.add_argument("--write-profiles", metavar="PATH", help="write the accounts as an AWS CLI config file")
-    p.add_argument("--log", metavar="PATH", help="also write the timeline and the functions' logs to this file")
-    p.add_argument("--state-file", metavar="PATH", help="write the endpoint, accounts and keys as JSON when ready")
-    p.set_defaults(run=cmd_up)
+    _sandbox_commands(sub, stack_options)
 
     policy_cli.register(sub)
     operator_cli.register(sub, stack_options)

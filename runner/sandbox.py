@@ -26,6 +26,7 @@ block ends::
                                               # AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE=os.devnull
         sandbox.log_path                 # the file `up` writes its timeline to (one line per event
                                          # and decision)
+        sandbox.output()                 # what `up` printed so far; sandbox.stop() -> its exit code
 
 The approval policy is the demo's (runner.demo.organization): requests from network-a (platform OU)
 into VPCs tagged ``peering-autopilot:accept=true`` are accepted, hub-internal ones too, the rest held.
@@ -174,6 +175,11 @@ class Sandbox:
     @property
     def accounts(self) -> dict[str, str]:
         return dict(self._get("accounts"))
+
+    @property
+    def server_pid(self) -> int:
+        """The moto server's process (it stops with ``up``)."""
+        return int(self._get("pid"))
 
     @property
     def outputs(self) -> dict[str, str]:

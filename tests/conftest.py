@@ -301,7 +301,11 @@ def emitted_metrics(output: str) -> dict[str, float]:
 
 # Test files whose tests share a session fixture (pytest-xdist runs each worker's session fixtures
 # once): the demo, played once for its smoke test and for the map's browser test.
-XDIST_GROUPS = {"tests/e2e/test_demo.py": "demo", "tests/e2e/test_map_browser.py": "demo"}
+XDIST_GROUPS = {
+    "tests/e2e/test_demo.py": "demo",
+    "tests/e2e/test_map_browser.py": "demo",
+    "tests/e2e/test_sandbox.py": "sandbox",  # one runner up for the file, stopped by its last test
+}
 
 
 @pytest.hookimpl(optionalhook=True)

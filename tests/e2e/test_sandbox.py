@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -156,6 +157,11 @@ def test_a_peering_made_and_deleted_with_the_aws_cli_is_accepted_configured_and_
     until("ledger closed", lambda: "closedAt" in ledger(sandbox, pcx), sandbox)
     assert routes_to(sandbox, analytics_b, accepter, pcx) == []
     assert ledger(sandbox, pcx)["status"]["S"] == "deleted"
+    shown = runner(sandbox, "tail", "--once")
+    assert shown.returncode == 0, shown.stderr
+    line = next(line for line in shown.stdout.splitlines() if pcx in line)
+    assert "status deleted, decision accepted by policy" in line
+    assert ", closed " in line
 
 
 def test_a_failed_call_reaches_the_hub_as_a_cloudtrail_event_with_its_error_code(sandbox: Sandbox) -> None:
@@ -191,7 +197,16 @@ def test_an_operator_approves_a_held_request_and_pending_no_longer_lists_it(sand
     assert listed.returncode == 0, listed.stderr
     assert pcx in listed.stdout
 
-    # When the operator approves it
+    # When the operator approves it, while tail follows the ledger
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    following = subprocess.Popen(
+        [sys.executable, "-m", "runner", "tail", "--interval", "0.3"],
+        cwd=ROOT,
+        env={**env, **sandbox.environment("hub")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     approved = runner(sandbox, "approve", pcx, "--comment", "reviewed by the network team")
     assert approved.returncode == 0, approved.stderr
 
@@ -202,6 +217,14 @@ def test_an_operator_approves_a_held_request_and_pending_no_longer_lists_it(sand
     after = runner(sandbox, "pending")
     assert after.returncode == 0, after.stderr
     assert pcx not in after.stdout
+    time.sleep(1)  # tail's next look at the ledger
+    following.send_signal(signal.SIGINT)
+    out, errors = following.communicate(timeout=30)
+    assert following.returncode == 0, errors
+    assert f"ledger {pcx}, status pending-acceptance, decision held by policy" in out, out + errors
+    assert "decision accepted by operator:sandbox-admin" in out.split(f"ledger {pcx}")[-1], out + errors
+    queues = sandbox.client("sqs").list_queues().get("QueueUrls", [])
+    assert not [q for q in queues if "runner-tail-" in q]  # it removed its own queue
 
 
 def test_the_sweep_runs_on_the_sandbox_clock(sandbox: Sandbox) -> None:
@@ -212,9 +235,9 @@ def test_the_sweep_runs_on_the_sandbox_clock(sandbox: Sandbox) -> None:
     )
 
 
-def test_interrupting_up_stops_it_and_its_emulator() -> None:
-    sandbox = Sandbox().start()
-    server_pid = int(json.loads(Path(sandbox._state_path).read_text(encoding="utf-8"))["pid"])
+def test_interrupting_up_stops_it_and_its_emulator(sandbox: Sandbox) -> None:
+    """The file's last test: it stops the module's sandbox (one xdist group: XDIST_GROUPS)."""
+    server_pid = sandbox.server_pid
     assert sandbox.stop() == 0
     assert "interrupted: the sandbox and its moto server are stopped" in sandbox.output()
     with pytest.raises(ProcessLookupError):
