@@ -218,10 +218,7 @@ class Loop:
             if not batch:
                 break
             for message in batch:
-                event = json.loads(message["Body"])
-                # EventBridge sets ``account`` to the sender's; moto's copy to a queue leaves it out. The
-                # bus is the hub's and the operator commands run there: the hub is the sender.
-                event.setdefault("account", self.world.stack.account)
+                event = json.loads(message["Body"])  # with its account (fidelity gap event_target_account)
                 self.world.put(event, self.queues["bus"], cause="PutEvents on the peering bus")
                 self.sqs.delete_message(QueueUrl=self.queues["tap"], ReceiptHandle=message["ReceiptHandle"])
         if self.next_sweep is not None and self.sweep_every is not None and time.monotonic() >= self.next_sweep:
