@@ -36,7 +36,7 @@ from typing import IO, Any
 import boto3
 
 from emulation.cloudtrail import event_time
-from emulation.server import MotoServer
+from emulation.server import EmulationError, MotoServer
 from peering.aws.clients import shared_session
 from runner.bootstrap import bootstrap
 from runner.cfn import Stack
@@ -306,6 +306,12 @@ def run_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         say("interrupted: the sandbox and its moto server are stopped")
         return 0
+    except EmulationError as exc:
+        if "Address already in use" in str(exc):
+            say(f"error: port {args.port} is taken (another runner up?): --port 0 picks a free one")
+        else:
+            say(f"error: the moto server did not start: {exc}")
+        return 2
     finally:
         if args.state_file:
             Path(args.state_file).unlink(missing_ok=True)

@@ -227,6 +227,14 @@ def test_an_operator_approves_a_held_request_and_pending_no_longer_lists_it(sand
     assert not [q for q in queues if "runner-tail-" in q]  # it removed its own queue
 
 
+def test_a_taken_port_is_one_line_saying_what_to_do(sandbox: Sandbox) -> None:
+    port = sandbox.url.rsplit(":", 1)[1]
+    done = runner(sandbox, "up", "--port", port)
+    assert done.returncode == 2
+    assert f"error: port {port} is taken (another runner up?): --port 0 picks a free one" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 def test_the_sweep_runs_on_the_sandbox_clock(sandbox: Sandbox) -> None:
     until(
         "a scheduled sweep",
