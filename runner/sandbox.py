@@ -27,6 +27,8 @@ block ends::
         sandbox.log_path                 # the file `up` writes its timeline to (one line per event
                                          # and decision)
         sandbox.output()                 # what `up` printed so far; sandbox.stop() -> its exit code
+        sandbox.profiles_path            # an AWS CLI config file: profiles hub, network-a, analytics-b
+                                         # (keys, region, endpoint_url), for AWS_CONFIG_FILE
 
 The approval policy is the demo's (runner.demo.organization): requests from network-a (platform OU)
 into VPCs tagged ``peering-autopilot:accept=true`` are accepted, hub-internal ones too, the rest held.
@@ -75,6 +77,8 @@ class Sandbox:
         self.log_path = log_path or self._workdir / "up.log"
         self._state_path = self._workdir / "state.json"
         self._output_path = self._workdir / "output.txt"
+        #: the accounts as AWS CLI profiles (hub, network-a, analytics-b), for AWS_CONFIG_FILE
+        self.profiles_path = self._workdir / "aws-config"
         self._proc: subprocess.Popen[bytes] | None = None
         self._state: dict[str, Any] = {}
 
@@ -84,7 +88,7 @@ class Sandbox:
         if self._proc is not None:
             return self
         command = [self._python, "-m", "runner", "up", "--port", "0", "--state-file", str(self._state_path)]
-        command += ["--log", str(self.log_path)]
+        command += ["--log", str(self.log_path), "--write-profiles", str(self.profiles_path)]
         if self._sweep_every is not None:
             command += ["--sweep-every", str(self._sweep_every)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}

@@ -79,7 +79,7 @@ def schedule_seconds(expression: str) -> float | None:
 
 
 @dataclass
-class Sandbox:
+class SandboxSetup:
     """What ``up`` built: the endpoint, the accounts and their keys, the hub stack and its outputs."""
 
     url: str
@@ -143,7 +143,7 @@ def _queue(sqs: Any, name: str) -> tuple[str, str]:
     return url, arn
 
 
-def build(server: MotoServer, say: Callable[[str], None]) -> tuple[Sandbox, dict[str, str]]:
+def build(server: MotoServer, say: Callable[[str], None]) -> tuple[SandboxSetup, dict[str, str]]:
     """The organization, the hub and its stack, the keys; returns it and the hub's queues up reads."""
     hub_session = boto3.session.Session(region_name=HUB_REGION)
     hub = str(hub_session.client("sts").get_caller_identity()["Account"])
@@ -182,7 +182,7 @@ def build(server: MotoServer, say: Callable[[str], None]) -> tuple[Sandbox, dict
         TopicArn=str(stack.ref("NotificationTopic")), Protocol="sqs", Endpoint=notify_arn
     )
     accounts = {names[a]: a for a in (hub, PLATFORM_ACCOUNT, WORKLOADS_ACCOUNT)}
-    sandbox = Sandbox(server.url, hub, accounts, credentials, stack, outputs, names=names)
+    sandbox = SandboxSetup(server.url, hub, accounts, credentials, stack, outputs, names=names)
     return sandbox, {"tap": tap_url, "notifications": notify_url, "bus": bus}
 
 
@@ -265,7 +265,7 @@ class _Out:
             self.log.flush()
 
 
-def _banner(sandbox: Sandbox, say: Callable[[str], None], profiles: Path | None, sweep: str) -> None:
+def _banner(sandbox: SandboxSetup, say: Callable[[str], None], profiles: Path | None, sweep: str) -> None:
     say("")
     say(f"== Sandbox up at {sandbox.url} (every service; Regions {', '.join(sandbox.regions)})")
     for name, account in sandbox.accounts.items():
@@ -323,7 +323,7 @@ def _serve(
     args: argparse.Namespace,
     server: MotoServer,
     *,
-    sandbox: Sandbox,
+    sandbox: SandboxSetup,
     queues: dict[str, str],
     say: Callable[[str], None],
     log: IO[str] | None,

@@ -149,8 +149,19 @@ def test_a_peering_made_and_deleted_with_the_aws_cli_is_accepted_configured_and_
     log = sandbox.log_path.read_text(encoding="utf-8")
     assert f"CreateVpcPeeringConnection [CloudTrail, aws.ec2] in {network_a}/us-east-1  <- a call by aws-cli/" in log
 
-    # When network-a deletes it with the AWS CLI
-    cli(sandbox, network_a, "ec2", "delete-vpc-peering-connection", "--vpc-peering-connection-id", pcx)
+    # When network-a deletes it with the AWS CLI, through the profiles runner up wrote
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update(AWS_CONFIG_FILE=str(sandbox.profiles_path), AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    command = ["--profile", "network-a", "ec2", "delete-vpc-peering-connection", "--vpc-peering-connection-id", pcx]
+    deleted = subprocess.run(  # noqa: S603 - the pinned AWS CLI, no shell
+        [str(aws_cli()), *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert deleted.returncode == 0, deleted.stderr
 
     # Then the routes are gone on both sides and the ledger is closed
     until("routes removed", lambda: not routes_to(sandbox, network_a, requester, pcx), sandbox)
