@@ -74,6 +74,7 @@ class ApiCall:
     model: Any
     error: tuple[str, str] | None = None
     caller: str | None = None  # who made it, when the recorder knows (else the cause given to emit_calls)
+    user_agent: str | None = None  # the client's User-Agent, when the recorder saw it
 
     def event(self) -> dict[str, Any]:
         return api_call_event(
@@ -84,6 +85,7 @@ class ApiCall:
             region=self.region,
             operation_model=self.model,
             error=self.error,
+            user_agent=self.user_agent,
         )
 
 
@@ -191,6 +193,7 @@ class ServedCallRecorder:
                     model=decoded.model,
                     error=decoded.error,
                     caller=str(record.get("caller") or "") or _client_name(str(record.get("userAgent") or "")),
+                    user_agent=str(record.get("userAgent") or "") or None,
                 )
             )
         return calls

@@ -1,5 +1,6 @@
-"""emulation.ec2_wire: a call as the server saw it (EC2 query protocol) back into boto3's parameters
-and parsed response, as botocore's own serializer and parser write and read them."""
+"""A call any client makes, as the moto server records it (``--record-calls``), back into boto3's
+parameters and parsed response (emulation.ec2_wire, as botocore's own serializer and parser write
+and read them), and into the CloudTrail event of its caller (runner.world.ServedCallRecorder)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 from botocore import serialize
 
 from emulation.ec2_wire import decode_call, operation_model
+from emulation.server import MotoServer
+from runner.world import ServedCallRecorder
+from tests.e2e.conftest import client
 
 CALLS: list[tuple[str, dict[str, Any]]] = [
     (
@@ -79,3 +83,62 @@ def test_an_error_answer_gives_its_code_and_message_and_no_response() -> None:
 
 def test_an_action_botocore_does_not_know_is_not_decoded() -> None:
     assert decode_call("MakeCoffee", "Action=MakeCoffee", 200, b"") is None
+
+
+def test_a_served_call_becomes_the_cloudtrail_event_of_its_caller() -> None:
+    body = wire_body("DeleteVpcPeeringConnection", {"VpcPeeringConnectionId": "pcx-0123456789abcdef0"})
+    records: list[dict[str, Any]] = [
+        {
+            "seq": 1,
+            "action": "DeleteVpcPeeringConnection",
+            "accessKeyId": "AKIAEXAMPLE",
+            "account": "222222222222",
+            "region": "eu-west-1",
+            "request": body,
+            "status": 400,
+            "response": ERROR.decode(),
+            "userAgent": "aws-cli/1.46.3 Python/3.11.7",
+            "caller": "",
+        }
+    ]
+    recorder = ServedCallRecorder(lambda after: [r for r in records if r["seq"] > after])
+
+    [call] = recorder.drain()
+    event = call.event()
+
+    assert (event["account"], event["region"]) == ("222222222222", "eu-west-1")
+    detail = event["detail"]
+    assert detail["eventName"] == "DeleteVpcPeeringConnection"
+    assert detail["errorCode"] == "Client.InvalidVpcPeeringConnectionID.NotFound"
+    assert detail["responseElements"] is None
+    assert detail["requestParameters"] == {"vpcPeeringConnectionId": "pcx-0123456789abcdef0"}
+    assert detail["userAgent"] == "aws-cli/1.46.3 Python/3.11.7"
+    assert call.caller == "aws-cli/1.46.3"
+    assert recorder.drain() == []  # each call once
+
+
+def test_the_server_records_the_mutating_calls_it_answers_with_their_account_and_region() -> None:
+    with MotoServer(record_calls=True) as server:
+        member = client(server, "sts").assume_role(
+            RoleArn="arn:aws:iam::222222222222:role/Anything", RoleSessionName="e2e"
+        )["Credentials"]
+        ec2 = client(
+            server,
+            "ec2",
+            "eu-west-1",
+            aws_access_key_id=member["AccessKeyId"],
+            aws_secret_access_key=member["SecretAccessKey"],
+            aws_session_token=member["SessionToken"],
+        )
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        ec2.describe_vpcs(VpcIds=[vpc])  # read-only: CloudTrail never delivers it
+
+        calls = server.served_calls()
+
+    assert [(c["action"], c["account"], c["region"], c["status"]) for c in calls] == [
+        ("CreateVpc", "222222222222", "eu-west-1", 200)
+    ]
+    decoded = decode_call(calls[0]["action"], calls[0]["request"], calls[0]["status"], calls[0]["response"].encode())
+    assert decoded is not None
+    assert decoded.params == {"CidrBlock": "10.0.0.0/16"}
+    assert decoded.response["Vpc"]["VpcId"] == vpc
