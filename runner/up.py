@@ -225,6 +225,9 @@ class Loop:
             self.next_sweep = time.monotonic() + self.sweep_every
             self.fire_schedules()
         self.world.run()
+        # Already printed: a sandbox that runs for days keeps no history of what it delivered.
+        self.world.delivered.clear()
+        self.world.invocations.clear()
 
     def fire_schedules(self) -> None:
         stack = self.world.stack

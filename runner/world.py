@@ -261,7 +261,8 @@ class World:
         #: the function running now (its logical id), for ``mark_caller``
         self.running: str | None = None
         self.pending: deque[tuple[dict[str, Any], str | None, str]] = deque()
-        self.delivered: list[Delivered] = []
+        self.delivered: list[Delivered] = []  # the history (a long-running caller may clear it)
+        self.deliveries = 0  # every event delivered so far: the number of the next one, minus one
         self.invocations: list[Invocation] = []
         self.max_deliveries = max_deliveries
         #: called with each delivered event (before its functions run)
@@ -301,10 +302,10 @@ class World:
 
     def run(self) -> None:
         """Deliver everything pending (and everything it causes), then poll the queue mappings."""
-        started = len(self.delivered)
+        started = self.deliveries
         while True:
             while self.pending:
-                if len(self.delivered) - started >= self.max_deliveries:
+                if self.deliveries - started >= self.max_deliveries:
                     raise RuntimeError(f"more than {self.max_deliveries} deliveries in one run: an event loop?")
                 event, bus, cause = self.pending.popleft()
                 self._deliver(event, bus, cause)
@@ -318,7 +319,8 @@ class World:
         else:
             how = f"PutEvents on bus {bus}" if cause != SCHEDULE else f"the schedule fires (bus {bus})"
         matched = matching_rules(self.rules, event, bus) if bus else []
-        item = Delivered(len(self.delivered) + 1, event, cause, bus, how, matched)
+        self.deliveries += 1
+        item = Delivered(self.deliveries, event, cause, bus, how, matched)
         self.delivered.append(item)
         for listener in self.listeners:
             listener(item)
