@@ -248,6 +248,7 @@ def _sandbox_commands(sub: Any, stack_options: Callable[[argparse.ArgumentParser
     p.add_argument("--write-profiles", metavar="PATH", help="write the accounts as an AWS CLI config file")
     p.add_argument("--log", metavar="PATH", help="also write the timeline and the functions' logs to this file")
     p.add_argument("--state-file", metavar="PATH", help="write the endpoint, accounts and keys as JSON when ready")
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # stop with it (runner.sandbox)
     p.set_defaults(run=cmd_up)
 
     p = sub.add_parser("tail", help="follow the hub's ledger and notifications as they change (Ctrl-C stops)")

@@ -33,7 +33,8 @@ block ends::
 The approval policy is the demo's (runner.demo.organization): requests from network-a (platform OU)
 into VPCs tagged ``peering-autopilot:accept=true`` are accepted, hub-internal ones too, the rest held.
 
-Nothing is written under ~/.aws. The subprocess exits with its parent (emulation.server watches it).
+Nothing is written under ~/.aws. ``up`` (and its moto server) stop when the process that started
+them is gone, even if it never reached ``stop()``.
 ``SandboxError`` says why it did not start, with the end of its output.
 """
 
@@ -89,6 +90,7 @@ class Sandbox:
             return self
         command = [self._python, "-m", "runner", "up", "--port", "0", "--state-file", str(self._state_path)]
         command += ["--log", str(self.log_path), "--write-profiles", str(self.profiles_path)]
+        command += ["--parent-pid", str(os.getpid())]
         if self._sweep_every is not None:
             command += ["--sweep-every", str(self._sweep_every)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}

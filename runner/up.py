@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -289,6 +291,17 @@ def _banner(sandbox: SandboxSetup, say: Callable[[str], None], profiles: Path | 
     say("")
 
 
+def _stop_with(parent_pid: int) -> None:
+    """SIGTERM ourselves (the clean path) when the process that started us is gone (runner.sandbox)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 def run_up(args: argparse.Namespace) -> int:
     log = Path(args.log).open("a", encoding="utf-8") if args.log else None  # noqa: SIM115 - closed below
     say = _Out(sys.stdout, log)
@@ -298,6 +311,8 @@ def run_up(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
+    if args.parent_pid is not None:
+        _stop_with(args.parent_pid)
     try:
         say("Peering Autopilot sandbox: the demo's organization on a local AWS emulation, live")
         server = MotoServer(account_ids=[PLATFORM_ACCOUNT, WORKLOADS_ACCOUNT], record_calls=True, port=args.port)
