@@ -369,7 +369,8 @@ def _serve(
     profiles = Path(args.write_profiles).resolve() if args.write_profiles else None
     if profiles is not None:
         profiles.write_text(sandbox.profiles(), encoding="utf-8")
-    sweep = f"every {sweep_every:g} s" if sweep_every else f"never ({schedule}: give --sweep-every)"
+    given = "--sweep-every" if args.sweep_every is not None else f"the template's {schedule}"
+    sweep = f"every {sweep_every:g} s ({given})" if sweep_every else f"never ({schedule}: give --sweep-every)"
     _banner(sandbox, say, profiles, sweep)
     if args.state_file:
         state = {**sandbox.state(), "pid": server.pid, "log": args.log, "sweepEverySeconds": sweep_every}
