@@ -7,13 +7,14 @@ VENV := .venv
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
 C7N_VENV := .venv-c7n
+AWSCLI_VENV := .venv-awscli
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 TEMPLATES := template.yaml member-template.yaml guardrails-template.yaml
 
-.PHONY: help check dev venvs lint validate test test-runtime unit fuzz build demo bench bench-smoke lock clean
+.PHONY: help check dev venvs lint validate test test-runtime unit fuzz build demo up bench bench-smoke lock clean
 
 # pytest-xdist's workers: one per core (-n auto); PYTEST_WORKERS=0 runs the tests in make's process.
 # loadgroup: the files that share a session fixture (the demo, played once) go to one worker
@@ -63,7 +64,12 @@ $(RUNTIME_VENV)/.installed: requirements/dev.txt
 $(C7N_VENV)/.installed: requirements/c7n.txt
 	$(call venv,$(PYTHON),$<,Cloud Custodian for the benchmarks; about 1 minute)
 
-dev: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## create the virtualenvs with pinned dependencies
+# The AWS CLI, for the end-to-end test that drives the sandbox (runner up) with it; it brings its own
+# botocore, so it stays out of .venv.
+$(AWSCLI_VENV)/.installed: requirements/awscli.txt
+	$(call venv,$(PYTHON),$<,the AWS CLI for the sandbox's end-to-end test; under a minute)
+
+dev: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed ## create the virtualenvs with pinned dependencies
 
 # Every virtualenv CI uses; .ci/run makes them in parallel (make -j) before the first test.
 venvs: dev $(C7N_VENV)/.installed $(if $(PYTHON313),$(RUNTIME_VENV)/.installed)
@@ -85,7 +91,7 @@ validate: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate --li
 	@echo "== checkov on both templates (about a minute)"
 	$(CHECKOV) --quiet --compact --framework cloudformation --config-file .checkov.yaml $(addprefix -f ,$(TEMPLATES))
 
-unit: $(VENV)/.installed ## every test, on all cores, with the coverage gate (no lint)
+unit: $(VENV)/.installed $(AWSCLI_VENV)/.installed ## every test, on all cores, with the coverage gate (no lint)
 	@echo "== pytest: every test on every core, coverage gate 90 %, $(FUZZ_EXAMPLES) hostile events (several minutes)"
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest $(XDIST) --durations=15 --cov --cov-report=term-missing
 
@@ -117,6 +123,10 @@ build: $(SAM_VENV)/.installed ## sam build (no Docker: the layer and functions b
 demo: $(VENV)/.installed ## the lifecycle on a local AWS emulation (moto server)
 	$(PY) -m runner demo
 
+# UP_ARGS: more options, e.g. make up UP_ARGS="--sweep-every 60 --write-profiles sandbox.config"
+up: $(VENV)/.installed ## a live local organization any AWS client can drive (Ctrl-C stops it; docs/try-it.md)
+	$(PY) -m runner up $(UP_ARGS)
+
 bench: $(VENV)/.installed $(C7N_VENV)/.installed ## every benchmark, written to BENCHMARKS.md (a few minutes)
 	$(PY) scripts/bench.py
 
@@ -124,11 +134,11 @@ bench-smoke: $(VENV)/.installed $(C7N_VENV)/.installed ## every benchmark at sma
 	$(PY) scripts/bench.py --smoke
 
 lock: ## re-resolve the pinned requirements from requirements/*.in
-	@for name in dev sam checkov c7n; do \
+	@for name in dev sam checkov c7n awscli; do \
 	  rm -rf /tmp/lock-$$name && $(PYTHON) -m venv /tmp/lock-$$name && \
 	  /tmp/lock-$$name/bin/pip install --quiet -r requirements/$$name.in && \
 	  { echo "# Locked from $$name.in with pip freeze; regenerate with 'make lock'."; /tmp/lock-$$name/bin/pip freeze; } > requirements/$$name.txt; \
 	done
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) $(C7N_VENV) .aws-sam .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) $(C7N_VENV) $(AWSCLI_VENV) .aws-sam .coverage .pytest_cache .mypy_cache .ruff_cache

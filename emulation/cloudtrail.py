@@ -179,11 +179,13 @@ def api_call_event(
     error: tuple[str, str] | None = None,
     principal: str | None = None,
     time: str | None = None,
+    user_agent: str | None = None,
 ) -> dict[str, Any]:
     """The event a boto3 EC2 call (its parameters and parsed response) produces through CloudTrail.
 
     ``error`` is (code, message) of a failed call as botocore reports it; CloudTrail prefixes client
-    errors with ``Client.``. ``principal`` is an ARN for ``userIdentity`` (an assumed role).
+    errors with ``Client.``. ``principal`` is an ARN for ``userIdentity`` (an assumed role);
+    ``user_agent`` the caller's, when known.
     """
     body = dict(response or {})
     metadata = body.pop("ResponseMetadata", None) or {}
@@ -209,6 +211,7 @@ def api_call_event(
         time=time,
         user_identity=identity,
         request_id=request_id,
+        **({"user_agent": user_agent} if user_agent else {}),
     )
 
 

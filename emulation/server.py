@@ -23,16 +23,24 @@ state:
   account of an assumed role's credentials), so a client can tell which account made a call;
 - ``POST /_emulation/fidelity/<helper>`` with ``{"args": [...], "kwargs": {...}}``: one of
   ``emulation.lifecycle``'s helpers (``set_status``, ``age``, ``forget_connection``): AWS states and
-  the passing of time that moto cannot reach through its API.
+  the passing of time that moto cannot reach through its API;
+- ``GET  /_emulation/calls?after=N`` (started with ``--record-calls``): the mutating EC2 calls it
+  answered after the N-th, from any client, each with its caller's account (from the access key),
+  Region (from the signature's scope), form body, status, XML answer, user agent and the
+  ``X-Emulation-Caller`` header when the client sent one, so that the parent can
+  make the CloudTrail events AWS would deliver (``runner up``; ``emulation.ec2_wire`` decodes them).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import io
 import ipaddress
 import json
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -48,7 +56,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["CONTROL_PREFIX", "STATE_HELPERS", "EmulationError", "MotoServer", "main"]
+__all__ = ["CALLER_HEADER", "CONTROL_PREFIX", "STATE_HELPERS", "EmulationError", "MotoServer", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROL_PREFIX = "/_emulation/"
@@ -56,8 +64,12 @@ READY = "emulation.server ready "
 #: emulation.lifecycle helpers reachable through POST /_emulation/fidelity/<name>
 STATE_HELPERS = ("set_status", "age", "forget_connection")
 LOOPBACK = "127.0.0.1"
+#: a request header naming who made a call, kept with the recorded call (the runner's functions set it)
+CALLER_HEADER = "X-Emulation-Caller"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/ec2/aws4_request")
+_READ_ONLY = ("Describe", "Get", "List")
 
 
 class EmulationError(RuntimeError):
@@ -75,6 +87,67 @@ def _json_response(start_response: Callable[..., Any], status: str, body: Any) -
     return [data]
 
 
+class ServedCalls:
+    """The mutating EC2 calls the server answered (the last ``limit``), numbered from 1.
+
+    A call is recognised by its SigV4 scope (``<key>/<date>/<region>/ec2/aws4_request``) and its
+    form body's ``Action``; read-only calls (Describe/Get/List, never delivered by CloudTrail) and
+    unsigned requests are passed through untouched.
+    """
+
+    def __init__(self, account_of: Callable[[str], str], limit: int = 10_000) -> None:
+        self._account_of = account_of
+        self._calls: collections.deque[dict[str, Any]] = collections.deque(maxlen=limit)
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def serve(self, app: WsgiApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        scope = _SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        if scope is None or environ.get("REQUEST_METHOD") != "POST":
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        text = body.decode("utf-8", errors="replace")
+        action = (urllib.parse.parse_qs(text).get("Action") or [""])[0]
+        if not action or action.startswith(_READ_ONLY):
+            return app(environ, start_response)
+        answered: dict[str, int] = {}
+
+        def capture(status: str, headers: Any, exc_info: Any = None) -> Any:
+            answered["status"] = int(status.split(maxsplit=1)[0])
+            return start_response(status, headers, exc_info)
+
+        answer = app(environ, capture)
+        try:
+            data = b"".join(answer)
+        finally:
+            close = getattr(answer, "close", None)
+            if callable(close):
+                close()
+        key, region = scope.group(1), scope.group(2)
+        record = {
+            "action": action,
+            "accessKeyId": key,
+            "account": self._account_of(key),
+            "region": region,
+            "request": text,
+            "status": answered.get("status", 500),
+            "response": data.decode("utf-8", errors="replace"),
+            "userAgent": str(environ.get("HTTP_USER_AGENT", "")),
+            "caller": str(environ.get("HTTP_" + CALLER_HEADER.upper().replace("-", "_"), "")),
+            "sourceIPAddress": str(environ.get("REMOTE_ADDR", "")),
+        }
+        with self._lock:
+            self._count += 1
+            self._calls.append({"seq": self._count, **record})
+        return [data]
+
+    def after(self, seq: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [c for c in self._calls if c["seq"] > seq]
+
+
 class ControlApp:
     """WSGI middleware: answers ``/_emulation/...`` itself, passes everything else to moto.
 
@@ -90,15 +163,19 @@ class ControlApp:
         enabled_gaps: Callable[[], Iterable[str]],
         helpers: Any,
         account_of: Callable[[str], str],
+        served: ServedCalls | None = None,
     ) -> None:
         self._app = app
         self._enabled_gaps = enabled_gaps
         self._helpers = helpers
         self._account_of = account_of
+        self._served = served
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         if not path.startswith(CONTROL_PREFIX):
+            if self._served is not None:
+                return self._served.serve(self._app, environ, start_response)
             return self._app(environ, start_response)
         action = path[len(CONTROL_PREFIX) :]
         try:
@@ -106,6 +183,8 @@ class ControlApp:
                 status, body = self._health()
             elif action == "account":
                 status, body = self._account(environ)
+            elif action == "calls":
+                status, body = self._calls(environ)
             elif action.startswith("fidelity/") and environ.get("REQUEST_METHOD") == "POST":
                 status, body = self._helper(action[len("fidelity/") :], environ)
             else:
@@ -124,6 +203,13 @@ class ControlApp:
         if not key:
             return "400 Bad Request", {"error": "accessKeyId is required"}
         return "200 OK", {"account": self._account_of(key)}
+
+    def _calls(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if self._served is None:
+            return "404 Not Found", {"error": "the server records no calls (start it with --record-calls)"}
+        query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")))
+        after = int((query.get("after") or ["0"])[0] or 0)
+        return "200 OK", {"calls": self._served.after(after)}
 
     def _helper(self, name: str, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name not in STATE_HELPERS:
@@ -180,7 +266,14 @@ def _watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def serve(host: str, port: int, *, account_ids: Sequence[str] = (), parent_pid: int | None = None) -> None:
+def serve(
+    host: str,
+    port: int,
+    *,
+    account_ids: Sequence[str] = (),
+    parent_pid: int | None = None,
+    record_calls: bool = False,
+) -> None:
     """Run moto (with every fidelity patch) on host:port until SIGTERM/SIGINT."""
     if not ipaddress.ip_address(host).is_loopback:
         raise EmulationError(f"the emulator binds a loopback address only, not {host}")
@@ -205,6 +298,7 @@ def serve(host: str, port: int, *, account_ids: Sequence[str] = (), parent_pid: 
         enabled_gaps=fidelity.enabled_gaps,
         helpers=lifecycle,
         account_of=get_account_id_from,
+        served=ServedCalls(get_account_id_from) if record_calls else None,
     )
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
@@ -232,13 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated ids Organizations.CreateAccount hands out first (readable demo accounts)",
     )
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
+    parser.add_argument(
+        "--record-calls", action="store_true", help="keep the mutating EC2 calls served (GET /_emulation/calls)"
+    )
     args = parser.parse_args(argv)
     ids = [a.strip() for a in args.account_ids.split(",") if a.strip()]
     for account in ids:
         if not (account.isdigit() and len(account) == 12):
             parser.error(f"--account-ids: {account!r} is not a 12-digit account id")
     try:
-        serve(args.host, args.port, account_ids=ids, parent_pid=args.parent_pid)
+        serve(args.host, args.port, account_ids=ids, parent_pid=args.parent_pid, record_calls=args.record_calls)
     except EmulationError as exc:
         parser.error(str(exc))
     return 0
@@ -262,8 +359,12 @@ class MotoServer:
         startup_timeout: float = 30.0,
         python: str = sys.executable,
         log: IO[str] | None = None,
+        record_calls: bool = False,
+        port: int = 0,
     ) -> None:
         self._account_ids = list(account_ids)
+        self._record_calls = record_calls
+        self._port = port
         self._startup_timeout = startup_timeout
         self._python = python
         self._log = log
@@ -279,10 +380,12 @@ class MotoServer:
         log = self._log
         if log is None:
             self._own_log = log = tempfile.TemporaryFile(mode="w+", prefix="moto-server-", suffix=".log")  # noqa: SIM115
-        command = [self._python, "-m", "emulation.server", "--host", LOOPBACK, "--port", "0"]
+        command = [self._python, "-m", "emulation.server", "--host", LOOPBACK, "--port", str(self._port)]
         command += ["--parent-pid", str(os.getpid())]
         if self._account_ids:
             command += ["--account-ids", ",".join(self._account_ids)]
+        if self._record_calls:
+            command.append("--record-calls")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
@@ -401,6 +504,11 @@ class MotoServer:
     def account_of(self, access_key_id: str) -> str:
         query = urllib.parse.urlencode({"accessKeyId": access_key_id})
         return str(self._request(f"{CONTROL_PREFIX}account?{query}")["account"])
+
+    def served_calls(self, after: int = 0) -> list[dict[str, Any]]:
+        """The mutating EC2 calls served after the ``after``-th (needs ``record_calls=True``)."""
+        calls: list[dict[str, Any]] = self._request(f"{CONTROL_PREFIX}calls?after={int(after)}")["calls"]
+        return calls
 
     def fidelity(self, helper: str, *args: Any, **kwargs: Any) -> Any:
         """Call one of emulation.lifecycle's helpers inside the server process."""

@@ -1,5 +1,5 @@
 """``python -m runner <command>`` (``peering-autopilot <command>`` when installed): invoke, route,
-explain, bootstrap, map, adopt, demo, policy, approve, reject, pending (docs/try-it.md).
+explain, bootstrap, map, adopt, demo, policy, approve, reject, pending, up, tail (docs/try-it.md).
 
 Adding a command is a local change: a ``cmd_<name>(args) -> int`` function that imports what it
 needs *inside* itself, and a ``sub.add_parser`` block in ``_parser`` that sets ``run=cmd_<name>``
@@ -294,6 +294,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(verbose=args.verbose)
 
 
+def cmd_tail(args: argparse.Namespace) -> int:
+    from runner.tail import cmd_tail as tail  # noqa: PLC0415 - only for tail
+
+    return tail(args)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from runner.up import run_up  # noqa: PLC0415 - the sandbox's imports only for up
+
+    return run_up(args)
+
+
+def _sandbox_commands(sub: Any, stack_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``up`` (the live sandbox) and ``tail`` (its ledger and notifications); imported when run."""
+    p = sub.add_parser("up", help="a live local organization any AWS client can drive, until Ctrl-C")
+    p.add_argument("--port", type=int, default=8600, help="loopback port (default 8600; 0: a free one)")
+    p.add_argument(
+        "--sweep-every",
+        type=float,
+        metavar="SECONDS",
+        help="fire the scheduled sweep this often (default: the template's SweepSchedule, 30 minutes)",
+    )
+    p.add_argument("--write-profiles", metavar="PATH", help="write the accounts as an AWS CLI config file")
+    p.add_argument("--log", metavar="PATH", help="also write the timeline and the functions' logs to this file")
+    p.add_argument("--state-file", metavar="PATH", help="write the endpoint, accounts and keys as JSON when ready")
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # stop with it (runner.sandbox)
+    p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("tail", help="follow the hub's ledger and notifications as they change (Ctrl-C stops)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between looks at the ledger (default 1)")
+    p.add_argument("--once", action="store_true", help="print every connection's record once and exit")
+    p.add_argument("--bus", help=argparse.SUPPRESS)
+    p.add_argument("--table", help="the ledger table (default: the stack's output, else the template's name)")
+    stack_options(p)
+    p.set_defaults(run=cmd_tail)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=invoked_as(), description="Run Peering Autopilot's functions and rules locally (docs/try-it.md)."
@@ -364,6 +401,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole lifecycle on a local moto server, through the template's rules")
     p.add_argument("--verbose", action="store_true", help="also print the functions' logs (stderr)")
     p.set_defaults(run=cmd_demo)
+
+    _sandbox_commands(sub, stack_options)
 
     policy_cli.register(sub)
     operator_cli.register(sub, stack_options)

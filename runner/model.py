@@ -4,7 +4,8 @@ A ``runner.cfn.Stack`` holds the SAM translator's output, so everything here is 
 ``sam deploy`` creates, under the translator's logical id: ``AWS::Lambda::Function`` (code,
 handler, timeout, memory, role, log group, environment with SAM's Globals merged in),
 ``AWS::Events::Rule`` (pattern or schedule, bus, state, targets with their retry policy and
-dead-letter queue) and ``AWS::Lambda::EventSourceMapping``. A rule's target and a mapping's
+dead-letter queue), ``AWS::Lambda::EventSourceMapping`` and ``AWS::Lambda::EventInvokeConfig``
+(asynchronous invocation: retries and the on-failure destination). A rule's target and a mapping's
 function and queue are found by the ARN or name they resolve to, not by naming conventions.
 Patterns are matched with moto's implementation of EventBridge patterns
 (``moto.events.models.EventPattern``), not by hand.
@@ -26,10 +27,12 @@ from runner.template import TemplateError, local_code
 
 __all__ = [
     "DEFAULT_BUS",
+    "AsyncConfig",
     "FunctionSpec",
     "QueueMapping",
     "RuleSpec",
     "Target",
+    "async_configs",
     "find_function",
     "functions",
     "queue_mappings",
@@ -130,6 +133,16 @@ class QueueMapping:
     batch_size: int = 10
     report_batch_item_failures: bool = False
     enabled: bool = True
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    """How Lambda invokes a function asynchronously (EventBridge's targets): retries of a failed
+    invocation, then the event to the on-failure destination. Without a config Lambda retries twice
+    and drops the event."""
+
+    max_retries: int = 2
+    on_failure: str | None = None  # the destination's ARN (an SQS queue of the stack)
 
 
 def _created(stack: Stack, kind: str) -> list[tuple[str, dict[str, Any]]]:
@@ -251,5 +264,22 @@ def queue_mappings(stack: Stack) -> list[QueueMapping]:
                 in stack.resolve(props.get("FunctionResponseTypes") or []),
                 enabled=stack.resolve(props.get("Enabled", True)) not in (False, "false"),
             )
+        )
+    return found
+
+
+def async_configs(stack: Stack) -> dict[str, AsyncConfig]:
+    """Each function's ``AWS::Lambda::EventInvokeConfig`` (SAM's EventInvokeConfig), by logical id."""
+    function_arns = _function_arns(stack)
+    found: dict[str, AsyncConfig] = {}
+    for _logical_id, props in _created(stack, "AWS::Lambda::EventInvokeConfig"):
+        resolved = stack.resolve(props)
+        function = function_arns.get(str(resolved.get("FunctionName", "")))
+        if function is None:
+            continue
+        destination = ((resolved.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        found[function] = AsyncConfig(
+            max_retries=int(resolved.get("MaximumRetryAttempts", 2)),
+            on_failure=None if destination is None else str(destination),
         )
     return found

@@ -7,6 +7,10 @@
 - each event reaches the hub's bus the way member-template.yaml and template.yaml say
   (``runner.routing.deliver``), and every rule of the stack that matches it runs its target
   functions (``runner.invoke``), whose own API calls are recorded and delivered in turn;
+- a rule's function runs as Lambda runs an asynchronous invocation: a run that raises is retried
+  (the function's EventInvokeConfig MaximumRetryAttempts, at once rather than after Lambda's
+  minute or two), then the event goes to its on-failure destination (the function's dead-letter
+  queue) in Lambda's destination record;
 - SQS event source mappings of the stack (the sweep queue -> worker) are polled like Lambda
   does: batches of BatchSize, partial batch failures left on the queue;
 - an asynchronous Invoke of one of the stack's functions (configure or cleanup handing an event
@@ -18,6 +22,9 @@
   simulated clock. Without it each function runs once, as soon as its event arrives.
 
 It talks to whatever endpoint boto3 is configured for; the demo points it at the moto server.
+The calls it turns into events come from a recorder: ``ApiRecorder`` (the boto3 sessions it is
+attached to: the demo's) or ``ServedCallRecorder`` (every call the moto server answered, from any
+client: ``runner up``).
 """
 
 from __future__ import annotations
@@ -28,18 +35,40 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from datetime import UTC, datetime
+from typing import IO, Any, Protocol
 
 from botocore.awsrequest import AWSResponse
 
 from emulation.cloudtrail import api_call_event, is_read_only
+from emulation.ec2_wire import decode_call
+from emulation.server import CALLER_HEADER
 from runner.cfn import Stack
 from runner.invoke import Invocation, invoke
-from runner.lambda_async import AsyncLambda, async_configs
-from runner.model import FunctionSpec, QueueMapping, RuleSpec, functions, queue_mappings, rules
+from runner.lambda_async import AsyncLambda
+from runner.lambda_async import async_configs as reservation_configs
+from runner.model import (
+    AsyncConfig,
+    FunctionSpec,
+    QueueMapping,
+    RuleSpec,
+    async_configs,
+    functions,
+    queue_mappings,
+    rules,
+)
 from runner.routing import deliver, matching_rules
 
-__all__ = ["SCHEDULE", "ApiCall", "ApiRecorder", "Delivered", "World"]
+__all__ = [
+    "SCHEDULE",
+    "ApiCall",
+    "ApiRecorder",
+    "CallSource",
+    "Delivered",
+    "ServedCallRecorder",
+    "World",
+    "mark_caller",
+]
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 #: the cause of a scheduled event
@@ -55,6 +84,8 @@ class ApiCall:
     response: dict[str, Any]
     model: Any
     error: tuple[str, str] | None = None
+    caller: str | None = None  # who made it, when the recorder knows (else the cause given to emit_calls)
+    user_agent: str | None = None  # the client's User-Agent, when the recorder saw it
 
     def event(self) -> dict[str, Any]:
         return api_call_event(
@@ -65,6 +96,7 @@ class ApiCall:
             region=self.region,
             operation_model=self.model,
             error=self.error,
+            user_agent=self.user_agent,
         )
 
 
@@ -133,6 +165,75 @@ class ApiRecorder:
         return calls
 
 
+class CallSource(Protocol):
+    """Where the World gets the API calls made since it last asked."""
+
+    def drain(self) -> list[ApiCall]: ...
+
+
+class ServedCallRecorder:
+    """The mutating EC2 calls a moto server started with ``record_calls`` answered, from any client.
+
+    ``served_calls(after)`` is ``MotoServer.served_calls``; each record is decoded back into boto3's
+    parameters and parsed response (``emulation.ec2_wire``); actions botocore does not know are
+    skipped (CloudTrail's record of them would not be read by any rule of ours either).
+    """
+
+    def __init__(self, served_calls: Callable[[int], list[dict[str, Any]]]) -> None:
+        self._served_calls = served_calls
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def skip(self) -> None:
+        """Forget every call served so far (setting the scene is not part of the story)."""
+        self.drain()
+
+    def drain(self) -> list[ApiCall]:
+        with self._lock:
+            records = self._served_calls(self._seen)
+            if records:
+                self._seen = max(int(r["seq"]) for r in records)
+        calls: list[ApiCall] = []
+        for record in records:
+            decoded = decode_call(
+                str(record["action"]), str(record["request"]), int(record["status"]), str(record["response"]).encode()
+            )
+            if decoded is None:
+                continue
+            calls.append(
+                ApiCall(
+                    operation=decoded.operation,
+                    account=str(record["account"]),
+                    region=str(record["region"]),
+                    params=decoded.params,
+                    response=decoded.response,
+                    model=decoded.model,
+                    error=decoded.error,
+                    caller=str(record.get("caller") or "") or _client_name(str(record.get("userAgent") or "")),
+                    user_agent=str(record.get("userAgent") or "") or None,
+                )
+            )
+        return calls
+
+
+def _client_name(user_agent: str) -> str | None:
+    """The client in a user agent: "aws-cli/1.36.0 Python/3.11 ..." -> "aws-cli/1.36.0"."""
+    first = user_agent.split(" ", 1)[0]
+    return first or None
+
+
+def mark_caller(session: Any, caller: Callable[[], str | None]) -> None:
+    """Every request of the boto3 session names ``caller()`` in the emulator's caller header, so that
+    ``ServedCallRecorder`` tells the functions' calls from those of other clients made meanwhile."""
+
+    def add_header(request: Any, **_: Any) -> None:
+        name = caller()
+        if name:
+            request.headers[CALLER_HEADER] = name
+
+    session.events.register("before-send", add_header)
+
+
 @dataclass
 class Delivered:
     """One event delivered to the hub and what ran because of it."""
@@ -148,7 +249,8 @@ class Delivered:
 
 def _call_label(event: dict[str, Any]) -> str:
     detail = event.get("detail") or {}
-    return str(detail.get("eventName") or event.get("detail-type"))
+    failed = f" (failed: {detail['errorCode']})" if detail.get("errorCode") else ""
+    return f"{detail.get('eventName') or event.get('detail-type')}{failed}"
 
 
 class World:
@@ -157,7 +259,7 @@ class World:
     def __init__(
         self,
         stack: Stack,
-        recorder: ApiRecorder,
+        recorder: CallSource,
         *,
         sqs: Any,
         log: IO[str] | None = None,
@@ -172,10 +274,14 @@ class World:
         self.rules = rules(stack)
         self.functions: dict[str, FunctionSpec] = functions(stack)
         self.mappings: list[QueueMapping] = [m for m in queue_mappings(stack) if m.enabled]
+        self.async_configs: dict[str, AsyncConfig] = async_configs(stack)
+        #: the function running now (its logical id), for ``mark_caller``
+        self.running: str | None = None
         self.pending: deque[tuple[dict[str, Any], str | None, str]] = deque()
         #: asynchronous invocations the functions made of the stack's functions, not run yet
         self.handed_on: deque[tuple[FunctionSpec, Any]] = deque()
-        self.delivered: list[Delivered] = []
+        self.delivered: list[Delivered] = []  # the history (a long-running caller may clear it)
+        self.deliveries = 0  # every event delivered so far: the number of the next one, minus one
         self.invocations: list[Invocation] = []
         self.max_deliveries = max_deliveries
         #: called with each delivered event (before its functions run)
@@ -184,6 +290,8 @@ class World:
         self.after_invocation: list[Callable[[RuleSpec | QueueMapping, dict[str, Any], Invocation], None]] = []
         #: called with (cause, {eventName: count}) for events no rule matches
         self.dropped_hooks: list[Callable[[str, Counter[str]], None]] = []
+        #: called with (function, event, destination ARN or None) when an event's retries are exhausted
+        self.dead_letter_hooks: list[Callable[[str, dict[str, Any], str | None], None]] = []
         #: Lambda's asynchronous invocation, once ``invoke_asynchronously`` turned it on
         self.lambda_async: AsyncLambda | None = None
 
@@ -192,7 +300,7 @@ class World:
         each function's reserved concurrency, on a simulated clock (``duration``: the simulated
         seconds an invocation takes; its real time by default)."""
         self.lambda_async = AsyncLambda(
-            async_configs(self.stack),
+            reservation_configs(self.stack),
             self._run_queued,
             self._send_to_destination,
             duration=duration or (lambda invocation: invocation.duration_ms / 1000),
@@ -208,17 +316,17 @@ class World:
         Events that no rule will ever match (routing depends on the event alone) are dropped here,
         as EventBridge drops them, and reported to ``dropped_hooks`` with their cause.
         """
-        dropped: Counter[str] = Counter()
+        dropped: dict[str, Counter[str]] = {}
         for call in calls:
             event = call.event()
             arrival = deliver(event, self.stack)
             if arrival.bus is None or not matching_rules(self.rules, event, arrival.bus):
-                dropped[_call_label(event)] += 1
+                dropped.setdefault(call.caller or cause, Counter())[_call_label(event)] += 1
                 continue
-            self.pending.append((event, None, cause))
-        if dropped:
+            self.pending.append((event, None, call.caller or cause))
+        for by, names in dropped.items():
             for hook in self.dropped_hooks:
-                hook(cause, dropped)
+                hook(by, names)
 
     def put(self, event: dict[str, Any], bus: str, cause: str) -> None:
         """PutEvents on a hub bus (operator events), or a schedule firing (cause SCHEDULE)."""
@@ -248,6 +356,7 @@ class World:
     def run(self) -> None:
         """Deliver everything pending (and everything it causes, handed-on invocations too), then
         poll the queue mappings."""
+        started = self.deliveries
         while True:
             while self.pending or self.handed_on:
                 if not self.pending:  # a hand-on: at most 20 per event (core.events.MAX_CONTINUATIONS)
@@ -255,8 +364,8 @@ class World:
                     self._invoke(spec, payload)
                     self.emit_calls(self.recorder.drain(), cause=spec.logical_id)
                     continue
-                if len(self.delivered) >= self.max_deliveries:
-                    raise RuntimeError(f"more than {self.max_deliveries} deliveries: an event loop?")
+                if self.deliveries - started >= self.max_deliveries:
+                    raise RuntimeError(f"more than {self.max_deliveries} deliveries in one run: an event loop?")
                 event, bus, cause = self.pending.popleft()
                 self._deliver(event, bus, cause)
             if self.lambda_async is not None and self.lambda_async.step():
@@ -271,7 +380,8 @@ class World:
         else:
             how = f"PutEvents on bus {bus}" if cause != SCHEDULE else f"the schedule fires (bus {bus})"
         matched = matching_rules(self.rules, event, bus) if bus else []
-        item = Delivered(len(self.delivered) + 1, event, cause, bus, how, matched)
+        self.deliveries += 1
+        item = Delivered(self.deliveries, event, cause, bus, how, matched)
         self.delivered.append(item)
         for listener in self.listeners:
             listener(item)
@@ -280,11 +390,46 @@ class World:
                 if self.lambda_async is not None:
                     self.lambda_async.submit(function, event, (item, rule))
                     continue
-                invocation = self._invoke(self.functions[function], event)
-                item.invocations.append((rule, invocation))
-                for hook in self.after_invocation:
-                    hook(rule, event, invocation)
-                self.emit_calls(self.recorder.drain(), cause=function)
+                self._invoke_async(rule, item, function, event)
+
+    def _invoke_async(self, rule: RuleSpec, item: Delivered, function: str, event: dict[str, Any]) -> None:
+        """Lambda's asynchronous invocation: a run that raised is retried, then dead-lettered."""
+        config = self.async_configs.get(function, AsyncConfig())
+        attempts = config.max_retries + 1
+        for _ in range(attempts):
+            invocation = self._invoke(self.functions[function], event)
+            item.invocations.append((rule, invocation))
+            for hook in self.after_invocation:
+                hook(rule, event, invocation)
+            self.emit_calls(self.recorder.drain(), cause=function)
+            if invocation.error is None:
+                return
+        self._dead_letter(function, event, invocation, config, attempts)
+
+    def _dead_letter(
+        self, function: str, event: dict[str, Any], invocation: Invocation, config: AsyncConfig, attempts: int
+    ) -> None:
+        """The on-failure destination's record (Lambda developer guide, "asynchronous invocation")."""
+        spec = self.functions[function]
+        if config.on_failure is not None and ":sqs:" in config.on_failure:
+            record = {
+                "version": "1.0",
+                "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "requestContext": {
+                    "requestId": str(event.get("id", "")),
+                    "functionArn": f"{self.stack.get_att(function, 'Arn')}:$LATEST",
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": attempts,
+                },
+                "requestPayload": event,
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": invocation.error_payload(),
+            }
+            queue = config.on_failure.rsplit(":", 1)[-1]
+            url = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+        for hook in self.dead_letter_hooks:
+            hook(spec.logical_id, event, config.on_failure)
 
     def _run_queued(self, function: str, event: dict[str, Any], context: Any) -> Invocation:
         """One asynchronous invocation whose turn came (``lambda_async``), with what it causes."""
@@ -302,7 +447,13 @@ class World:
         self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Invocation:
-        invocation = invoke(spec, event, account=self.stack.account, region=self.stack.region, overrides=self.overrides)
+        self.running = spec.logical_id
+        try:
+            invocation = invoke(
+                spec, event, account=self.stack.account, region=self.stack.region, overrides=self.overrides
+            )
+        finally:
+            self.running = None
         self.invocations.append(invocation)
         if self.log is not None:
             self.log.write(f"--- {spec.logical_id} {json.dumps(event, default=str)[:300]}\n{invocation.output}")

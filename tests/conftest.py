@@ -306,6 +306,7 @@ XDIST_GROUPS = {
     "tests/e2e/test_map_browser.py": "demo",
     # one wheel built and installed (a module fixture, about 20 s), not one per worker
     "tests/e2e/test_installed_cli.py": "installed",
+    "tests/e2e/test_sandbox.py": "sandbox",  # one runner up for the file, stopped by its last test
 }
 
 

@@ -56,6 +56,7 @@ GAP_NAMES = (
     "dns_prerequisites",
     "modify_options_checks",
     "subnet_ipv6_state",
+    "event_target_account",
 )
 
 

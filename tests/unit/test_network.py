@@ -141,9 +141,7 @@ def test_planning_a_200_table_vpc_parses_each_block_once(monkeypatch: pytest.Mon
     calls: list[str] = []
     network_module.parse_cidr.cache_clear()
     monkeypatch.setattr(ipaddress, "ip_network", _counting(calls))
-    changes, findings, satisfied, *_ = plan_side_routes(
-        PCX, side, ("10.20.0.0/16",), (), RoutingOptions(), owned=owned
-    )
+    changes, findings, satisfied, *_ = plan_side_routes(PCX, side, ("10.20.0.0/16",), (), RoutingOptions(), owned=owned)
     assert sorted({c.kind for c in changes}) == ["create", "delete"]
     assert len(changes) == 400
     assert findings == []
