@@ -1,5 +1,5 @@
 """``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo, policy, approve,
-reject, pending (docs/try-it.md)."""
+reject, pending, smoke (docs/try-it.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from runner import HUB_TEMPLATE, operator_cli, policy_cli
+from runner import HUB_TEMPLATE, operator_cli, policy_cli, smoke_cli
 from runner.bootstrap import bootstrap
 from runner.cfn import DEFAULT_STACK_NAME, Stack
 from runner.demo import run_demo
@@ -283,6 +283,7 @@ def _parser() -> argparse.ArgumentParser:
 
     policy_cli.register(sub)
     operator_cli.register(sub, stack_options)
+    smoke_cli.register(sub)
     return parser
 
 
