@@ -68,11 +68,11 @@ class Target(Protocol):
     region: str
     names: HubNames
 
-    def sandbox(self) -> Any:
-        """A boto3 session of the sandbox account, in its Region (the VPCs and the connection)."""
+    def sandbox_client(self, service: str) -> Any:
+        """A boto3 client of the sandbox account, in its Region (the VPCs and the connection)."""
 
-    def hub(self) -> Any:
-        """A boto3 session that reads the hub's ledger (the same one in a single account)."""
+    def hub_client(self, service: str) -> Any:
+        """A boto3 client that reads the hub's ledger (the sandbox account's in a single account)."""
 
     def settle(self) -> None:
         """Let the hub work on the calls made so far (nothing to do for a deployed hub)."""
@@ -142,7 +142,7 @@ class SmokeRun:
 
     def __post_init__(self) -> None:
         self.sides = (Side("a", self.cidrs[0]), Side("b", self.cidrs[1]))
-        self.ec2 = self.target.sandbox().client("ec2", region_name=self.target.region)
+        self.ec2 = self.target.sandbox_client("ec2")
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class SmokeRun:
                 return value
             waited = time.monotonic() - started
             if waited >= self.timeout:
-                raise StepFailedError(f"no {what} after {self.timeout:.0f} s (last seen: {seen})")
+                raise StepFailedError(f"{what}: not seen within {self.timeout:g} s (last seen: {seen})")
             if time.monotonic() - said >= self.progress_every:
                 self.out(f"   waiting for {what}: {waited:.0f} s of {self.timeout:.0f} s; {seen}")
                 said = time.monotonic()
@@ -335,8 +335,7 @@ class SmokeRun:
             return None
         try:
             item: dict[str, Any] | None = (
-                self.target.hub()
-                .client("dynamodb", region_name=self.target.region)
+                self.target.hub_client("dynamodb")
                 .get_item(
                     TableName=table, Key={"pk": {"S": self.connection_id}, "sk": {"S": "STATE"}}, ConsistentRead=True
                 )

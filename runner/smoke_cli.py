@@ -51,7 +51,7 @@ def run_smoke(
 
 def clean_up(target: Target, out: Callable[[str], None] = print) -> int:
     """Remove what earlier runs left in the target's account and Region (``--clean-up``)."""
-    ec2 = target.sandbox().client("ec2", region_name=target.region)
+    ec2 = target.sandbox_client("ec2")
     removed = remove_leftovers(ec2)
     for run_id, resources in removed.items():
         out(f"{run_id}: removed {', '.join(resources) if resources else 'nothing (already gone)'}")

@@ -17,6 +17,7 @@ the sandbox account in its Region, a session that reads the hub's ledger, and th
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from runner.smoke import HubNames, smoke_rule
 
-__all__ = ["DeployedTarget", "LocalTarget", "StackNotFoundError", "WrongAccountError", "local_target"]
+__all__ = ["DeployedTarget", "LocalTarget", "SandboxTarget", "StackNotFoundError", "WrongAccountError", "local_target"]
 
 #: the stack outputs the smoke test reads (template.yaml's Outputs)
 LEDGER_OUTPUT = "LedgerTableName"
@@ -85,11 +86,11 @@ class DeployedTarget:
         names = hub_names(hub, stack)
         return cls(actual, str(sandbox.region_name), names, sandbox, hub)
 
-    def sandbox(self) -> Any:
-        return self._sandbox
+    def sandbox_client(self, service: str) -> Any:
+        return self._sandbox.client(service, region_name=self.region)
 
-    def hub(self) -> Any:
-        return self._hub
+    def hub_client(self, service: str) -> Any:
+        return self._hub.client(service)
 
     def settle(self) -> None:
         """The deployed hub reacts to CloudTrail events by itself."""
@@ -127,15 +128,26 @@ class LocalTarget:
     account: str
     region: str
     names: HubNames
-    _sandbox: Any
-    _hub: Any
+    sandbox_session: Any  # recorded: its EC2 calls become events
+    hub_session: Any
     world: Any  # runner.world.World
+    url: str
 
-    def sandbox(self) -> Any:
-        return self._sandbox
+    def sandbox_client(self, service: str) -> Any:
+        return self.sandbox_session.client(service, region_name=self.region, endpoint_url=self.url)
 
-    def hub(self) -> Any:
-        return self._hub
+    def hub_client(self, service: str) -> Any:
+        return self.hub_session.client(service, endpoint_url=self.url)
+
+    def use_policy(self, document: str) -> None:
+        """Publish another approval policy, in force for the next request (no cache to wait for)."""
+        assert self.names.policy_parameter
+        self.hub_client("ssm").put_parameter(
+            Name=self.names.policy_parameter, Value=document, Type="String", Overwrite=True
+        )
+        store = sys.modules.get("peering.aws.policy_store")  # imported by the first function that ran
+        if store is not None:
+            store.reset()
 
     def settle(self) -> None:
         """CloudTrail and EventBridge: the calls made so far become events, routed to the functions."""
@@ -178,7 +190,38 @@ def local_target(*, region: str = LOCAL_REGION, policy: str | None = None) -> It
             bus=str(stack.ref("PeeringEventBus")),
             policy_parameter=stack.physical_name("PolicyParameter"),
         )
-        yield LocalTarget(account, region, names, sandbox, hub, world)
+        yield LocalTarget(account, region, names, sandbox, hub, world, server.url)
+
+
+@dataclass
+class SandboxTarget:
+    """The sandbox of ``runner up`` (``runner.sandbox.Sandbox``): its endpoint, an account's keys, and
+    the names its outputs give, as a deployed stack's would. ``up`` delivers the events itself."""
+
+    account: str
+    region: str
+    names: HubNames
+    sandbox: Any  # runner.sandbox.Sandbox
+
+    @classmethod
+    def of(cls, sandbox: Any, *, account: str | None = None, region: str | None = None) -> SandboxTarget:
+        outputs = sandbox.outputs
+        names = HubNames(
+            source=f"the sandbox {sandbox.url}",
+            ledger_table=outputs.get(LEDGER_OUTPUT),
+            bus=outputs.get(BUS_OUTPUT),
+            policy_parameter=outputs.get(POLICY_OUTPUT),
+        )
+        return cls(sandbox.account_id(account or sandbox.hub), region or sandbox.region, names, sandbox)
+
+    def sandbox_client(self, service: str) -> Any:
+        return self.sandbox.client(service, self.account, self.region)
+
+    def hub_client(self, service: str) -> Any:
+        return self.sandbox.client(service, self.sandbox.hub, self.sandbox.region)
+
+    def settle(self) -> None:
+        """``runner up`` turns the calls into events and runs the functions by itself."""
 
 
 def _policy_with_smoke_rule(account: str, region: str) -> str:
