@@ -10,18 +10,24 @@ that holds every request, or an interruption; then EC2 is listed by the run tag.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from runner import ROOT
 from runner.cli import main
-from runner.smoke import RUN_TAG
+from runner.smoke import RUN_TAG, smoke_rule
 from runner.smoke_cli import clean_up, run_smoke
-from runner.smoke_targets import LocalTarget, local_target
+from runner.smoke_targets import LocalTarget, hub_names, local_target
+from tests.template.helpers import as_list
+from tests.template.test_guardrails import iam_actions
 
 FAST = {"timeout": 10.0, "poll": 0.05}
 STEPS = (
@@ -195,7 +201,7 @@ class Interrupted(Deaf):
 def test_an_interrupted_run_still_removes_what_it_created(holding_hub: LocalTarget) -> None:
     out: list[str] = []
     with pytest.raises(KeyboardInterrupt):
-        run_smoke(Interrupted(holding_hub), out=out.append, **FAST)
+        run_smoke(Interrupted(holding_hub), out=out.append, timeout=FAST["timeout"], poll=FAST["poll"])
 
     assert left_behind(holding_hub) == []
     assert any(line.startswith("   ok: removed pcx-") for line in out), out
@@ -220,3 +226,185 @@ def test_clean_up_removes_what_earlier_runs_left(hub: LocalTarget) -> None:
     assert clean_up(hub, out=out.append) == 0
     assert out[0] == f"smoke-20260101000000-dead: removed {table}, {vpc}"
     assert left_behind(hub) == []
+
+
+# --- the IAM it needs (policy/iam/smoke-test.json, docs/deploy.md) --------------------------------
+
+SMOKE_POLICY = ROOT / "policy" / "iam" / "smoke-test.json"
+#: the resource types each call acts on, as IAM authorizes it (cfn-lint's IAM reference), when used
+_ACTS_ON = {"vpc", "route-table", "vpc-peering-connection"}
+_ID_PREFIX = {"vpc": "vpc-", "route-table": "rtb-", "vpc-peering-connection": "pcx-"}
+_CREATED = {"CreateVpc": "Vpc", "CreateRouteTable": "RouteTable", "CreateVpcPeeringConnection": "VpcPeeringConnection"}
+_NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
+
+
+@dataclass(frozen=True)
+class IamRequest:
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.resource}{''.join(f' {k}={v}' for k, v in self.context)}"
+
+
+@dataclass
+class Recorder:
+    """Every call of the sessions it is attached to: (service prefix, operation, params, response)."""
+
+    calls: list[tuple[str, str, dict[str, Any], dict[str, Any]]]
+
+    def attach(self, session: Any) -> None:
+        session.events.register("before-parameter-build", self._params)
+        session.events.register("after-call", self._done)
+
+    def detach(self, session: Any) -> None:
+        session.events.unregister("before-parameter-build", self._params)
+        session.events.unregister("after-call", self._done)
+
+    def _params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["smoke.params"] = dict(params)
+
+    def _done(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        prefix = model.service_model.endpoint_prefix
+        self.calls.append((prefix, model.name, context.get("smoke.params", {}), parsed))
+
+
+def as_iam_requests(calls: list[tuple[str, str, dict[str, Any], dict[str, Any]]], account: str) -> list[IamRequest]:
+    """The IAM requests of the calls: one per resource each acts on, with its tag condition keys."""
+    tagged: set[str] = set()  # ids created with the run tag (their ec2:ResourceTag is set)
+    requests: list[IamRequest] = []
+    for prefix, operation, params, response in calls:
+        action = f"{prefix}:{operation}"
+        if action in _NO_PERMISSION_NEEDED:
+            continue
+        if prefix == "cloudformation":
+            requests.append(
+                IamRequest(action, f"arn:aws:cloudformation:us-east-1:{account}:stack/{params['StackName']}/x")
+            )
+            continue
+        if prefix == "dynamodb":
+            table = str(params["TableName"]).replace(
+                "peering-autopilot-LedgerTable", "peering-autopilot-LedgerTable-1A2B"
+            )
+            requests.append(IamRequest(action, f"arn:aws:dynamodb:us-east-1:{account}:table/{table}"))
+            continue
+        types = [t for t in iam_actions(prefix)[operation.lower()] if t in _ACTS_ON]
+        if not types:
+            requests.append(IamRequest(action, "*"))
+            continue
+        request_tag = any(t["Key"] == RUN_TAG for s in params.get("TagSpecifications", []) for t in s["Tags"])
+        created = str(response.get(_CREATED.get(operation, ""), {}).get(f"{_CREATED.get(operation, '')}Id", ""))
+        named = {str(v) for k, v in params.items() if k.endswith("Id") and isinstance(v, str)}
+        for kind in types:
+            ids = (
+                [created]
+                if created.startswith(_ID_PREFIX[kind])
+                else sorted(i for i in named if i.startswith(_ID_PREFIX[kind]))
+            )
+            for resource_id in ids:
+                context: list[tuple[str, str]] = []
+                if resource_id == created and request_tag:
+                    context.append((f"aws:RequestTag/{RUN_TAG}", "set"))
+                if resource_id in tagged:
+                    context.append((f"ec2:ResourceTag/{RUN_TAG}", "set"))
+                requests.append(
+                    IamRequest(action, f"arn:aws:ec2:us-east-1:{account}:{kind}/{resource_id}", tuple(context))
+                )
+                if resource_id == created and request_tag:  # tags on create: CreateTags, for this action only
+                    requests.append(
+                        IamRequest("ec2:CreateTags", requests[-1].resource, (("ec2:CreateAction", operation),))
+                    )
+        if created and request_tag:
+            tagged.add(created)
+    return requests
+
+
+def allows(statement: dict[str, Any], request: IamRequest) -> bool:
+    assert statement["Effect"] == "Allow"
+    assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}, "no NotAction, NotResource"
+    if not any(fnmatchcase(request.action.lower(), p.lower()) for p in as_list(statement["Action"])):
+        return False
+    if not any(fnmatchcase(request.resource, p) for p in as_list(statement["Resource"])):
+        return False
+    context = dict(request.context)
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, value in keys.items():
+            if operator == "Null":
+                assert value == "false", "only 'the key is present' conditions"
+                if key not in context:
+                    return False
+            elif operator == "StringEquals":
+                if context.get(key) not in as_list(value):
+                    return False
+            else:
+                raise AssertionError(f"condition operator {operator} is not evaluated by this test")
+    return True
+
+
+def refused(policy: dict[str, Any], requests: list[IamRequest]) -> list[str]:
+    return sorted({str(r) for r in requests if not any(allows(s, r) for s in policy["Statement"])})
+
+
+def smoke_policy(account: str) -> dict[str, Any]:
+    text = SMOKE_POLICY.read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(
+        text.replace("SANDBOX_ACCOUNT_ID", account).replace("HUB_ACCOUNT_ID", account)
+    )
+    return document
+
+
+def test_the_documented_policy_allows_every_call_of_a_run_and_each_statement_is_needed(hub: LocalTarget) -> None:
+    calls: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+    recorder = Recorder(calls)
+    hub.hub_client("cloudformation").create_stack(
+        StackName="peering-autopilot",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {"LedgerTableName": {"Value": hub.names.ledger_table}},
+            }
+        ),
+    )
+    reader = boto3.session.Session(region_name=hub.region)
+    for session in (hub.sandbox_session, hub.hub_session, reader):
+        recorder.attach(session)
+    try:
+        assert hub_names(reader, "peering-autopilot").ledger_table == hub.names.ledger_table  # --stack's reading
+        played = play(hub)
+    finally:
+        for session in (hub.sandbox_session, hub.hub_session):
+            recorder.detach(session)
+    assert played.code == 0, played.output
+
+    policy = smoke_policy(hub.account)
+    requests = as_iam_requests(calls, hub.account)
+    assert refused(policy, requests) == [], "policy/iam/smoke-test.json does not allow these calls"
+    for statement in policy["Statement"]:
+        others = {"Statement": [s for s in policy["Statement"] if s is not statement]}
+        assert refused(others, requests), f"no call of the smoke test needs statement {statement['Sid']}"
+
+
+def test_the_documented_policy_touches_no_vpc_the_smoke_test_did_not_make(hub: LocalTarget) -> None:
+    policy = smoke_policy(hub.account)
+    someone_elses = f"arn:aws:ec2:us-east-1:{hub.account}:vpc/vpc-0123456789abcdef0"
+    for action in ("ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:CreateVpcPeeringConnection"):
+        assert refused(policy, [IamRequest(action, someone_elses)]), action
+    assert refused(policy, [IamRequest("ec2:CreateTags", someone_elses)])  # no tagging after the fact
+    assert refused(policy, [IamRequest("ec2:CreateVpc", f"arn:aws:ec2:us-east-1:{hub.account}:vpc/new")])  # untagged
+
+
+def test_every_action_of_the_documented_policy_is_an_iam_action() -> None:
+    for statement in smoke_policy("123456789012")["Statement"]:
+        for action in as_list(statement["Action"]):
+            prefix, name = action.split(":")
+            assert name.lower() in iam_actions(prefix), f"{action} is not an IAM action"
+
+
+def test_the_deploy_guide_links_the_policy_and_shows_the_smoke_rule() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = guide.split("## Check the deployment: the smoke test", 1)
+    assert len(section) == 2, "docs/deploy.md has no smoke test section"
+    assert "\n## " not in section[1], "the smoke test section is the guide's last"
+    assert "(../policy/iam/smoke-test.json)" in section[1]
+    assert smoke_rule("111122223333", "eu-west-1") in section[1]
