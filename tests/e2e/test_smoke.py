@@ -207,6 +207,32 @@ def test_an_interrupted_run_still_removes_what_it_created(holding_hub: LocalTarg
     assert any(line.startswith("   ok: removed pcx-") for line in out), out
 
 
+# --- a deployed stack: what keeps it from starting -------------------------------------------------
+
+
+def test_a_stack_that_does_not_exist_is_one_line_and_exit_2(
+    hub: LocalTarget, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """(The hub fixture points the standard AWS environment at its server, as --stack would AWS.)"""
+    code = main(["smoke", "--stack", "no-such-stack", "--region", hub.region])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        f"error: no stack 'no-such-stack' in {hub.region}: give the hub's stack name and Region "
+        "(--stack, --hub-region; --hub-profile when the hub is another account)\n"
+    )
+
+
+def test_credentials_of_another_account_start_nothing(hub: LocalTarget, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["smoke", "--stack", "peering-autopilot", "--account", "111122223333", "--region", hub.region])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"error: the credentials are of account {hub.account}, not 111122223333:")
+    assert left_behind(hub) == []
+
+
 # --- what an interrupted run left ---------------------------------------------------------------
 
 
