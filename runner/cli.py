@@ -1,5 +1,5 @@
 """``python -m runner <command>``: invoke, route, explain, bootstrap, map, demo, policy, approve,
-reject, pending, smoke (docs/try-it.md)."""
+reject, pending (docs/try-it.md)."""
 
 from __future__ import annotations
 

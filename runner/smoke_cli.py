@@ -60,11 +60,29 @@ def clean_up(target: Target, out: Callable[[str], None] = print) -> int:
 
 
 @contextlib.contextmanager
+def _local(args: argparse.Namespace) -> Iterator[Target]:
+    """The sandbox of ``runner up`` (runner.sandbox); where it is not there yet, the emulated hub in
+    this process (``local_target``: the same hub, routing and functions, driven by ``settle``)."""
+    from runner.smoke_targets import SandboxTarget, WrongAccountError, local_target  # noqa: PLC0415
+
+    try:
+        from runner.sandbox import Sandbox  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415
+    except ImportError:
+        with local_target(region=args.region or "us-east-1") as target:
+            if args.account and args.account != target.account:
+                raise WrongAccountError(f"the local hub is account {target.account}, not {args.account}") from None
+            yield target
+        return
+    with Sandbox() as sandbox:
+        yield SandboxTarget.of(sandbox, account=args.account, region=args.region)
+
+
+@contextlib.contextmanager
 def _target(args: argparse.Namespace) -> Iterator[Target]:
-    from runner.smoke_targets import DeployedTarget, local_target  # noqa: PLC0415
+    from runner.smoke_targets import DeployedTarget  # noqa: PLC0415
 
     if args.local:
-        with local_target(region=args.region or "us-east-1") as target:
+        with _local(args) as target:
             yield target
         return
     yield DeployedTarget.connect(
