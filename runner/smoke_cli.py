@@ -28,10 +28,11 @@ def run_smoke(
     run_id: str | None = None,
     timeout: float = 300.0,
     poll: float = 5.0,
+    progress_every: float = 15.0,
     out: Callable[[str], None] = print,
 ) -> int:
     """One smoke run on ``target``; its exit status (0 every step passed, 1 a step failed)."""
-    run = SmokeRun(target, run_id or new_run_id(), timeout=timeout, poll=poll, progress_every=max(15.0, poll), out=out)
+    run = SmokeRun(target, run_id or new_run_id(), timeout=timeout, poll=poll, progress_every=progress_every, out=out)
     names = target.names
     out(f"smoke test {run.run_id} in account {target.account}, Region {target.region}")
     out(f"hub: {names.source}; ledger {names.ledger_table or '(unknown: its checks are skipped)'}")

@@ -4,7 +4,9 @@ and exit status, and what a failed or interrupted run leaves behind: nothing.
 The passing run goes through the command itself (``--local``). The failing ones run the same
 ``run_smoke`` on an emulated hub kept for the module (one moto server for a policy), with a fault
 injected through botocore's hooks on the smoke test's own session (a failed CreateVpc), a policy
-that holds every request, or an interruption; then EC2 is listed by the run tag.
+that holds every request, or an interruption; then EC2 is listed by the run tag. The IAM policy the
+deploy guide gives for the sandbox account (policy/iam/smoke-test.json) is checked against every
+call a run makes, as IAM would authorize it.
 """
 
 from __future__ import annotations
@@ -178,10 +180,11 @@ class Deaf:
 
 
 def test_a_decision_that_never_comes_fails_within_the_timeout(holding_hub: LocalTarget) -> None:
-    played = play(Deaf(holding_hub), timeout=0.5)
+    played = play(Deaf(holding_hub), timeout=0.5, progress_every=0.2)
 
     assert played.code == 1
     assert table_rows(played.output)["decision: accepted"] == "FAIL"
+    assert re.search(r"waiting for the decision: 0 s of 0 s; the connection is pending-acceptance", played.output)
     assert "the decision: not seen within 0.5 s (last seen: the connection is pending-acceptance" in played.output
     assert left_behind(holding_hub) == []
 
