@@ -8,7 +8,8 @@ DNS resolution allowed on both sides; then it deletes the connection and waits f
 (the routes gone, the ledger record closed when the ledger is readable). Whatever it created is
 removed at the end, even when a step failed or the run was interrupted: connection, route tables,
 VPCs, in that order, each deletion safe to repeat. Everything it creates carries the tag
-``peering-autopilot:smoke-test=<run id>`` so that ``--clean-up`` finds what an interrupted run left.
+``peering-autopilot:smoke-test=<run id>`` so that ``--clean-up`` finds what an interrupted run left
+(``runner.smoke_leftovers``).
 
 The run never calls a function: it acts and observes through EC2 (and reads the ledger), the same
 code against a deployed stack and against the local sandbox. The only differences live in the
@@ -28,6 +29,8 @@ from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from runner.smoke_leftovers import FINAL_STATES, RUN_TAG, remove_run
+
 __all__ = [
     "RUN_TAG",
     "HubNames",
@@ -36,17 +39,11 @@ __all__ = [
     "StepResult",
     "Target",
     "new_run_id",
-    "remove_leftovers",
     "smoke_rule",
 ]
 
-#: the tag on everything the smoke test creates; its value is the run id
-RUN_TAG = "peering-autopilot:smoke-test"
 #: the two VPCs' blocks: /28 is the smallest VPC; private, non-overlapping, rarely used
 DEFAULT_CIDRS = ("10.255.255.0/28", "10.255.255.16/28")
-#: the states after which a connection needs no deletion
-_FINAL = frozenset({"deleted", "rejected", "failed", "expired"})
-_NOT_FOUND = ("NotFound", "InvalidVpcID.NotFound", "InvalidRouteTableID.NotFound", "InvalidVpcPeeringConnectionID")
 
 T = TypeVar("T")
 
@@ -126,6 +123,61 @@ class Side:
 
 
 @dataclass
+class Watch:
+    """What a run reads: the connection and the route tables in EC2, and the ledger's record."""
+
+    target: Target
+    ec2: Any
+    out: Callable[[str], None]
+    ledger_readable: bool | None = None  # None: not tried yet
+
+    def connection(self, pcx: str) -> dict[str, Any]:
+        found = self.ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])
+        connections: list[dict[str, Any]] = found["VpcPeeringConnections"]
+        if not connections:
+            raise StepFailedError(f"{pcx} is not visible any more")
+        return connections[0]
+
+    def status(self, pcx: str) -> str:
+        return str(self.connection(pcx)["Status"]["Code"])
+
+    def routes_to(self, pcx: str, vpcs: list[str]) -> dict[str, list[str]]:
+        """Route table id -> destinations of its routes through ``pcx`` (the tables of ``vpcs``)."""
+        tables = self.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": vpcs}])["RouteTables"]
+        return {
+            str(t["RouteTableId"]): sorted(
+                str(r.get("DestinationCidrBlock") or r.get("DestinationIpv6CidrBlock"))
+                for r in t.get("Routes", [])
+                if r.get("VpcPeeringConnectionId") == pcx
+            )
+            for t in tables
+        }
+
+    def ledger_state(self, pcx: str) -> dict[str, Any] | None:
+        """The connection's STATE record, or None when there is none or the ledger is not readable."""
+        table = self.target.names.ledger_table
+        if not table or self.ledger_readable is False:
+            return None
+        try:
+            item: dict[str, Any] | None = (
+                self.target.hub_client("dynamodb")
+                .get_item(TableName=table, Key={"pk": {"S": pcx}, "sk": {"S": "STATE"}}, ConsistentRead=True)
+                .get("Item")
+            )
+        except ClientError as exc:
+            self.ledger_readable = False
+            self.out(f"   note: the ledger {table} is not readable ({_code(exc)}): its checks are skipped")
+            return None
+        self.ledger_readable = True
+        return item
+
+    def ledger_why(self, pcx: str) -> str:
+        record = self.ledger_state(pcx) or {}
+        reasons = [str(r.get("S", "")) for r in record.get("reasons", {}).get("L", [])]
+        return f" ({'; '.join(reasons)})" if reasons else ""
+
+
+@dataclass
 class SmokeRun:
     """One run: ``run()`` plays the steps, always tears down, and returns the steps' results."""
 
@@ -138,11 +190,11 @@ class SmokeRun:
     out: Callable[[str], None] = print
     results: list[StepResult] = field(default_factory=list)
     connection_id: str = ""
-    _ledger_readable: bool | None = None
 
     def __post_init__(self) -> None:
         self.sides = (Side("a", self.cidrs[0]), Side("b", self.cidrs[1]))
         self.ec2 = self.target.sandbox_client("ec2")
+        self.watch = Watch(self.target, self.ec2, self.out)
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -226,17 +278,18 @@ class SmokeRun:
 
     def decision(self) -> str:
         def probe() -> tuple[str | None, str]:
-            status = self._status()
+            status = self.watch.status(self.connection_id)
             if status == "active":
                 return "accepted: the connection is active", status
-            if status in _FINAL:
-                raise StepFailedError(f"the connection is {status}{self._ledger_why()}")
-            record = self._ledger_state()
+            if status in FINAL_STATES:
+                raise StepFailedError(f"the connection is {status}{self.watch.ledger_why(self.connection_id)}")
+            record = self.watch.ledger_state(self.connection_id)
             decision = str((record or {}).get("decision", {}).get("S", ""))
             if decision in ("held", "rejected"):
+                why = self.watch.ledger_why(self.connection_id)
                 raise StepFailedError(
-                    f"the policy {decision} the request{self._ledger_why()}; for the smoke test the policy needs "
-                    f"this rule (docs/deploy.md):\n{smoke_rule(self.target.account, self.target.region)}"
+                    f"the policy {decision} the request{why}; for the smoke test the policy needs this rule "
+                    f"(docs/deploy.md):\n{smoke_rule(self.target.account, self.target.region)}"
                 )
             return None, f"the connection is {status}" + (f", ledger decision {decision}" if decision else "")
 
@@ -247,7 +300,7 @@ class SmokeRun:
         expected = {a.table_id: b.cidr, b.table_id: a.cidr}
 
         def probe() -> tuple[str | None, str]:
-            present = self._routes_to_connection()
+            present = self._routes()
             missing = [f"{t} -> {cidr}" for t, cidr in expected.items() if cidr not in present.get(t, [])]
             if not missing:
                 return ", ".join(f"{t} -> {cidr} via {self.connection_id}" for t, cidr in expected.items()), ""
@@ -257,7 +310,7 @@ class SmokeRun:
 
     def dns(self) -> str:
         def probe() -> tuple[str | None, str]:
-            connection = self._connection()
+            connection = self.watch.connection(self.connection_id)
             off = [
                 side
                 for side in ("Requester", "Accepter")
@@ -278,7 +331,7 @@ class SmokeRun:
 
     def routes_gone(self) -> str:
         def probe() -> tuple[str | None, str]:
-            left = {t: cidrs for t, cidrs in self._routes_to_connection().items() if cidrs}
+            left = {t: cidrs for t, cidrs in self._routes().items() if cidrs}
             if not left:
                 return f"no route targets {self.connection_id} in either VPC", ""
             return None, "still " + ", ".join(f"{t} -> {', '.join(c)}" for t, c in left.items())
@@ -286,11 +339,11 @@ class SmokeRun:
         return self._wait("the routes' removal", probe)
 
     def ledger_closed(self) -> str:
-        if self._ledger_state() is None and not self._ledger_readable:
+        if self.watch.ledger_state(self.connection_id) is None and not self.watch.ledger_readable:
             return f"skipped: the ledger is not readable here ({self.target.names.source})"
 
         def probe() -> tuple[str | None, str]:
-            record = self._ledger_state() or {}
+            record = self.watch.ledger_state(self.connection_id) or {}
             if "closedAt" in record:
                 status = record.get("status", {}).get("S", "")
                 return f"record closed at {record['closedAt']['S']} (status {status})", ""
@@ -298,146 +351,19 @@ class SmokeRun:
 
         return self._wait("the ledger record's closing", probe)
 
+    def _routes(self) -> dict[str, list[str]]:
+        return self.watch.routes_to(self.connection_id, [side.vpc_id for side in self.sides])
+
     def teardown(self) -> str:
-        removed = remove_run(self.ec2, self.run_id, known=self.sides, connection_id=self.connection_id)
+        removed = remove_run(
+            self.ec2,
+            self.run_id,
+            tables=[s.table_id for s in self.sides if s.table_id],
+            vpcs=[s.vpc_id for s in self.sides if s.vpc_id],
+            connection_id=self.connection_id,
+        )
         self.target.settle()  # the hub sees the deletions too
         return f"removed {', '.join(removed)}" if removed else "nothing to remove"
-
-    # -- observing --------------------------------------------------------------------------
-
-    def _connection(self) -> dict[str, Any]:
-        found = self.ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[self.connection_id])
-        connections: list[dict[str, Any]] = found["VpcPeeringConnections"]
-        if not connections:
-            raise StepFailedError(f"{self.connection_id} is not visible any more")
-        return connections[0]
-
-    def _status(self) -> str:
-        return str(self._connection()["Status"]["Code"])
-
-    def _routes_to_connection(self) -> dict[str, list[str]]:
-        """Route table id -> destinations of its routes through the run's connection (both VPCs)."""
-        vpcs = [s.vpc_id for s in self.sides]
-        tables = self.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": vpcs}])["RouteTables"]
-        return {
-            str(t["RouteTableId"]): sorted(
-                str(r.get("DestinationCidrBlock") or r.get("DestinationIpv6CidrBlock"))
-                for r in t.get("Routes", [])
-                if r.get("VpcPeeringConnectionId") == self.connection_id
-            )
-            for t in tables
-        }
-
-    def _ledger_state(self) -> dict[str, Any] | None:
-        """The connection's STATE record, or None when there is none or the ledger is not readable."""
-        table = self.target.names.ledger_table
-        if not table or self._ledger_readable is False:
-            return None
-        try:
-            item: dict[str, Any] | None = (
-                self.target.hub_client("dynamodb")
-                .get_item(
-                    TableName=table, Key={"pk": {"S": self.connection_id}, "sk": {"S": "STATE"}}, ConsistentRead=True
-                )
-                .get("Item")
-            )
-        except ClientError as exc:
-            self._ledger_readable = False
-            self.out(f"   note: the ledger {table} is not readable ({_code(exc)}): its checks are skipped")
-            return None
-        self._ledger_readable = True
-        return item
-
-    def _ledger_why(self) -> str:
-        record = self._ledger_state() or {}
-        reasons = [str(r.get("S", "")) for r in record.get("reasons", {}).get("L", [])]
-        return f" ({'; '.join(reasons)})" if reasons else ""
-
-
-# ------------------------------------------------------------------------------------------------
-# Removing what a run created (this run's, or what interrupted runs left)
-# ------------------------------------------------------------------------------------------------
-
-
-def _quietly(delete: Callable[..., Any], **params: str) -> bool:
-    """Run a deletion; False when the resource is already gone (a deletion safe to repeat)."""
-    try:
-        delete(**params)
-    except ClientError as exc:
-        if any(code in _code(exc) for code in _NOT_FOUND):
-            return False
-        raise
-    return True
-
-
-def _tagged(ec2: Any, run_id: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(connections, route tables, VPCs) carrying the run tag (any run's when run_id is None)."""
-    tag = [{"Name": f"tag:{RUN_TAG}", "Values": [run_id]}] if run_id else [{"Name": "tag-key", "Values": [RUN_TAG]}]
-    connections = ec2.describe_vpc_peering_connections(Filters=tag)["VpcPeeringConnections"]
-    tables = ec2.describe_route_tables(Filters=tag)["RouteTables"]
-    vpcs = ec2.describe_vpcs(Filters=tag)["Vpcs"]
-    return connections, tables, vpcs
-
-
-def remove_run(ec2: Any, run_id: str | None, *, known: tuple[Side, ...] = (), connection_id: str = "") -> list[str]:
-    """Delete a run's resources in dependency order (connection, route tables, VPCs); what was removed.
-
-    Found by the run tag, plus the ids this process knows (in case a tag was never written).
-    """
-    connections, tables, vpcs = _tagged(ec2, run_id)
-    connection_ids = {str(c["VpcPeeringConnectionId"]) for c in connections if c["Status"]["Code"] not in _FINAL}
-    if connection_id and connection_id not in {str(c["VpcPeeringConnectionId"]) for c in connections}:
-        connection_ids.add(connection_id)  # not found by its tag: ask EC2 about it by id below
-    table_ids = {str(t["RouteTableId"]) for t in tables} | {s.table_id for s in known if s.table_id}
-    vpc_ids = {str(v["VpcId"]) for v in vpcs} | {s.vpc_id for s in known if s.vpc_id}
-    removed: list[str] = []
-    for pcx in sorted(connection_ids):
-        if _needs_deleting(ec2, pcx) and _quietly(ec2.delete_vpc_peering_connection, VpcPeeringConnectionId=pcx):
-            removed.append(pcx)
-    for table in sorted(table_ids):
-        if _quietly(ec2.delete_route_table, RouteTableId=table):
-            removed.append(table)
-    for vpc in sorted(vpc_ids):
-        if _quietly(ec2.delete_vpc, VpcId=vpc):
-            removed.append(vpc)
-    return removed
-
-
-def _needs_deleting(ec2: Any, connection_id: str) -> bool:
-    try:
-        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[connection_id])["VpcPeeringConnections"]
-    except ClientError as exc:
-        if any(code in _code(exc) for code in _NOT_FOUND):
-            return False
-        raise
-    return any(c["Status"]["Code"] not in _FINAL for c in found)
-
-
-def remove_leftovers(ec2: Any) -> dict[str, list[str]]:
-    """Every run's resources in this account and Region (``--clean-up``): run id -> what was removed."""
-    connections, tables, vpcs = _tagged(ec2, None)
-    runs = sorted(
-        {
-            str(tag["Value"])
-            for resource in (*connections, *tables, *vpcs)
-            for tag in resource.get("Tags", [])
-            if tag.get("Key") == RUN_TAG
-        }
-    )
-    return {run: remove_run(ec2, run) for run in runs}
-
-
-def leftover_runs(ec2: Any, *, besides: str) -> list[str]:
-    """The run ids of VPCs that earlier runs left (an interrupted run that could not clean up)."""
-    _connections, _tables, vpcs = _tagged(ec2, None)
-    return sorted(
-        {
-            str(tag["Value"])
-            for vpc in vpcs
-            for tag in vpc.get("Tags", [])
-            if tag.get("Key") == RUN_TAG and tag.get("Value") != besides
-        }
-    )
 
 
 def table(results: list[StepResult]) -> str:

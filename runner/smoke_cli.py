@@ -17,7 +17,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from runner.smoke import SmokeRun, Target, leftover_runs, new_run_id, remove_leftovers, table
+from runner.smoke import SmokeRun, Target, new_run_id, table
+from runner.smoke_leftovers import leftover_runs, remove_leftovers
 
 __all__ = ["register", "run_smoke"]
 
