@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runner.smoke_leftovers import FINAL_STATES, RUN_TAG, remove_run
+from runner.smoke_leftovers import FINAL_STATES, RUN_TAG, LeftoversError, remove_run
 
 __all__ = [
     "RUN_TAG",
@@ -355,14 +355,21 @@ class SmokeRun:
         return self.watch.routes_to(self.connection_id, [side.vpc_id for side in self.sides])
 
     def teardown(self) -> str:
-        removed = remove_run(
-            self.ec2,
-            self.run_id,
-            tables=[s.table_id for s in self.sides if s.table_id],
-            vpcs=[s.vpc_id for s in self.sides if s.vpc_id],
-            connection_id=self.connection_id,
-        )
-        self.target.settle()  # the hub sees the deletions too
+        try:
+            removed = remove_run(
+                self.ec2,
+                self.run_id,
+                tables=[s.table_id for s in self.sides if s.table_id],
+                vpcs=[s.vpc_id for s in self.sides if s.vpc_id],
+                connection_id=self.connection_id,
+            )
+        except LeftoversError as exc:
+            done = f"removed {', '.join(exc.removed)}; " if exc.removed else ""
+            raise StepFailedError(
+                f"{done}could not remove {exc}: `smoke --clean-up` tries again (tag {RUN_TAG}={self.run_id})"
+            ) from exc
+        finally:
+            self.target.settle()  # the hub sees the deletions too
         return f"removed {', '.join(removed)}" if removed else "nothing to remove"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from runner.smoke import SmokeRun, Target, new_run_id, table
-from runner.smoke_leftovers import leftover_runs, remove_leftovers
+from runner.smoke_leftovers import LeftoversError, leftover_runs, remove_leftovers
 
 __all__ = ["register", "run_smoke"]
 
@@ -54,7 +54,11 @@ def run_smoke(
 def clean_up(target: Target, out: Callable[[str], None] = print) -> int:
     """Remove what earlier runs left in the target's account and Region (``--clean-up``)."""
     ec2 = target.sandbox_client("ec2")
-    removed = remove_leftovers(ec2)
+    try:
+        removed = remove_leftovers(ec2)
+    except LeftoversError as exc:
+        out(f"could not remove {exc}")
+        return 1
     for run_id, resources in removed.items():
         out(f"{run_id}: removed {', '.join(resources) if resources else 'nothing (already gone)'}")
     out(f"{len(removed)} earlier run(s) cleaned up in account {target.account}, Region {target.region}")

@@ -6,12 +6,13 @@ already gone is not an error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-__all__ = ["FINAL_STATES", "RUN_TAG", "leftover_runs", "remove_leftovers", "remove_run"]
+__all__ = ["FINAL_STATES", "RUN_TAG", "LeftoversError", "leftover_runs", "remove_leftovers", "remove_run"]
 
 #: the tag on everything the smoke test creates; its value is the run id
 RUN_TAG = "peering-autopilot:smoke-test"
@@ -24,15 +25,33 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _quietly(delete: Callable[..., Any], **params: str) -> bool:
+class LeftoversError(Exception):
+    """Some of a run's resources could not be deleted: ``left`` maps each to why."""
+
+    def __init__(self, removed: list[str], left: dict[str, str]) -> None:
+        self.removed = removed
+        self.left = left
+        super().__init__(", ".join(f"{resource} ({why})" for resource, why in left.items()))
+
+
+#: a VPC lets go of a just-deleted connection (or route table) after a moment: about a minute of retries
+_DEPENDENCY_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
+
+
+def _delete(delete: Callable[..., Any], **params: str) -> bool:
     """Run a deletion; False when the resource is already gone (a deletion safe to repeat)."""
-    try:
-        delete(**params)
-    except ClientError as exc:
-        if any(code in _code(exc) for code in _NOT_FOUND):
-            return False
-        raise
-    return True
+    for delay in (*_DEPENDENCY_RETRY_DELAYS, None):
+        try:
+            delete(**params)
+        except ClientError as exc:
+            if any(code in _code(exc) for code in _NOT_FOUND):
+                return False
+            if _code(exc) != "DependencyViolation" or delay is None:
+                raise
+            time.sleep(delay)
+        else:
+            return True
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _tagged(ec2: Any, run_id: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -49,7 +68,9 @@ def remove_run(
 ) -> list[str]:
     """Delete a run's resources in dependency order (connection, route tables, VPCs); what was removed.
 
-    Found by the run tag, plus the ids this process knows (in case a tag was never written).
+    Found by the run tag, plus the ids this process knows (in case a tag was never written). Every
+    deletion is tried; when one fails, the VPCs are not (they would still depend on it) and
+    ``LeftoversError`` says what is left and why.
     """
     connections, tagged_tables, tagged_vpcs = _tagged(ec2, run_id)
     connection_ids = {str(c["VpcPeeringConnectionId"]) for c in connections if c["Status"]["Code"] not in FINAL_STATES}
@@ -58,15 +79,27 @@ def remove_run(
     table_ids = {str(t["RouteTableId"]) for t in tagged_tables} | set(tables)
     vpc_ids = {str(v["VpcId"]) for v in tagged_vpcs} | set(vpcs)
     removed: list[str] = []
+    left: dict[str, str] = {}
+
+    def delete(resource: str, call: Callable[..., Any], **params: str) -> None:
+        try:
+            if _delete(call, **params):
+                removed.append(resource)
+        except ClientError as exc:
+            left[resource] = _code(exc) or str(exc)
+
     for pcx in sorted(connection_ids):
-        if _needs_deleting(ec2, pcx) and _quietly(ec2.delete_vpc_peering_connection, VpcPeeringConnectionId=pcx):
-            removed.append(pcx)
+        if _needs_deleting(ec2, pcx):
+            delete(pcx, ec2.delete_vpc_peering_connection, VpcPeeringConnectionId=pcx)
     for table in sorted(table_ids):
-        if _quietly(ec2.delete_route_table, RouteTableId=table):
-            removed.append(table)
+        delete(table, ec2.delete_route_table, RouteTableId=table)
     for vpc in sorted(vpc_ids):
-        if _quietly(ec2.delete_vpc, VpcId=vpc):
-            removed.append(vpc)
+        if left:
+            left[vpc] = "not tried: what it holds is still there"
+        else:
+            delete(vpc, ec2.delete_vpc, VpcId=vpc)
+    if left:
+        raise LeftoversError(removed, left)
     return removed
 
 

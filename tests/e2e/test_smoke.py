@@ -15,7 +15,8 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -25,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from runner import ROOT
 from runner.cli import main
-from runner.smoke import RUN_TAG, smoke_rule
+from runner.smoke import RUN_TAG, HubNames, smoke_rule
 from runner.smoke_cli import clean_up, run_smoke
 from runner.smoke_targets import LocalTarget, hub_names, local_target
 from tests.template.helpers import as_list
@@ -128,18 +129,8 @@ def test_smoke_needs_a_stack_or_local(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_a_failed_second_vpc_fails_the_first_step_and_leaves_nothing(hub: LocalTarget) -> None:
-    created: list[str] = []
-
-    def refuse_the_second(model: Any, **_: Any) -> None:
-        created.append(model.name)
-        if len(created) == 2:
-            raise ClientError({"Error": {"Code": "VpcLimitExceeded", "Message": "injected"}}, "CreateVpc")
-
-    hub.sandbox_session.events.register("before-call.ec2.CreateVpc", refuse_the_second)
-    try:
+    with refusing(hub, "CreateVpc", "VpcLimitExceeded", skip=1):
         played = play(hub)
-    finally:
-        hub.sandbox_session.events.unregister("before-call.ec2.CreateVpc", refuse_the_second)
 
     assert played.code == 1, played.output
     assert table_rows(played.output) == {"create VPCs": "FAIL", "remove what it created": "pass"}
@@ -208,6 +199,68 @@ def test_an_interrupted_run_still_removes_what_it_created(holding_hub: LocalTarg
 
     assert left_behind(holding_hub) == []
     assert any(line.startswith("   ok: removed pcx-") for line in out), out
+
+
+@contextmanager
+def refusing(
+    target: LocalTarget, operation: str, code: str, *, skip: int = 0, times: int | None = None
+) -> Iterator[list[str]]:
+    """The sandbox session's ``operation`` fails with ``code``: after ``skip`` calls, ``times`` calls
+    (every one when None)."""
+    calls: list[str] = []
+
+    def refuse(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+        if len(calls) > skip and (times is None or len(calls) <= skip + times):
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+
+    event = f"before-call.ec2.{operation}"
+    target.sandbox_session.events.register(event, refuse)
+    try:
+        yield calls
+    finally:
+        target.sandbox_session.events.unregister(event, refuse)
+
+
+def test_a_vpc_that_still_depends_on_its_connection_is_deleted_on_a_retry(hub: LocalTarget) -> None:
+    with refusing(hub, "DeleteVpc", "DependencyViolation", times=1) as calls:
+        played = play(hub)
+
+    assert played.code == 0, played.output
+    assert calls == ["DeleteVpc", "DeleteVpc", "DeleteVpc"]  # the first VPC twice
+    assert left_behind(hub) == []
+
+
+def test_what_could_not_be_removed_fails_the_last_step_and_clean_up_removes_it_later(hub: LocalTarget) -> None:
+    with refusing(hub, "DeleteRouteTable", "UnauthorizedOperation"):
+        played = play(hub)
+
+    assert played.code == 1
+    assert table_rows(played.output)["remove what it created"] == "FAIL"
+    assert "failed: remove what it created" in played.output
+    assert re.search(
+        r"could not remove rtb-\w+ \(UnauthorizedOperation\), rtb-\w+ \(UnauthorizedOperation\), "
+        r"vpc-\w+ \(not tried: what it holds is still there\)",
+        played.output,
+    )
+    assert "`smoke --clean-up` tries again" in played.output
+    assert len(left_behind(hub)) == 4
+
+    out: list[str] = []
+    assert clean_up(hub, out=out.append) == 0
+    assert left_behind(hub) == []
+
+
+def test_a_ledger_it_cannot_read_skips_the_ledger_check(hub: LocalTarget) -> None:
+    elsewhere = replace(hub, names=HubNames(source="a stack elsewhere", ledger_table="no-such-table"))
+
+    played = play(elsewhere)
+
+    assert played.code == 0, played.output
+    assert "note: the ledger no-such-table is not readable (ResourceNotFoundException): its checks are skipped" in (
+        played.output
+    )
+    assert "skipped: the ledger is not readable here (a stack elsewhere)" in played.output
 
 
 # --- a deployed stack: what keeps it from starting -------------------------------------------------
