@@ -299,13 +299,12 @@ def emitted_metrics(output: str) -> dict[str, float]:
     return totals
 
 
-# Test files whose tests share a session or module fixture (pytest-xdist runs each worker's
-# fixtures once): the demo, played once for its smoke test and for the map's browser test; the
-# emulated hub of runner smoke's tests.
+# Test files whose tests share a session fixture (pytest-xdist runs each worker's session fixtures
+# once): the demo, played once for its smoke test and for the map's browser test.
 XDIST_GROUPS = {
     "tests/e2e/test_demo.py": "demo",
     "tests/e2e/test_map_browser.py": "demo",
-    "tests/e2e/test_smoke.py": "smoke",
+    "tests/e2e/test_smoke.py": "smoke",  # one emulated hub (a module fixture) for the file
 }
 
 
