@@ -54,7 +54,6 @@ class HubNames:
 
     source: str
     ledger_table: str | None = None
-    bus: str | None = None
     policy_parameter: str | None = None
 
 

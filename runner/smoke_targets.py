@@ -32,7 +32,6 @@ __all__ = ["DeployedTarget", "LocalTarget", "SandboxTarget", "StackNotFoundError
 
 #: the stack outputs the smoke test reads (template.yaml's Outputs)
 LEDGER_OUTPUT = "LedgerTableName"
-BUS_OUTPUT = "PeeringEventBusName"
 POLICY_OUTPUT = "PolicyParameterName"
 LOCAL_REGION = "us-east-1"
 
@@ -113,7 +112,6 @@ def hub_names(hub: Any, stack: str) -> HubNames:
     return HubNames(
         source=f"outputs of stack {stack}",
         ledger_table=outputs[LEDGER_OUTPUT],
-        bus=outputs.get(BUS_OUTPUT),
         policy_parameter=outputs.get(POLICY_OUTPUT),
     )
 
@@ -187,7 +185,6 @@ def local_target(*, region: str = LOCAL_REGION, policy: str | None = None) -> It
         names = HubNames(
             source=f"the local sandbox {server.url}",
             ledger_table=str(stack.ref("LedgerTable")),
-            bus=str(stack.ref("PeeringEventBus")),
             policy_parameter=stack.physical_name("PolicyParameter"),
         )
         yield LocalTarget(account, region, names, sandbox, hub, world, server.url)
@@ -209,7 +206,6 @@ class SandboxTarget:
         names = HubNames(
             source=f"the sandbox {sandbox.url}",
             ledger_table=outputs.get(LEDGER_OUTPUT),
-            bus=outputs.get(BUS_OUTPUT),
             policy_parameter=outputs.get(POLICY_OUTPUT),
         )
         return cls(sandbox.account_id(account or sandbox.hub), region or sandbox.region, names, sandbox)

@@ -24,6 +24,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from peering.core.decision import Verdict
+from peering.core.models import RequesterIdentity, Vpc
+from peering.core.policy import evaluate, parse_policy
 from runner import ROOT
 from runner.cli import main
 from runner.smoke import RUN_TAG, HubNames, smoke_rule
@@ -490,3 +493,24 @@ def test_the_deploy_guide_links_the_policy_and_shows_the_smoke_rule() -> None:
     assert "\n## " not in section[1], "the smoke test section is the guide's last"
     assert "(../policy/iam/smoke-test.json)" in section[1]
     assert smoke_rule("111122223333", "eu-west-1") in section[1]
+
+
+@pytest.mark.parametrize(
+    ("requester", "region", "accepter", "tags", "verdict"),
+    [
+        ("111122223333", "eu-west-1", "111122223333", {RUN_TAG: "smoke-1"}, Verdict.ACCEPT),
+        ("111122223333", "us-east-1", "111122223333", {RUN_TAG: "smoke-1"}, Verdict.HOLD),  # another Region
+        ("444455556666", "eu-west-1", "111122223333", {RUN_TAG: "smoke-1"}, Verdict.HOLD),  # another requester
+        ("111122223333", "eu-west-1", "111122223333", {}, Verdict.HOLD),  # a VPC that is not the smoke test's
+        ("111122223333", "eu-west-1", "444455556666", {RUN_TAG: "smoke-1"}, Verdict.HOLD),  # another accepter
+    ],
+)
+def test_the_smoke_rule_accepts_only_the_sandbox_accounts_own_tagged_vpcs(
+    requester: str, region: str, accepter: str, tags: dict[str, str], verdict: Verdict
+) -> None:
+    policy = parse_policy(f"schemaVersion: 1\nversion: with-smoke\nrules:\n{smoke_rule('111122223333', 'eu-west-1')}")
+    target = Vpc(accepter, "eu-west-1", "vpc-0123456789abcdef0", ("10.255.255.16/28",), tags=tags)
+
+    decision = evaluate(policy, RequesterIdentity(requester, region), target, hub_org_id=None)
+
+    assert decision.verdict is verdict
