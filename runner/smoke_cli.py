@@ -41,13 +41,16 @@ def run_smoke(
     if earlier:
         out(f"note: earlier runs left VPCs here ({', '.join(earlier)}); `smoke --clean-up` removes them")
     started = time.monotonic()
-    results = run.run()
-    failed = [r for r in results if not r.ok]
-    out("")
-    out(table(results))
-    out("")
-    summary = f"{len(results) - len(failed)} of {len(results)} steps passed in {time.monotonic() - started:.1f} s"
-    out(f"{summary}; failed: {', '.join(r.name for r in failed)}" if failed else summary)
+    try:
+        run.run()
+    finally:  # the table also when interrupted (after the teardown)
+        results = run.results
+        failed = [r for r in results if not r.ok]
+        out("")
+        out(table(results))
+        out("")
+        summary = f"{len(results) - len(failed)} of {len(results)} steps passed in {time.monotonic() - started:.1f} s"
+        out(f"{summary}; failed: {', '.join(r.name for r in failed)}" if failed else summary)
     return 1 if failed else 0
 
 

@@ -202,6 +202,10 @@ def test_an_interrupted_run_still_removes_what_it_created(holding_hub: LocalTarg
 
     assert left_behind(holding_hub) == []
     assert any(line.startswith("   ok: removed pcx-") for line in out), out
+    rows = table_rows("\n".join(out))
+    assert rows["decision: accepted"] == "FAIL"
+    assert rows["remove what it created"] == "pass"
+    assert re.search(r"^decision: accepted +FAIL .* interrupted$", "\n".join(out), re.MULTILINE)
 
 
 @contextmanager
