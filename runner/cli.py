@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import DEFAULT_STACK_NAME, HUB_TEMPLATE, invoked_as, operator_cli, policy_cli
+from runner import DEFAULT_STACK_NAME, HUB_TEMPLATE, invoked_as, operator_cli, policy_cli, smoke_cli
 from runner.errors import ENVIRONMENT, CommandError, DevelopmentOnlyError
 
 if TYPE_CHECKING:
@@ -406,6 +406,7 @@ def _parser() -> argparse.ArgumentParser:
 
     policy_cli.register(sub)
     operator_cli.register(sub, stack_options)
+    smoke_cli.register(sub)
     return parser
 
 

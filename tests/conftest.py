@@ -307,6 +307,7 @@ XDIST_GROUPS = {
     # one wheel built and installed (a module fixture, about 20 s), not one per worker
     "tests/e2e/test_installed_cli.py": "installed",
     "tests/e2e/test_sandbox.py": "sandbox",  # one runner up for the file, stopped by its last test
+    "tests/e2e/test_smoke.py": "smoke",  # one emulated hub (a module fixture) for the file
 }
 
 
