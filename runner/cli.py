@@ -331,6 +331,19 @@ def _sandbox_commands(sub: Any, stack_options: Callable[[argparse.ArgumentParser
     p.set_defaults(run=cmd_tail)
 
 
+def _adopt_command(sub: Any, stack_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``adopt --dry-run``: the first-run report (runner.adopt_cli); imported when run."""
+    p = sub.add_parser(
+        "adopt",
+        help="the first-run report: every active connection, whether the policy adopts it, what adoption changes",
+    )
+    p.add_argument("--dry-run", action="store_true", help="report only (required: adoption is the policy's)")
+    p.add_argument("--env", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    stack_options(p)
+    p.set_defaults(run=cmd_adopt)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=invoked_as(), description="Run Peering Autopilot's functions and rules locally (docs/try-it.md)."
@@ -388,15 +401,7 @@ def _parser() -> argparse.ArgumentParser:
     stack_options(p)
     p.set_defaults(run=cmd_map)
 
-    p = sub.add_parser(
-        "adopt",
-        help="the first-run report: every active connection, whether the policy adopts it, what adoption changes",
-    )
-    p.add_argument("--dry-run", action="store_true", help="report only (required: adoption is the policy's)")
-    p.add_argument("--env", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    stack_options(p)
-    p.set_defaults(run=cmd_adopt)
+    _adopt_command(sub, stack_options)
 
     p = sub.add_parser("demo", help="the whole lifecycle on a local moto server, through the template's rules")
     p.add_argument("--verbose", action="store_true", help="also print the functions' logs (stderr)")
