@@ -226,6 +226,41 @@ def test_the_first_run_report_predicts_what_adoption_then_does(organization: Org
     assert not [n for n in organization.notifications() if "adopted" in n["subject"]]  # notified once
 
 
+@pytest.mark.parametrize("take_over", [False, True])
+def test_after_adoption_only_the_routes_the_autopilot_installed_or_took_over_are_removed(
+    organization: Organization, take_over: bool
+) -> None:
+    """Issue 22's "done when" across scope and route ownership: adopted, then both connections
+    deleted. The autopilot's own /16 goes; the person's narrower /24 stays (a blackhole for its owner
+    to remove); Terraform's route, which is exactly the route the routing wants, stays unless the
+    policy took such routes over (``takeOverRoutes``), in which case it is the autopilot's to remove."""
+    existing = existing_peerings(organization)
+    platform = organization.platform_account
+    sweep_all(organization)  # the first sweep: both recorded pre-existing, nothing changed
+    switch = "true" if take_over else "false"
+    adopt(organization, f'adopt:\n  takeOverRoutes: {switch}\n  connections:\n    - accounts: ["{platform}"]\n')
+    sweep_all(organization)  # adopted: wired with the document's routing
+    hub_vpc = dict(existing.vpcs[1:2])[HUB_ACCOUNT]
+    terraform_vpc = existing.vpcs[2][1]
+    (hub_table,) = routes(HUB_ACCOUNT, hub_vpc)
+    (terraform_table,) = routes(platform, terraform_vpc)
+    assert routes(HUB_ACCOUNT, hub_vpc)[hub_table]["10.70.0.0/16"] == existing.by_hand  # installed on adoption
+    assert routes(HUB_ACCOUNT, hub_vpc)[hub_table]["10.70.1.0/24"] == existing.by_hand  # the person's, kept
+
+    ec2(HUB_ACCOUNT).delete_vpc_peering_connection(VpcPeeringConnectionId=existing.by_hand)
+    ec2(platform).delete_vpc_peering_connection(VpcPeeringConnectionId=existing.terraform)
+    sweep_all(organization)  # the sweep cleans up after the dead connections
+
+    hub_routes = routes(HUB_ACCOUNT, hub_vpc)[hub_table]
+    assert "10.70.0.0/16" not in hub_routes  # the autopilot's own: removed
+    assert hub_routes["10.70.1.0/24"] == existing.by_hand  # the person's: never removed
+    terraform_routes = routes(platform, terraform_vpc)[terraform_table]
+    if take_over:
+        assert "10.73.0.0/16" not in terraform_routes  # taken over on adoption: the autopilot's to remove
+    else:
+        assert terraform_routes["10.73.0.0/16"] == existing.terraform  # Terraform's: left to Terraform
+
+
 def test_a_policy_adopting_nothing_of_theirs_leaves_them_alone(organization: Organization) -> None:
     existing = existing_peerings(organization)
     before = network(organization, existing)
