@@ -137,7 +137,7 @@ lock: ## re-resolve the pinned requirements from requirements/*.in
 	@for name in dev sam checkov c7n awscli; do \
 	  rm -rf /tmp/lock-$$name && $(PYTHON) -m venv /tmp/lock-$$name && \
 	  /tmp/lock-$$name/bin/pip install --quiet -r requirements/$$name.in && \
-	  { echo "# Locked from $$name.in with pip freeze; regenerate with 'make lock'."; /tmp/lock-$$name/bin/pip freeze; } > requirements/$$name.txt; \
+	  { echo "# Locked from $$name.in with pip freeze; regenerate with 'make lock'."; /tmp/lock-$$name/bin/pip freeze --all --exclude pip; } > requirements/$$name.txt; \
 	done
 
 clean: ## remove virtualenvs and build output

@@ -111,7 +111,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     work = tmp_path_factory.mktemp("installed")
     dist, wheelhouse, venv = work / "dist", work / "wheelhouse", work / "venv"
     wheelhouse.mkdir()
-    setuptools = tuple(int(p) for p in importlib.metadata.version("setuptools").split(".")[:2])
+    try:
+        setuptools = tuple(int(p) for p in importlib.metadata.version("setuptools").split(".")[:2])
+    except importlib.metadata.PackageNotFoundError:  # a virtualenv made without requirements/dev.txt
+        setuptools = (0, 0)
     # The pinned backend of the development environment, offline; an older virtualenv gets it from
     # the package index in pip's isolated build.
     offline = ["--no-build-isolation"] if setuptools >= BUILDS_WHEELS else []
