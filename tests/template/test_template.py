@@ -119,11 +119,18 @@ TRIGGERS: dict[str, list[dict[str, Any]]] = {
 
 # Metrics the dashboard must show (namespace PeeringAutopilot), by widget topic.
 DASHBOARD_METRICS = {
-    "decisions": {"RequestsAccepted", "RequestsRejected", "RequestsHeld"},
+    "decisions": {"RequestsAccepted", "RequestsRejected", "RequestsHeld", "ConnectionsAdopted"},
     "routes": {"RoutesInstalled", "RoutesReplaced", "RoutesRemoved", "RoutesTakenOver"},
-    "conflicts": {"RouteConflicts", "RouteTablesFull", "ForeignRoutes", "DnsPrerequisiteMissing"},
-    "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack", "HandedOn"},
-    "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid"},
+    "conflicts": {
+        "RouteConflicts",
+        "RouteTablesFull",
+        "ForeignRoutes",
+        "DnsPrerequisiteMissing",
+        "ConnectionsUnmanaged",
+        "ConnectionsOutOfScope",
+    },
+    "drift": {"SweepDrift", "SweepConnections", "SweepHandedBack", "HandedOn", "MapFragmentsSummarized"},
+    "errors": {"InvalidEvents", "UnknownConnections", "Errors", "PolicyInvalid", "OutboxFlushFailures"},
 }
 
 # Operations authorized under another action's name.
